@@ -1,0 +1,259 @@
+//! Request parameters read the way Gumroad (Rails) reads them: the query string and the body
+//! (form or JSON) merged, for every method, a GET with a body included.
+//!
+//! Both the gateway (to find an `access_token`, to read verify params) and the sandbox (to
+//! answer like Gumroad) use this one reader, so the two can never disagree on what a request said.
+
+use serde_json::{Map, Value};
+
+/// What a request body is, judged by its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// No body at all (or zero bytes).
+    Empty,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// `application/json` or any `+json` type.
+    Json,
+    /// Anything else: not read as params.
+    Other,
+}
+
+/// A body that claimed to be form or JSON but could not be read as params.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParamsError {
+    #[error("The request body is not valid JSON.")]
+    InvalidJson,
+    #[error("A JSON request body must be an object.")]
+    JsonNotObject,
+    #[error("The request body is not valid UTF-8.")]
+    InvalidUtf8,
+}
+
+impl BodyKind {
+    /// Classifies a body from its content type and length.
+    pub fn of(content_type: Option<&str>, body: &[u8]) -> Self {
+        if body.is_empty() {
+            return Self::Empty;
+        }
+        let Some(ct) = content_type else {
+            return Self::Other;
+        };
+        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if essence == "application/x-www-form-urlencoded" {
+            Self::Form
+        } else if essence == "application/json" || essence.ends_with("+json") {
+            Self::Json
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// The merged parameters of one request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params(Map<String, Value>);
+
+impl Params {
+    /// Reads the query string and the body. Like Rails, query params win over body params with
+    /// the same name (`request_parameters.merge(query_parameters)`).
+    pub fn from_request(
+        query: Option<&str>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Self, ParamsError> {
+        let mut map = match BodyKind::of(content_type, body) {
+            BodyKind::Form => parse_form(body),
+            BodyKind::Json => parse_json_object(body)?,
+            BodyKind::Empty | BodyKind::Other => Map::new(),
+        };
+        if let Some(q) = query {
+            for (k, v) in parse_form(q.as_bytes()) {
+                map.insert(k, v);
+            }
+        }
+        Ok(Self(map))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    /// The param as a string, when it is one.
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(Value::as_str)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    pub fn insert(&mut self, key: impl Into<String>, value: Value) {
+        self.0.insert(key.into(), value);
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.0.remove(key)
+    }
+
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+}
+
+fn parse_json_object(body: &[u8]) -> Result<Map<String, Value>, ParamsError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ParamsError::JsonNotObject),
+        Err(_) => Err(ParamsError::InvalidJson),
+    }
+}
+
+/// Parses `a=1&b[]=2&b[]=3&card[type]=x` into `{"a":"1","b":["2","3"],"card":{"type":"x"}}`,
+/// the nesting Rails gives bracketed keys (Gumroad's pings use both forms).
+pub fn parse_form(input: &[u8]) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (key, value) in form_urlencoded::parse(input) {
+        insert_bracketed(&mut map, &key, Value::String(value.into_owned()));
+    }
+    map
+}
+
+fn insert_bracketed(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match key.split_once('[') {
+        Some((head, rest)) if !head.is_empty() && rest.ends_with(']') => {
+            let inner = &rest[..rest.len() - 1];
+            if inner.is_empty() {
+                // `key[]`: append to an array (replacing a scalar of the same name, as Rails does).
+                let slot = map.entry(head).or_insert_with(|| Value::Array(Vec::new()));
+                if !slot.is_array() {
+                    *slot = Value::Array(Vec::new());
+                }
+                if let Value::Array(items) = slot {
+                    items.push(value);
+                }
+            } else if !inner.contains(['[', ']']) {
+                let slot = map
+                    .entry(head)
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !slot.is_object() {
+                    *slot = Value::Object(Map::new());
+                }
+                if let Value::Object(nested) = slot {
+                    nested.insert(inner.to_owned(), value);
+                }
+            } else {
+                // Deeper nesting is not something Gumroad's API uses: keep the key literally.
+                map.insert(key.to_owned(), value);
+            }
+        }
+        _ => {
+            map.insert(key.to_owned(), value);
+        }
+    }
+}
+
+/// Removes every `name` pair from a form-encoded string (a query or a form body), keeping the
+/// other pairs in order. Returns the new string and the first removed value.
+pub fn strip_form_param(input: &[u8], name: &str) -> (String, Option<String>) {
+    let mut removed = None;
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(input) {
+        if k == name {
+            removed.get_or_insert_with(|| v.into_owned());
+        } else {
+            out.append_pair(&k, &v);
+        }
+    }
+    (out.finish(), removed)
+}
+
+/// Removes a top-level `name` key from a JSON object body. Returns the new body and the removed
+/// value when it was a string.
+pub fn strip_json_param(body: &[u8], name: &str) -> Result<(Vec<u8>, Option<Value>), ParamsError> {
+    let mut map = parse_json_object(body)?;
+    let removed = map.remove(name);
+    let bytes = serde_json::to_vec(&Value::Object(map)).map_err(|_| ParamsError::InvalidJson)?;
+    Ok((bytes, removed))
+}
+
+/// Gumroad's `increment_uses_count` rule: only the exact string `"false"` or JSON `false` skips
+/// the increment; anything else (absent, `"0"`, `"False"`, `"no"`) increments.
+pub fn increments_uses(params: &Params) -> bool {
+    !matches!(
+        params.get("increment_uses_count"),
+        Some(Value::Bool(false))
+    ) && params.str("increment_uses_count") != Some("false")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn query_wins_over_body_and_brackets_nest() {
+        let p = Params::from_request(
+            Some("a=query&ids[]=1&ids[]=2"),
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            b"a=body&card[type]=paypal&b=x+y",
+        )
+        .unwrap();
+        assert_eq!(p.str("a"), Some("query"));
+        assert_eq!(p.str("b"), Some("x y"));
+        assert_eq!(p.get("ids"), Some(&json!(["1", "2"])));
+        assert_eq!(p.get("card"), Some(&json!({"type": "paypal"})));
+    }
+
+    #[test]
+    fn json_bodies_keep_their_types() {
+        let p = Params::from_request(
+            None,
+            Some("application/json"),
+            br#"{"license_key":5,"increment_uses_count":false}"#,
+        )
+        .unwrap();
+        assert_eq!(p.get("license_key"), Some(&json!(5)));
+        assert!(!increments_uses(&p));
+    }
+
+    #[test]
+    fn bad_json_is_an_error_not_empty_params() {
+        assert_eq!(
+            Params::from_request(None, Some("application/json"), b"{nope"),
+            Err(ParamsError::InvalidJson)
+        );
+        assert_eq!(
+            Params::from_request(None, Some("application/json"), b"[1]"),
+            Err(ParamsError::JsonNotObject)
+        );
+    }
+
+    #[test]
+    fn only_exact_false_skips_the_increment() {
+        for (input, increments) in [
+            ("increment_uses_count=false", false),
+            ("increment_uses_count=False", true),
+            ("increment_uses_count=0", true),
+            ("increment_uses_count=no", true),
+            ("", true),
+        ] {
+            let p = Params::from_request(Some(input), None, b"").unwrap();
+            assert_eq!(increments_uses(&p), increments, "{input}");
+        }
+    }
+
+    #[test]
+    fn strip_removes_every_occurrence() {
+        let (rest, token) = strip_form_param(b"access_token=a&x=1&access_token=b", "access_token");
+        assert_eq!(rest, "x=1");
+        assert_eq!(token.as_deref(), Some("a"));
+        let (body, v) = strip_json_param(br#"{"access_token":"t","k":1}"#, "access_token").unwrap();
+        assert_eq!(body, br#"{"k":1}"#);
+        assert_eq!(v, Some(json!("t")));
+    }
+}
