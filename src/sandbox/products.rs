@@ -1,0 +1,146 @@
+//! `GET /v2/products` (10 a page with `page_key`), `GET|PUT|DELETE /v2/products/{id}` and
+//! `PUT /v2/products/{id}/disable|enable`.
+
+use serde_json::{Value, json};
+
+use super::{
+    product_parts::{custom_field_json, variant_category_json},
+    purchase::{permalink, product_url},
+    reply::Reply,
+    store::{Product, Store},
+};
+use crate::params::Params;
+
+const PAGE_SIZE: usize = 10;
+/// Gumroad's not-found for products, also used by the nested product routes.
+pub const NOT_FOUND: &str = "The product was not found.";
+
+/// A page of the seller's products, oldest first.
+pub fn list(store: &Store, seller: &str, p: &Params) -> Reply {
+    let rows: Vec<&Product> = store
+        .products
+        .iter()
+        .filter(|p| p.seller_id == seller)
+        .collect();
+    let start = match p.str("page_key").filter(|k| !k.is_empty()) {
+        None => 0,
+        Some(key) => match key.parse::<usize>() {
+            Ok(n) if n <= rows.len() => n,
+            _ => {
+                return Reply::json(
+                    400,
+                    json!({"success": false, "message": "Invalid page_key."}),
+                );
+            }
+        },
+    };
+    let end = (start + PAGE_SIZE).min(rows.len());
+    let mut body = json!({
+        "success": true,
+        "products": rows[start..end].iter().map(|p| product_json(store, p)).collect::<Vec<_>>(),
+    });
+    if end < rows.len() {
+        body["next_page_key"] = json!(end.to_string());
+        body["next_page_url"] = json!(format!("/v2/products?page_key={end}"));
+    }
+    Reply::ok(body)
+}
+
+/// One product.
+pub fn show(store: &Store, seller: &str, id: &str) -> Reply {
+    match store
+        .products
+        .iter()
+        .find(|p| p.id == id && p.seller_id == seller)
+    {
+        Some(p) => Reply::ok(json!({"success": true, "product": product_json(store, p)})),
+        None => Reply::not_found_200(NOT_FOUND),
+    }
+}
+
+/// Updates name, description, price and custom permalink when given.
+pub fn update(store: &mut Store, seller: &str, id: &str, params: &Params) -> Reply {
+    let Some(product) = store.own_product_mut(seller, id) else {
+        return Reply::not_found_200(NOT_FOUND);
+    };
+    if let Some(name) = params.str("name") {
+        product.name = name.to_owned();
+    }
+    if let Some(description) = params.str("description") {
+        product.description = description.to_owned();
+    }
+    if let Some(price) = int_param(params, "price") {
+        product.price = price;
+    }
+    if let Some(custom) = params.str("custom_permalink") {
+        product.custom_permalink = Some(custom.to_owned()).filter(|c| !c.is_empty());
+    }
+    show(store, seller, id)
+}
+
+/// Removes the product (its sales stay, as at Gumroad).
+pub fn delete(store: &mut Store, seller: &str, id: &str) -> Reply {
+    let before = store.products.len();
+    store
+        .products
+        .retain(|p| !(p.id == id && p.seller_id == seller));
+    if store.products.len() == before {
+        return Reply::not_found_200(NOT_FOUND);
+    }
+    Reply::deleted("product")
+}
+
+/// `disable` unpublishes, `enable` publishes.
+pub fn set_published(store: &mut Store, seller: &str, id: &str, published: bool) -> Reply {
+    match store.own_product_mut(seller, id) {
+        Some(product) => product.published = published,
+        None => return Reply::not_found_200(NOT_FOUND),
+    }
+    show(store, seller, id)
+}
+
+/// An integer param given as a JSON number or a numeric string.
+pub fn int_param(p: &Params, name: &str) -> Option<i64> {
+    match p.get(name)? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Gumroad's product object.
+pub fn product_json(store: &Store, p: &Product) -> Value {
+    let sales = store
+        .sales
+        .iter()
+        .filter(|s| s.product_id == p.id && !s.test);
+    let (count, cents) = sales.fold((0i64, 0i64), |(n, c), s| (n + 1, c + s.price));
+    // Gumroad sometimes serializes these two as strings; clients must cope with both.
+    let (count, cents) = if p.counts_as_strings {
+        (json!(count.to_string()), json!(cents.to_string()))
+    } else {
+        (json!(count), json!(cents))
+    };
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "customizable_price": false,
+        "require_shipping": false,
+        "custom_permalink": p.custom_permalink,
+        "permalink": permalink(p),
+        "subscription_duration": p.recurrence,
+        "is_tiered_membership": p.recurrence.is_some(),
+        "recurrences": p.recurrence.as_ref().map(|r| vec![r]),
+        "price": p.price,
+        "currency": p.currency,
+        "formatted_price": format!("${}", p.price / 100),
+        "short_url": product_url(store, p),
+        "published": p.published,
+        "deleted": false,
+        "sales_count": count,
+        "sales_usd_cents": cents,
+        "variants": p.variant_categories.iter().map(variant_category_json).collect::<Vec<_>>(),
+        "custom_fields": p.custom_fields.iter().map(custom_field_json).collect::<Vec<_>>(),
+    })
+}

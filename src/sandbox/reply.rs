@@ -1,0 +1,85 @@
+//! The answer a sandbox handler produces: status, extra headers and an optional JSON body,
+//! kept free of axum types so handlers can be tested without HTTP.
+
+use axum::{
+    body::Body,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+/// One HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Extra headers, e.g. `Retry-After`.
+    pub headers: Vec<(&'static str, String)>,
+    /// JSON body; `None` is an empty body.
+    pub body: Option<Value>,
+}
+
+impl Reply {
+    /// A JSON answer with `status`.
+    pub fn json(status: u16, body: Value) -> Self {
+        Self {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            headers: Vec::new(),
+            body: Some(body),
+        }
+    }
+
+    /// 200 with `body`.
+    pub fn ok(body: Value) -> Self {
+        Self::json(200, body)
+    }
+
+    /// Gumroad's not-found for everything except licenses: HTTP 200 with `success:false`.
+    pub fn not_found_200(message: &str) -> Self {
+        Self::ok(json!({"success": false, "message": message}))
+    }
+
+    /// `{"success":true,"message":...}`, Gumroad's answer to deletes.
+    pub fn deleted(what: &str) -> Self {
+        Self::ok(
+            json!({"success": true, "message": format!("The {what} was deleted successfully.")}),
+        )
+    }
+
+    /// A status with an empty body (Doorkeeper's 401/403 style).
+    pub fn empty(status: u16) -> Self {
+        Self {
+            body: None,
+            ..Self::json(status, Value::Null)
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = match self.body {
+            Some(v) => {
+                let mut r = Response::new(Body::from(v.to_string()));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json; charset=utf-8"),
+                );
+                r
+            }
+            None => Response::new(Body::empty()),
+        };
+        *response.status_mut() = self.status;
+        for (name, value) in self.headers {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                response.headers_mut().append(name, v);
+            }
+        }
+        response
+    }
+}
