@@ -1,4 +1,5 @@
-//! Seed sales: the licensed sales behind every `LICENSE_*` constant, the memberships and their subscriptions, and unlicensed fillers so seller A has three pages of sales.
+//! Seed sales: the licensed sales behind every `LICENSE_*` constant, the memberships with
+//! their subscriptions, and unlicensed fillers so seller A has three pages of sales.
 
 use time::{Duration, OffsetDateTime, macros::datetime};
 
