@@ -363,6 +363,16 @@ async fn seller_b_lacks_edit_products_scope() {
         assert_eq!(response.headers()["www-authenticate"], INSUFFICIENT_SCOPE);
         assert_eq!(response.text().await.unwrap(), "", "{action}");
     }
+    // Product edits need the same scope; reads do not.
+    let path = format!("/products/{PRODUCT_SELLER_B}");
+    let rb = sb
+        .gum(Method::PUT, &path)
+        .header("Maton-Connection", CONNECTION_B);
+    assert_eq!(send(rb.form(&[("name", "x")])).await, (403, Value::Null));
+    let rb = sb
+        .gum(Method::GET, &path)
+        .header("Maton-Connection", CONNECTION_B);
+    assert_eq!(send(rb).await.1["product"]["id"], PRODUCT_SELLER_B);
 }
 
 #[tokio::test]

@@ -26,6 +26,10 @@ pub fn dispatch(
     let Some(rest) = segs.strip_prefix(&["v2"]) else {
         return unknown_route();
     };
+    // Product edits need the `edit_products` scope, like the license PUTs (see licenses.rs).
+    if method != "GET" && rest.first() == Some(&"products") && !account.edit_products {
+        return Reply::insufficient_scope();
+    }
     let seller = account.seller_id.as_str();
     match (method, rest) {
         ("GET", ["user"]) => user::show(store, seller),

@@ -18,8 +18,6 @@ const PRODUCT_ID_REQUIRED_SINCE: OffsetDateTime = datetime!(2023-01-09 00:00:00 
 const DOES_NOT_EXIST: &str = "That license does not exist for the provided product.";
 const DISABLED: &str = "This license key has been disabled.";
 const REVOKED: &str = "Access to the purchase associated with this license has expired.";
-const INSUFFICIENT_SCOPE: &str = "Bearer realm=\"Doorkeeper\", error=\"insufficient_scope\", \
-     error_description=\"The request requires higher privileges than provided by the access token.\"";
 
 /// Verify is not seller-scoped at Gumroad (it needs no token), so any seller's license answers.
 pub fn verify(store: &mut Store, p: &Params) -> Reply {
@@ -52,8 +50,7 @@ pub fn edit(store: &mut Store, account: &Account, action: &str, p: &Params) -> R
         return unknown_route();
     }
     if !account.edit_products {
-        // Doorkeeper answers before the controller runs: empty body, reason in the header.
-        return Reply::empty(403).header("www-authenticate", INSUFFICIENT_SCOPE);
+        return Reply::insufficient_scope();
     }
     let index = match find(store, p) {
         Ok(i) => i,

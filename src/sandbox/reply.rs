@@ -54,6 +54,16 @@ impl Reply {
         }
     }
 
+    /// Doorkeeper's answer to a token without the needed scope (`edit_products`): it comes
+    /// before the controller runs, so the body is empty and the reason is in the header.
+    pub fn insufficient_scope() -> Self {
+        Self::empty(403).header(
+            "www-authenticate",
+            "Bearer realm=\"Doorkeeper\", error=\"insufficient_scope\", error_description=\"The \
+             request requires higher privileges than provided by the access token.\"",
+        )
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));

@@ -127,3 +127,24 @@ impl AppState {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No sockets here, so a paused clock is safe: it moves only when the test advances it.
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_window_rolls_after_one_second() {
+        let state = AppState::new(SandboxConfig {
+            rate_limit: 2,
+            ..SandboxConfig::default()
+        });
+        assert!(state.take_rate_slot("k") && state.take_rate_slot("k"));
+        assert!(!state.take_rate_slot("k"), "third in the same second");
+        assert!(state.take_rate_slot("other"), "limits are per key");
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert!(!state.take_rate_slot("k"));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(state.take_rate_slot("k"));
+    }
+}
