@@ -655,17 +655,17 @@ async fn latency_delays_the_answer() {
 #[tokio::test]
 async fn refused_connections_are_transport_errors() {
     let sb = Sb::unlimited().await;
+    // Warm the pool: a kept-alive connection must break too, not only new ones.
+    assert_eq!(send(sb.gum(Method::GET, "/user")).await.0, 200);
     sb.handle.set_faults(Faults {
         refuse_connections: true,
         ..Faults::default()
     });
-    // A fresh client: a pooled keep-alive connection would bypass the listener.
-    let error = client()
-        .get(format!("{}/gumroad/v2/user", sb.handle.base_url()))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(error.status().is_none());
+    let pooled = sb.gum(Method::GET, "/user").send().await.unwrap_err();
+    assert!(pooled.status().is_none());
+    let url = format!("{}/gumroad/v2/user", sb.handle.base_url());
+    let fresh = client().get(url).send().await.unwrap_err();
+    assert!(fresh.status().is_none());
     sb.handle.set_faults(Faults::default());
     assert_eq!(send(sb.gum(Method::GET, "/user")).await.0, 200);
 }
