@@ -5,6 +5,7 @@
 //! request to the Maton/Gumroad surface is recorded, faults can be injected, and the
 //! `/_sandbox/*` control endpoints let a test (or a human with curl) steer it.
 
+mod catalog;
 mod connections;
 mod control;
 mod gumroad;

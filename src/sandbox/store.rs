@@ -3,6 +3,8 @@
 
 use time::OffsetDateTime;
 
+pub use super::catalog::*;
+
 /// The seller a request acts for, as chosen by its Maton connection.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -15,10 +17,13 @@ pub struct Account {
 /// A Maton connection (one OAuth link to one Gumroad account).
 #[derive(Debug, Clone)]
 pub struct Connection {
+    /// External id (a connection UUID, or Gumroad's url-safe base64 id).
     pub id: String,
     /// ACTIVE, PENDING or FAILED.
     pub status: String,
+    /// When the connection was made (`creation_time`).
     pub created: OffsetDateTime,
+    /// `last_updated_time`.
     pub updated: OffsetDateTime,
     /// `None` until the OAuth dance completes (PENDING connections).
     pub seller_id: Option<String>,
@@ -28,142 +33,43 @@ pub struct Connection {
 /// A Gumroad seller.
 #[derive(Debug, Clone)]
 pub struct Seller {
+    /// Gumroad `user_id` (external id).
     pub user_id: String,
+    /// Gumroad's numeric `id`, as a string.
     pub numeric_id: String,
+    /// Display name.
     pub name: String,
+    /// Email address.
     pub email: String,
+    /// `{subdomain}.gumroad.com`.
     pub subdomain: String,
-}
-
-/// A product and its parts.
-#[derive(Debug, Clone)]
-pub struct Product {
-    pub id: String,
-    pub seller_id: String,
-    pub name: String,
-    /// Gumroad's 5-letter unique permalink (`short_product_id`).
-    pub unique_permalink: String,
-    pub custom_permalink: Option<String>,
-    pub description: String,
-    pub price: i64,
-    pub currency: String,
-    pub created_at: OffsetDateTime,
-    pub published: bool,
-    /// `Some("monthly")` etc. for memberships.
-    pub recurrence: Option<String>,
-    /// Gumroad sometimes serializes `sales_count`/`sales_usd_cents` as strings.
-    pub counts_as_strings: bool,
-    pub offer_codes: Vec<OfferCode>,
-    pub variant_categories: Vec<VariantCategory>,
-    pub custom_fields: Vec<CustomField>,
-}
-
-/// A discount code.
-#[derive(Debug, Clone)]
-pub struct OfferCode {
-    pub id: String,
-    pub name: String,
-    pub amount_off: i64,
-    /// "cents" or "percent".
-    pub offer_type: String,
-    pub max_purchase_count: Option<i64>,
-    pub universal: bool,
-}
-
-/// A group of variants ("Tier", "Size").
-#[derive(Debug, Clone)]
-pub struct VariantCategory {
-    pub id: String,
-    pub title: String,
-    pub variants: Vec<Variant>,
-}
-
-/// One option of a variant category.
-#[derive(Debug, Clone)]
-pub struct Variant {
-    pub id: String,
-    pub name: String,
-    pub price_difference_cents: i64,
-    pub max_purchase_count: Option<i64>,
-}
-
-/// A checkout field, keyed by its name.
-#[derive(Debug, Clone)]
-pub struct CustomField {
-    pub name: String,
-    pub required: bool,
-}
-
-/// A purchase.
-#[derive(Debug, Clone)]
-pub struct Sale {
-    pub id: String,
-    pub seller_id: String,
-    pub product_id: String,
-    pub email: String,
-    pub full_name: String,
-    pub price: i64,
-    pub gumroad_fee: i64,
-    pub created_at: OffsetDateTime,
-    pub order_number: u64,
-    pub purchaser_id: String,
-    pub quantity: u32,
-    pub refunded: bool,
-    pub partially_refunded: bool,
-    pub chargebacked: bool,
-    pub disputed: bool,
-    pub dispute_won: bool,
-    pub test: bool,
-    pub ip_country: String,
-    /// (category title, variant name).
-    pub variants: Vec<(String, String)>,
-    /// (field name, value).
-    pub custom_fields: Vec<(String, String)>,
-    pub license: Option<License>,
-    pub subscription: Option<Subscription>,
-}
-
-/// A license key attached to a sale.
-#[derive(Debug, Clone)]
-pub struct License {
-    pub id: String,
-    pub key: String,
-    pub uses: u64,
-    pub disabled: bool,
-    pub access_revoked: bool,
-}
-
-/// A membership's subscription, attached to its first sale.
-#[derive(Debug, Clone)]
-pub struct Subscription {
-    /// Also the subscriber id.
-    pub id: String,
-    pub recurrence: String,
-    /// alive, pending_cancellation, pending_failure, failed_payment,
-    /// fixed_subscription_period_ended or cancelled.
-    pub status: String,
-    pub cancelled_at: Option<OffsetDateTime>,
-    pub ended_at: Option<OffsetDateTime>,
-    pub failed_at: Option<OffsetDateTime>,
-    pub charge_occurrence_count: u32,
 }
 
 /// A webhook registration.
 #[derive(Debug, Clone)]
 pub struct ResourceSubscription {
+    /// External id (a connection UUID, or Gumroad's url-safe base64 id).
     pub id: String,
+    /// Owner's `user_id`.
     pub seller_id: String,
+    /// Event name, e.g. `sale`.
     pub resource_name: String,
+    /// Where pings would go.
     pub post_url: String,
 }
 
 /// Everything the sandbox holds.
 #[derive(Debug, Clone, Default)]
 pub struct Store {
+    /// Maton connections, oldest first.
     pub connections: Vec<Connection>,
+    /// Gumroad accounts.
     pub sellers: Vec<Seller>,
+    /// All sellers' products.
     pub products: Vec<Product>,
+    /// All sellers' sales.
     pub sales: Vec<Sale>,
+    /// Webhook registrations.
     pub hooks: Vec<ResourceSubscription>,
 }
 
