@@ -140,6 +140,11 @@ async fn the_three_404s_carry_gumroads_messages_and_do_not_count() {
             .await;
         assert_eq!((status, body), (404, not_found(message)), "{key}");
     }
+    // Revocation is checked while fetching the license, so the seller's edits hit it too.
+    let (status, body) = sb
+        .license_put("enable", LICENSE_REVOKED, CONNECTION_A)
+        .await;
+    assert_eq!((status, body), (404, not_found(REVOKED)));
     // Enabling shows the count: the refused verify did not increment it.
     let (status, body) = sb
         .license_put("enable", LICENSE_DISABLED, CONNECTION_A)
@@ -162,6 +167,13 @@ async fn missing_product_id_is_a_500_for_new_products_only() {
         (status, body["purchase"]["product_id"].clone()),
         (200, json!(PRODUCT_LEGACY))
     );
+    let by_permalink = [
+        ("product_permalink", "sbxlg"),
+        ("license_key", LICENSE_LEGACY),
+    ];
+    assert_eq!(sb.verify(&by_permalink).await.0, 200);
+    let wrong = [("link_id", "nope"), ("license_key", LICENSE_LEGACY)];
+    assert_eq!(sb.verify(&wrong).await, (404, not_found(DOES_NOT_EXIST)));
 }
 
 #[tokio::test]

@@ -32,9 +32,6 @@ pub fn verify(store: &mut Store, p: &Params) -> Reply {
     if license.disabled {
         return not_found(DISABLED);
     }
-    if license.access_revoked {
-        return not_found(REVOKED);
-    }
     if increments_uses(p) {
         license.uses += 1;
     }
@@ -84,12 +81,23 @@ fn not_found(message: &str) -> Reply {
 
 /// Finds the sale holding the license the params name, with Gumroad's errors when it cannot.
 fn find(store: &Store, p: &Params) -> Result<usize, Reply> {
-    for name in ["product_id", "product_permalink", "license_key"] {
+    for name in [
+        "product_id",
+        "product_permalink",
+        "id",
+        "link_id",
+        "license_key",
+    ] {
         require_string(p, name)?;
     }
     let key = p.str("license_key").unwrap_or("").trim();
     let product_id = non_empty(p, "product_id");
-    let permalink = non_empty(p, "product_permalink");
+    // `id` and `link_id` are Gumroad's undocumented legacy names for the permalink, in this
+    // order of precedence. Unlike Gumroad, which then insists on a matching permalink, the
+    // sandbox lets a legacy product verify by key alone when no permalink is given at all.
+    let permalink = ["id", "link_id", "product_permalink"]
+        .into_iter()
+        .find_map(|name| non_empty(p, name));
     let index = store
         .sales
         .iter()
@@ -98,7 +106,9 @@ fn find(store: &Store, p: &Params) -> Result<usize, Reply> {
                 .as_ref()
                 .is_some_and(|l| l.key.eq_ignore_ascii_case(key))
                 && product_id.is_none_or(|id| s.product_id == id)
-                && permalink.is_none_or(|pl| permalink_matches(store, &s.product_id, pl))
+                // With a product_id the permalink is not looked at, as at Gumroad.
+                && (product_id.is_some()
+                    || permalink.is_none_or(|pl| permalink_matches(store, &s.product_id, pl)))
         })
         .ok_or_else(|| not_found(DOES_NOT_EXIST))?;
     let product = store
@@ -106,6 +116,15 @@ fn find(store: &Store, p: &Params) -> Result<usize, Reply> {
         .ok_or_else(|| not_found(DOES_NOT_EXIST))?;
     if product_id.is_none() && product.created_at >= PRODUCT_ID_REQUIRED_SINCE {
         return Err(product_id_required(&product.id));
+    }
+    // Gumroad checks revocation while fetching the license, so it wins over "disabled" and
+    // also refuses the seller's edits of a revoked license.
+    if store.sales[index]
+        .license
+        .as_ref()
+        .is_some_and(|l| l.access_revoked)
+    {
+        return Err(not_found(REVOKED));
     }
     Ok(index)
 }
