@@ -430,12 +430,29 @@ async fn sales_page_key_in_a_get_form_body_and_json_suffix() {
 async fn bad_cursor_and_deep_legacy_page_are_400s() {
     let sb = Sb::unlimited().await;
     let (status, body) = send(sb.gum(Method::GET, "/sales?page_key=garbage")).await;
-    assert_eq!((status, body), (400, not_found("Invalid page_key.")));
+    assert_eq!(
+        (status, body),
+        (400, json!({"status": 400, "error": "Invalid page_key."}))
+    );
     let (status, body) = send(sb.gum(Method::GET, "/sales?page=11")).await;
     let error = "The 'page' parameter is deprecated. Please use 'page_key' instead: https://gumroad.com/api#sales";
     assert_eq!(
         (status, body),
         (400, json!({"status": 400, "error": error}))
+    );
+    let (status, body) = send(sb.gum(Method::GET, "/sales?page=0")).await;
+    let error = "Invalid page number. Page numbers start at 1.";
+    assert_eq!(
+        (status, body),
+        (400, json!({"status": 400, "error": error}))
+    );
+    let (status, body) = send(sb.gum(Method::GET, "/sales?before=yesterday")).await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("field 'before'"));
+    let (status, body) = send(sb.gum(Method::GET, "/sales?product_id=nope")).await;
+    assert_eq!(
+        (status, body),
+        (400, json!({"status": 400, "error": "Invalid product ID."}))
     );
     let (status, body) = send(sb.gum(Method::GET, "/sales?page=3")).await;
     assert_eq!((status, body["sales"].as_array().unwrap().len()), (200, 10));
@@ -461,11 +478,17 @@ async fn sales_filters_and_sale_objects() {
     );
     assert!(sale["order_id"].is_u64() && sale["custom_fields"].is_object());
     assert_eq!(sale["license_disabled"], false);
-    let (_, body) = send(sb.gum(Method::GET, "/sales?after=2026-01-10&before=2026-01-13")).await;
+    let (_, body) = send(sb.gum(Method::GET, "/sales?after=2026-01-10&before=2026-01-14")).await;
     assert_eq!(
         body["sales"].as_array().unwrap().len(),
         2,
-        "SALE_VALID and SALE_MULTISEAT"
+        "SALE_VALID and SALE_MULTISEAT: after inclusive, before exclusive"
+    );
+    let (_, body) = send(sb.gum(Method::GET, "/sales?after=2025-01-01")).await;
+    let url = body["next_page_url"].as_str().unwrap();
+    assert!(
+        url.starts_with("/v2/sales?after=2025-01-01&page_key="),
+        "filters kept: {url}"
     );
     let (_, body) = send(sb.gum(
         Method::GET,

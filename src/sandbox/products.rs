@@ -26,12 +26,7 @@ pub fn list(store: &Store, seller: &str, p: &Params) -> Reply {
         None => 0,
         Some(key) => match key.parse::<usize>() {
             Ok(n) if n <= rows.len() => n,
-            _ => {
-                return Reply::json(
-                    400,
-                    json!({"success": false, "message": "Invalid page_key."}),
-                );
-            }
+            _ => return Reply::error_400("Invalid page_key."),
         },
     };
     let end = (start + PAGE_SIZE).min(rows.len());

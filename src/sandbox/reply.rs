@@ -46,6 +46,11 @@ impl Reply {
         )
     }
 
+    /// Gumroad's `error_400`: `{"status":400,"error":...}` (no `success` key).
+    pub fn error_400(message: &str) -> Self {
+        Self::json(400, json!({"status": 400, "error": message}))
+    }
+
     /// A status with an empty body (Doorkeeper's 401/403 style).
     pub fn empty(status: u16) -> Self {
         Self {

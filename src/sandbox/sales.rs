@@ -1,8 +1,11 @@
 //! `GET /v2/sales` (newest first, 10 a page, `page_key` cursor, the deprecated `page=`) and
-//! `GET /v2/sales/{id}`.
+//! `GET /v2/sales/{id}`, following Gumroad's `Api::V2::SalesController`.
 
 use serde_json::{Value, json};
-use time::{Date, Duration, OffsetDateTime, macros::format_description};
+use time::{
+    Date, OffsetDateTime, PrimitiveDateTime, format_description::BorrowedFormatItem,
+    macros::format_description,
+};
 
 use super::{
     purchase::sale_json,
@@ -12,9 +15,23 @@ use super::{
 use crate::params::Params;
 
 const PAGE_SIZE: usize = 10;
-/// Gumroad refuses deep `page=` offsets and points callers at `page_key`.
-const MAX_LEGACY_PAGE: usize = 10;
+/// Deep `page=` offsets time out at Gumroad and come back as this 400; the sandbox makes
+/// that deterministic past page 10.
+const MAX_LEGACY_PAGE: i64 = 10;
 const PAGE_DEPRECATED: &str = "The 'page' parameter is deprecated. Please use 'page_key' instead: https://gumroad.com/api#sales";
+/// Filters that are carried into `next_page_url`, like Gumroad keeps the request's query.
+const FILTERS: [&str; 7] = [
+    "after",
+    "before",
+    "email",
+    "license_key",
+    "name",
+    "order_id",
+    "product_id",
+];
+/// Rails' `to_fs(:usec)`, the first half of a page key.
+const USEC: &[BorrowedFormatItem<'_>] =
+    format_description!("[year][month][day][hour][minute][second][subsecond digits:6]");
 
 /// One sale of the seller, or 200 `success:false`.
 pub fn show(store: &Store, seller: &str, id: &str) -> Reply {
@@ -30,24 +47,24 @@ pub fn show(store: &Store, seller: &str, id: &str) -> Reply {
 
 /// A page of the seller's sales matching the filters.
 pub fn list(store: &Store, seller: &str, p: &Params) -> Reply {
-    let mut rows: Vec<&Sale> = match filtered(store, seller, p) {
+    let mut rows = match filtered(store, seller, p) {
         Ok(rows) => rows,
         Err(reply) => return reply,
     };
     rows.sort_by_key(|s| std::cmp::Reverse(cursor_of(s)));
     let start = match start_of_page(&rows, p) {
-        Ok(start) => start,
+        Ok(start) => start.min(rows.len()),
         Err(reply) => return reply,
     };
-    let page = &rows[start.min(rows.len())..(start + PAGE_SIZE).min(rows.len())];
+    let end = (start + PAGE_SIZE).min(rows.len());
+    let page = &rows[start..end];
     let mut body = json!({
         "success": true,
         "sales": page.iter().map(|s| sale_json(store, s)).collect::<Vec<_>>(),
     });
-    if start + PAGE_SIZE < rows.len() {
-        let last = page.last().expect("a non-final page is full");
+    if let (true, Some(last)) = (end < rows.len(), page.last()) {
         let key = encode_cursor(cursor_of(last));
-        body["next_page_url"] = json!(format!("/v2/sales?page_key={key}"));
+        body["next_page_url"] = json!(next_page_url(p, &key));
         body["next_page_key"] = json!(key);
     }
     Reply::ok(body)
@@ -55,54 +72,84 @@ pub fn list(store: &Store, seller: &str, p: &Params) -> Reply {
 
 /// Where the requested page starts in the sorted rows.
 fn start_of_page(rows: &[&Sale], p: &Params) -> Result<usize, Reply> {
-    if let Some(key) = p.str("page_key").filter(|k| !k.is_empty()) {
-        let cursor = decode_cursor(key).ok_or_else(|| {
-            Reply::json(
-                400,
-                json!({"success": false, "message": "Invalid page_key."}),
-            )
-        })?;
-        // Cursor, not offset: the next page starts after the last row seen, whatever was added.
-        return Ok(rows.iter().take_while(|s| cursor_of(s) >= cursor).count());
+    if let Some(raw) = p.get("page") {
+        let page = match raw {
+            Value::String(s) => leading_int(s),
+            Value::Number(n) => n.as_i64().unwrap_or(0),
+            _ => 0,
+        };
+        if page < 1 {
+            return Err(Reply::error_400(
+                "Invalid page number. Page numbers start at 1.",
+            ));
+        }
+        if page > MAX_LEGACY_PAGE {
+            return Err(Reply::error_400(PAGE_DEPRECATED));
+        }
+        return Ok((page as usize - 1) * PAGE_SIZE);
     }
-    let page = match p.get("page") {
-        Some(Value::String(s)) => s.trim().parse::<usize>().unwrap_or(1),
-        Some(Value::Number(n)) => n.as_u64().unwrap_or(1) as usize,
-        _ => 1,
-    };
-    if page > MAX_LEGACY_PAGE {
-        return Err(Reply::json(
-            400,
-            json!({"status": 400, "error": PAGE_DEPRECATED}),
-        ));
+    match p.str("page_key").filter(|k| !k.is_empty()) {
+        None => Ok(0),
+        Some(key) => {
+            let cursor = decode_cursor(key).ok_or_else(|| Reply::error_400("Invalid page_key."))?;
+            // A cursor, not an offset: the page starts after the last row seen, whatever was
+            // added since.
+            Ok(rows.iter().take_while(|s| cursor_of(s) >= cursor).count())
+        }
     }
-    Ok(page.saturating_sub(1) * PAGE_SIZE)
 }
 
-fn cursor_of(s: &Sale) -> (i64, u64) {
-    (s.created_at.unix_timestamp(), s.order_number)
+/// Ruby's `String#to_i`: the leading digits, 0 when there are none.
+fn leading_int(s: &str) -> i64 {
+    let digits: String = s.trim().chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or(0)
 }
 
-fn encode_cursor((ts, order): (i64, u64)) -> String {
-    format!("{ts}.{order}")
+fn cursor_of(s: &Sale) -> (OffsetDateTime, u64) {
+    (s.created_at, s.order_number)
 }
 
-fn decode_cursor(key: &str) -> Option<(i64, u64)> {
-    let (ts, order) = key.split_once('.')?;
-    Some((ts.parse().ok()?, order.parse().ok()?))
+/// `20260110141540000000-627652801`: the last row's time to the microsecond, then its id.
+fn encode_cursor((at, order): (OffsetDateTime, u64)) -> String {
+    format!("{}-{order}", at.format(USEC).unwrap_or_default())
+}
+
+fn decode_cursor(key: &str) -> Option<(OffsetDateTime, u64)> {
+    let (at, order) = key.split_once('-')?;
+    let at = PrimitiveDateTime::parse(at, USEC).ok()?.assume_utc();
+    Some((at, order.parse().ok().filter(|n| *n != 0)?))
+}
+
+/// Relative, keeping the filters, with keys sorted as Gumroad's Addressable sorts them.
+fn next_page_url(p: &Params, key: &str) -> String {
+    let mut pairs: Vec<(&str, &str)> = FILTERS
+        .iter()
+        .filter_map(|name| p.str(name).filter(|v| !v.is_empty()).map(|v| (*name, v)))
+        .collect();
+    pairs.push(("page_key", key));
+    pairs.sort();
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("/v2/sales?{query}")
 }
 
 fn filtered<'a>(store: &'a Store, seller: &str, p: &Params) -> Result<Vec<&'a Sale>, Reply> {
+    let before = date_param(p, "before")?;
     let after = date_param(p, "after")?;
-    let before = date_param(p, "before")?.map(|d| d + Duration::days(1));
     let text = |name: &str| p.str(name).map(str::trim).filter(|s| !s.is_empty());
-    let (email, product, order, name, key) = (
-        text("email"),
-        text("product_id"),
-        text("order_id"),
-        text("name"),
-        text("license_key"),
-    );
+    let (email, name, key) = (text("email"), text("name"), text("license_key"));
+    let product = text("product_id");
+    if product.is_some_and(|id| !looks_like_external_id(id)) {
+        return Err(Reply::error_400("Invalid product ID."));
+    }
+    let order = match p.str("order_id").filter(|s| !s.is_empty()) {
+        Some(o) => Some(
+            o.parse::<u64>()
+                .map_err(|_| Reply::error_400("Invalid order ID."))?,
+        ),
+        None => None,
+    };
     Ok(store
         .sales
         .iter()
@@ -111,8 +158,8 @@ fn filtered<'a>(store: &'a Store, seller: &str, p: &Params) -> Result<Vec<&'a Sa
         .filter(|s| before.is_none_or(|d| s.created_at < d))
         .filter(|s| email.is_none_or(|e| s.email.eq_ignore_ascii_case(e)))
         .filter(|s| product.is_none_or(|id| s.product_id == id))
-        .filter(|s| order.is_none_or(|o| s.order_number.to_string() == o))
-        .filter(|s| name.is_none_or(|n| contains_ci(&s.full_name, n)))
+        .filter(|s| order.is_none_or(|o| s.order_number == o))
+        .filter(|s| name.is_none_or(|n| s.full_name.to_lowercase().contains(&n.to_lowercase())))
         .filter(|s| {
             key.is_none_or(|k| {
                 s.license
@@ -123,21 +170,26 @@ fn filtered<'a>(store: &'a Store, seller: &str, p: &Params) -> Result<Vec<&'a Sa
         .collect())
 }
 
-fn contains_ci(haystack: &str, needle: &str) -> bool {
-    haystack.to_lowercase().contains(&needle.to_lowercase())
+/// Gumroad 400s on a product id that does not even decode; an unknown but well-formed id just
+/// matches nothing.
+fn looks_like_external_id(id: &str) -> bool {
+    id.len() == 24
+        && id.ends_with("==")
+        && id[..22]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// `YYYY-MM-DD` as the start of that UTC day.
+/// `YYYY-MM-DD` as the start of that UTC day; `after` is inclusive, `before` exclusive.
 fn date_param(p: &Params, name: &str) -> Result<Option<OffsetDateTime>, Reply> {
-    let Some(raw) = p.str(name).map(str::trim).filter(|s| !s.is_empty()) else {
+    let Some(raw) = p.str(name) else {
         return Ok(None);
     };
-    Date::parse(raw, format_description!("[year]-[month]-[day]"))
+    Date::parse(raw.trim(), format_description!("[year]-[month]-[day]"))
         .map(|d| Some(d.midnight().assume_utc()))
         .map_err(|_| {
-            Reply::json(
-                400,
-                json!({"success": false, "message": format!("Invalid date for '{name}'.")}),
-            )
+            Reply::error_400(&format!(
+                "Invalid date format provided in field '{name}'. Dates must be in the format YYYY-MM-DD."
+            ))
         })
 }
