@@ -804,7 +804,8 @@ async fn products_page_and_carry_the_string_count_quirk() {
         SELLER_A_PRODUCT_COUNT - 10
     );
     assert!(second.get("next_page_key").is_none());
-    let (_, body) = send(sb.gum(Method::GET, &format!("/products/{PRODUCT_ONE_TIME}"))).await;
+    // Gumroad's fetch_product also takes the unique permalink.
+    let (_, body) = send(sb.gum(Method::GET, "/products/sbxap")).await;
     assert!(
         body["product"]["sales_count"].is_string()
             && body["product"]["sales_usd_cents"].is_string()
@@ -863,6 +864,13 @@ async fn offer_codes_crud() {
     )
     .await;
     assert_eq!(body["offer_code"]["max_purchase_count"], 100);
+    let (_, body) = send(sb.gum(Method::POST, &base).form(&[("name", "NOAMOUNT")])).await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("You are missing required offer code parameters.")
+    );
     let (_, body) = send(sb.gum(Method::DELETE, &format!("{base}/{id}"))).await;
     assert_eq!(body["message"], "The offer_code was deleted successfully.");
     let (status, body) = send(sb.gum(Method::GET, &format!("{base}/{id}"))).await;
@@ -932,7 +940,7 @@ async fn variant_categories_variants_and_custom_fields() {
     .await;
     assert_eq!(
         body["custom_field"],
-        json!({"name": "Seat Name", "required": true})
+        json!({"name": "Seat Name", "required": true, "type": "text"})
     );
     let (_, body) = send(
         sb.gum(Method::PUT, &format!("{fields}/Seat%20Name"))

@@ -37,6 +37,13 @@ pub struct Product {
     pub custom_fields: Vec<CustomField>,
 }
 
+impl Product {
+    /// Gumroad's `fetch_product` takes the external id or the unique permalink.
+    pub fn is(&self, id_or_permalink: &str) -> bool {
+        self.id == id_or_permalink || self.unique_permalink == id_or_permalink
+    }
+}
+
 /// A discount code.
 #[derive(Debug, Clone)]
 pub struct OfferCode {
@@ -85,6 +92,8 @@ pub struct CustomField {
     pub name: String,
     /// Whether checkout requires it.
     pub required: bool,
+    /// `text` unless created with another `type`.
+    pub kind: String,
 }
 
 /// A purchase.

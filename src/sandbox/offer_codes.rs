@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::{
     gumroad::unknown_route,
     ids::random_id,
-    product_parts::{flag, missing},
+    product_parts::flag,
     products::int_param,
     reply::Reply,
     store::{OfferCode, Product},
@@ -13,6 +13,8 @@ use super::{
 use crate::params::Params;
 
 const NOT_FOUND: &str = "The offer_code was not found.";
+const MISSING_PARAMS: &str = "You are missing required offer code parameters. Please refer to \
+     https://gumroad.com/api#offer-codes for the correct parameters.";
 
 /// Routes the offer-code requests of one product.
 pub fn dispatch(product: &mut Product, method: &str, tail: &[&str], p: &Params) -> Reply {
@@ -46,13 +48,19 @@ pub fn dispatch(product: &mut Product, method: &str, tail: &[&str], p: &Params) 
 }
 
 fn create(product: &mut Product, p: &Params) -> Reply {
-    let Some(name) = p.str("name").filter(|n| !n.is_empty()) else {
-        return missing("name");
-    };
-    let Some(amount_off) = int_param(p, "amount_off") else {
-        return missing("amount_off");
-    };
     let percent = p.str("offer_type") == Some("percent");
+    // Cent codes also take `amount_cents`, which wins; percent codes read only `amount_off`.
+    let amount = if percent {
+        int_param(p, "amount_off")
+    } else {
+        int_param(p, "amount_cents").or_else(|| int_param(p, "amount_off"))
+    };
+    let Some(amount_off) = amount else {
+        return Reply::ok(json!({"success": false, "message": MISSING_PARAMS}));
+    };
+    let Some(name) = p.str("name").filter(|n| !n.is_empty()) else {
+        return Reply::ok(json!({"success": false, "message": "Code can't be blank"}));
+    };
     let code = OfferCode {
         id: random_id(),
         name: name.to_owned(),
@@ -66,13 +74,8 @@ fn create(product: &mut Product, p: &Params) -> Reply {
     reply
 }
 
+/// Gumroad permits only `max_purchase_count` on update; other params are ignored.
 fn update(code: &mut OfferCode, p: &Params) {
-    if let Some(name) = p.str("name").filter(|n| !n.is_empty()) {
-        code.name = name.to_owned();
-    }
-    if let Some(amount) = int_param(p, "amount_off") {
-        code.amount_off = amount;
-    }
     if p.contains("max_purchase_count") {
         code.max_purchase_count = int_param(p, "max_purchase_count");
     }

@@ -40,19 +40,25 @@ fn custom_fields(product: &mut Product, method: &str, tail: &[&str], p: &Params)
     match (method, tail) {
         ("GET", []) => list(product),
         ("POST", []) => {
-            let Some(name) = p.str("name").filter(|n| !n.is_empty()) else {
-                return missing("name");
+            // `url` and `label` are older names for the field's name.
+            let name = ["name", "url", "label"]
+                .into_iter()
+                .find_map(|k| p.str(k).filter(|n| !n.is_empty()));
+            let Some(name) = name else {
+                return Reply::not_found_200("The custom_field was unable to be created.");
             };
             let field = CustomField {
                 name: name.to_owned(),
                 required: flag(p, "required"),
+                kind: p.str("type").unwrap_or("text").to_owned(),
             };
             let body = json!({"success": true, "custom_field": custom_field_json(&field)});
             product.custom_fields.push(field);
             Reply::ok(body)
         }
-        ("PUT", [name]) => match product.custom_fields.iter_mut().find(|f| f.name == *name) {
+        ("PUT", [name]) => match product.custom_fields.iter_mut().rfind(|f| f.name == *name) {
             Some(field) => {
+                // Without `required` there is nothing to change, and Gumroad calls that success.
                 if p.contains("required") {
                     field.required = flag(p, "required");
                 }
@@ -81,14 +87,9 @@ fn list(product: &Product) -> Reply {
     Reply::ok(json!({"success": true, "custom_fields": fields}))
 }
 
-/// A Rails-style boolean param: `true`, `"true"`, `"1"` are true.
+/// Gumroad's controllers test `params[:x] == "true"`; a JSON `true` is let through as well.
 pub fn flag(p: &Params, name: &str) -> bool {
-    match p.get(name) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => matches!(s.as_str(), "true" | "1" | "on"),
-        Some(Value::Number(n)) => n.as_i64() == Some(1),
-        _ => false,
-    }
+    matches!(p.get(name), Some(Value::Bool(true))) || p.str(name) == Some("true")
 }
 
 /// Gumroad's answer to a create without a required param.
@@ -96,9 +97,9 @@ pub fn missing(name: &str) -> Reply {
     Reply::ok(json!({"success": false, "message": format!("The '{name}' parameter is required.")}))
 }
 
-/// `{"name","required"}`.
+/// `{"name","required","type"}`.
 pub fn custom_field_json(f: &CustomField) -> Value {
-    json!({"name": f.name, "required": f.required})
+    json!({"name": f.name, "required": f.required, "type": f.kind})
 }
 
 /// `{"id","title","options":[...]}` (the `options` as the product object shows them).

@@ -46,7 +46,7 @@ pub fn show(store: &Store, seller: &str, id: &str) -> Reply {
     match store
         .products
         .iter()
-        .find(|p| p.id == id && p.seller_id == seller)
+        .find(|p| p.is(id) && p.seller_id == seller)
     {
         Some(p) => Reply::ok(json!({"success": true, "product": product_json(store, p)})),
         None => Reply::not_found_200(NOT_FOUND),
@@ -78,7 +78,7 @@ pub fn delete(store: &mut Store, seller: &str, id: &str) -> Reply {
     let before = store.products.len();
     store
         .products
-        .retain(|p| !(p.id == id && p.seller_id == seller));
+        .retain(|p| !(p.is(id) && p.seller_id == seller));
     if store.products.len() == before {
         return Reply::not_found_200(NOT_FOUND);
     }

@@ -23,16 +23,16 @@ const NAMES: [&str; 8] = [
 
 /// Registers `post_url` for `resource_name`.
 pub fn create(store: &mut Store, seller: &str, p: &Params) -> Reply {
-    let name = match resource_name(p) {
-        Ok(name) => name,
-        Err(reply) => return reply,
-    };
     let url = p.str("post_url").map(str::trim).unwrap_or("");
     // Gumroad demands a public http(s) URL; the sandbox deliberately also accepts localhost
     // and private addresses so a test can run a local webhook receiver against it.
     if !is_http_url(url) {
-        return Reply::ok(json!({"success": false, "message": "Invalid post_url."}));
+        return failure(format!("Invalid post URL '{url}'"));
     }
+    let Some(name) = valid_name(p) else {
+        // Gumroad interpolates a variable that is always nil here, hence the empty quotes.
+        return failure("Unable to subscribe to ''.".to_owned());
+    };
     let hook = ResourceSubscription {
         id: random_id(),
         seller_id: seller.to_owned(),
@@ -46,9 +46,8 @@ pub fn create(store: &mut Store, seller: &str, p: &Params) -> Reply {
 
 /// The seller's registrations for one resource name.
 pub fn list(store: &Store, seller: &str, p: &Params) -> Reply {
-    let name = match resource_name(p) {
-        Ok(name) => name,
-        Err(reply) => return reply,
+    let Some(name) = valid_name(p) else {
+        return failure("Valid resource_name parameter required".to_owned());
     };
     let hooks: Vec<Value> = store
         .hooks
@@ -71,14 +70,12 @@ pub fn delete(store: &mut Store, seller: &str, id: &str) -> Reply {
     Reply::deleted("resource_subscription")
 }
 
-fn resource_name(p: &Params) -> Result<&str, Reply> {
-    match p.str("resource_name") {
-        Some(name) if NAMES.contains(&name) => Ok(name),
-        _ => Err(Reply::ok(json!({
-            "success": false,
-            "message": format!("Valid resource_name values are: {}.", NAMES.join(", ")),
-        }))),
-    }
+fn valid_name(p: &Params) -> Option<&str> {
+    p.str("resource_name").filter(|name| NAMES.contains(name))
+}
+
+fn failure(message: String) -> Reply {
+    Reply::ok(json!({"success": false, "message": message}))
 }
 
 fn is_http_url(raw: &str) -> bool {

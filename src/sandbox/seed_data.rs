@@ -118,6 +118,7 @@ fn products() -> Vec<Product> {
     one_time.custom_fields.push(CustomField {
         name: CUSTOM_FIELD_NAME.to_owned(),
         required: true,
+        kind: "text".to_owned(),
     });
     let mut membership = product(
         PRODUCT_MEMBERSHIP,

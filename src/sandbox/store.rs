@@ -105,7 +105,7 @@ impl Store {
     pub fn own_product_mut(&mut self, seller: &str, id: &str) -> Option<&mut Product> {
         self.products
             .iter_mut()
-            .find(|p| p.id == id && p.seller_id == seller)
+            .find(|p| p.is(id) && p.seller_id == seller)
     }
 }
 

@@ -25,12 +25,10 @@ pub fn dispatch(product: &mut Product, method: &str, tail: &[&str], p: &Params) 
             Reply::ok(json!({"success": true, "variant_categories": all}))
         }
         ("POST", []) => {
-            let Some(title) = p.str("title").filter(|t| !t.is_empty()) else {
-                return missing("title");
-            };
+            // Gumroad creates the category without validating the title.
             let category = VariantCategory {
                 id: random_id(),
-                title: title.to_owned(),
+                title: p.str("title").unwrap_or_default().to_owned(),
                 variants: Vec::new(),
             };
             let reply = one_category(&category);
@@ -82,7 +80,7 @@ fn create_variant(category: &mut VariantCategory, p: &Params) -> Reply {
     let variant = Variant {
         id: random_id(),
         name: name.to_owned(),
-        price_difference_cents: int_param(p, "price_difference").unwrap_or(0),
+        price_difference_cents: price_difference(p).unwrap_or(0),
         max_purchase_count: int_param(p, "max_purchase_count"),
     };
     let reply = one_variant(&variant);
@@ -98,7 +96,7 @@ fn on_variant(category: &mut VariantCategory, i: usize, method: &str, p: &Params
             if let Some(name) = p.str("name").filter(|n| !n.is_empty()) {
                 v.name = name.to_owned();
             }
-            if let Some(diff) = int_param(p, "price_difference") {
+            if let Some(diff) = price_difference(p) {
                 v.price_difference_cents = diff;
             }
             if p.contains("max_purchase_count") {
@@ -112,6 +110,12 @@ fn on_variant(category: &mut VariantCategory, i: usize, method: &str, p: &Params
         }
         _ => unknown_route(),
     }
+}
+
+/// Gumroad permits `price_difference_cents`; the seed reference documents `price_difference`,
+/// so the sandbox takes both, the Gumroad name first.
+fn price_difference(p: &Params) -> Option<i64> {
+    int_param(p, "price_difference_cents").or_else(|| int_param(p, "price_difference"))
 }
 
 fn category_json(c: &VariantCategory) -> Value {
