@@ -820,7 +820,13 @@ async fn products_page_and_carry_the_string_count_quirk() {
 #[tokio::test]
 async fn products_update_disable_enable_and_delete() {
     let sb = Sb::unlimited().await;
-    let path = format!("/products/{PRODUCT_MEMBERSHIP}");
+    let tiered = sb.gum(Method::PUT, &format!("/products/{PRODUCT_MEMBERSHIP}"));
+    let (_, body) = send(tiered.form(&[("price", "1000")])).await;
+    assert_eq!(
+        body["success"], false,
+        "memberships are priced through tiers"
+    );
+    let path = format!("/products/{PRODUCT_LEGACY}");
     let (_, body) = send(
         sb.gum(Method::PUT, &path)
             .form(&[("name", "Renamed"), ("price", "1000")]),
@@ -971,7 +977,11 @@ async fn subscribers_list_and_show_with_status() {
         &format!("/products/{PRODUCT_MEMBERSHIP}/subscribers"),
     ))
     .await;
-    assert_eq!(body["subscribers"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        body["subscribers"].as_array().unwrap().len(),
+        3,
+        "the ended one is not listed"
+    );
     let (_, body) = send(sb.gum(
         Method::GET,
         &format!("/products/{PRODUCT_MEMBERSHIP}/subscribers?paginated=true"),

@@ -6,6 +6,8 @@ use time::OffsetDateTime;
 /// A product and its parts.
 #[derive(Debug, Clone)]
 pub struct Product {
+    /// Gumroad's internal numeric id: only the tie-breaker half of a `page_key`.
+    pub number: u64,
     /// External id (a connection UUID, or Gumroad's url-safe base64 id).
     pub id: String,
     /// Owner's `user_id`.

@@ -14,6 +14,7 @@ mod licenses;
 mod listener;
 mod maton;
 mod offer_codes;
+mod paging;
 mod product_parts;
 mod products;
 mod purchase;

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{
+    paging,
     product_parts::{custom_field_json, variant_category_json},
     purchase::{permalink, product_url},
     reply::Reply,
@@ -14,29 +15,31 @@ use crate::params::Params;
 const PAGE_SIZE: usize = 10;
 /// Gumroad's not-found for products, also used by the nested product routes.
 pub const NOT_FOUND: &str = "The product was not found.";
+/// The sandbox's memberships are tiered, and Gumroad prices those through their variants.
+const TIERED_PRICE: &str = "Price cannot be updated for tiered membership products. \
+     Use the variant endpoints to manage tier pricing.";
 
-/// A page of the seller's products, oldest first.
+/// A page of the seller's products, newest first.
 pub fn list(store: &Store, seller: &str, p: &Params) -> Reply {
-    let rows: Vec<&Product> = store
+    let after = match paging::page_key(p) {
+        Ok(after) => after,
+        Err(reply) => return reply,
+    };
+    let mut rows: Vec<&Product> = store
         .products
         .iter()
         .filter(|p| p.seller_id == seller)
         .collect();
-    let start = match p.str("page_key").filter(|k| !k.is_empty()) {
-        None => 0,
-        Some(key) => match key.parse::<usize>() {
-            Ok(n) if n <= rows.len() => n,
-            _ => return Reply::error_400("Invalid page_key."),
-        },
-    };
-    let end = (start + PAGE_SIZE).min(rows.len());
+    paging::newest_after(&mut rows, |p| (p.created_at, p.number), after);
+    let page = &rows[..PAGE_SIZE.min(rows.len())];
     let mut body = json!({
         "success": true,
-        "products": rows[start..end].iter().map(|p| product_json(store, p)).collect::<Vec<_>>(),
+        "products": page.iter().map(|p| product_json(store, p)).collect::<Vec<_>>(),
     });
-    if end < rows.len() {
-        body["next_page_key"] = json!(end.to_string());
-        body["next_page_url"] = json!(format!("/v2/products?page_key={end}"));
+    if let (true, Some(last)) = (rows.len() > PAGE_SIZE, page.last()) {
+        let key = paging::encode((last.created_at, last.number));
+        body["next_page_key"] = json!(key);
+        body["next_page_url"] = json!(format!("/v2/products?page_key={key}"));
     }
     Reply::ok(body)
 }
@@ -58,6 +61,9 @@ pub fn update(store: &mut Store, seller: &str, id: &str, params: &Params) -> Rep
     let Some(product) = store.own_product_mut(seller, id) else {
         return Reply::not_found_200(NOT_FOUND);
     };
+    if product.recurrence.is_some() && params.contains("price") {
+        return Reply::ok(json!({"success": false, "message": TIERED_PRICE}));
+    }
     if let Some(name) = params.str("name") {
         product.name = name.to_owned();
     }

@@ -2,12 +2,10 @@
 //! `GET /v2/sales/{id}`, following Gumroad's `Api::V2::SalesController`.
 
 use serde_json::{Value, json};
-use time::{
-    Date, OffsetDateTime, PrimitiveDateTime, format_description::BorrowedFormatItem,
-    macros::format_description,
-};
+use time::{Date, OffsetDateTime, macros::format_description};
 
 use super::{
+    paging,
     purchase::sale_json,
     reply::Reply,
     store::{Sale, Store},
@@ -29,10 +27,6 @@ const FILTERS: [&str; 7] = [
     "order_id",
     "product_id",
 ];
-/// Rails' `to_fs(:usec)`, the first half of a page key.
-const USEC: &[BorrowedFormatItem<'_>] =
-    format_description!("[year][month][day][hour][minute][second][subsecond digits:6]");
-
 /// One sale of the seller, or 200 `success:false`.
 pub fn show(store: &Store, seller: &str, id: &str) -> Reply {
     match store
@@ -51,11 +45,21 @@ pub fn list(store: &Store, seller: &str, p: &Params) -> Reply {
         Ok(rows) => rows,
         Err(reply) => return reply,
     };
-    rows.sort_by_key(|s| std::cmp::Reverse(cursor_of(s)));
-    let start = match start_of_page(&rows, p) {
-        Ok(start) => start.min(rows.len()),
+    let start = match legacy_page(p) {
+        Ok(Some(page)) => {
+            paging::newest_after(&mut rows, cursor_of, None);
+            (page - 1) * PAGE_SIZE
+        }
+        Ok(None) => match paging::page_key(p) {
+            Ok(after) => {
+                paging::newest_after(&mut rows, cursor_of, after);
+                0
+            }
+            Err(reply) => return reply,
+        },
         Err(reply) => return reply,
     };
+    let start = start.min(rows.len());
     let end = (start + PAGE_SIZE).min(rows.len());
     let page = &rows[start..end];
     let mut body = json!({
@@ -63,40 +67,32 @@ pub fn list(store: &Store, seller: &str, p: &Params) -> Reply {
         "sales": page.iter().map(|s| sale_json(store, s)).collect::<Vec<_>>(),
     });
     if let (true, Some(last)) = (end < rows.len(), page.last()) {
-        let key = encode_cursor(cursor_of(last));
+        let key = paging::encode(cursor_of(last));
         body["next_page_url"] = json!(next_page_url(p, &key));
         body["next_page_key"] = json!(key);
     }
     Reply::ok(body)
 }
 
-/// Where the requested page starts in the sorted rows.
-fn start_of_page(rows: &[&Sale], p: &Params) -> Result<usize, Reply> {
-    if let Some(raw) = p.get("page") {
-        let page = match raw {
-            Value::String(s) => leading_int(s),
-            Value::Number(n) => n.as_i64().unwrap_or(0),
-            _ => 0,
-        };
-        if page < 1 {
-            return Err(Reply::error_400(
-                "Invalid page number. Page numbers start at 1.",
-            ));
-        }
-        if page > MAX_LEGACY_PAGE {
-            return Err(Reply::error_400(PAGE_DEPRECATED));
-        }
-        return Ok((page as usize - 1) * PAGE_SIZE);
+/// The deprecated `page=N`, when given (it wins over `page_key`, as at Gumroad).
+fn legacy_page(p: &Params) -> Result<Option<usize>, Reply> {
+    let Some(raw) = p.get("page") else {
+        return Ok(None);
+    };
+    let page = match raw {
+        Value::String(s) => leading_int(s),
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        _ => 0,
+    };
+    if page < 1 {
+        return Err(Reply::error_400(
+            "Invalid page number. Page numbers start at 1.",
+        ));
     }
-    match p.str("page_key").filter(|k| !k.is_empty()) {
-        None => Ok(0),
-        Some(key) => {
-            let cursor = decode_cursor(key).ok_or_else(|| Reply::error_400("Invalid page_key."))?;
-            // A cursor, not an offset: the page starts after the last row seen, whatever was
-            // added since.
-            Ok(rows.iter().take_while(|s| cursor_of(s) >= cursor).count())
-        }
+    if page > MAX_LEGACY_PAGE {
+        return Err(Reply::error_400(PAGE_DEPRECATED));
     }
+    Ok(Some(page as usize))
 }
 
 /// Ruby's `String#to_i`: the leading digits, 0 when there are none.
@@ -105,19 +101,8 @@ fn leading_int(s: &str) -> i64 {
     digits.parse().unwrap_or(0)
 }
 
-fn cursor_of(s: &Sale) -> (OffsetDateTime, u64) {
+fn cursor_of(s: &&Sale) -> paging::Cursor {
     (s.created_at, s.order_number)
-}
-
-/// `20260110141540000000-627652801`: the last row's time to the microsecond, then its id.
-fn encode_cursor((at, order): (OffsetDateTime, u64)) -> String {
-    format!("{}-{order}", at.format(USEC).unwrap_or_default())
-}
-
-fn decode_cursor(key: &str) -> Option<(OffsetDateTime, u64)> {
-    let (at, order) = key.split_once('-')?;
-    let at = PrimitiveDateTime::parse(at, USEC).ok()?.assume_utc();
-    Some((at, order.parse().ok().filter(|n| *n != 0)?))
 }
 
 /// Relative, keeping the filters, with keys sorted as Gumroad's Addressable sorts them.

@@ -69,6 +69,7 @@ fn product(
     created: OffsetDateTime,
 ) -> Product {
     Product {
+        number: 0,
         id: id.to_owned(),
         seller_id: seller.to_owned(),
         name: name.to_owned(),
@@ -155,5 +156,8 @@ fn products() -> Vec<Product> {
         "botol",
         datetime!(2025-09-09 09:00:00 UTC),
     ));
+    for (n, product) in all.iter_mut().enumerate() {
+        product.number = n as u64 + 1;
+    }
     all
 }

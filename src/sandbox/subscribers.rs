@@ -5,8 +5,7 @@ use serde_json::{Value, json};
 
 use super::{
     ids::gumroad_time,
-    product_parts::flag,
-    products,
+    paging, products,
     reply::Reply,
     store::{Sale, Store},
 };
@@ -14,40 +13,54 @@ use crate::params::Params;
 
 const PAGE_SIZE: usize = 100;
 
-/// The subscribers of one of the seller's products.
+/// The live subscribers of one of the seller's products, newest first: all of them, or 100 a
+/// page with `paginated=true|1` or a `page_key`.
 pub fn list(store: &Store, seller: &str, product_id: &str, p: &Params) -> Reply {
-    if !store
+    let Some(product) = store
         .products
         .iter()
-        .any(|x| x.id == product_id && x.seller_id == seller)
-    {
+        .find(|x| x.is(product_id) && x.seller_id == seller)
+    else {
         return Reply::not_found_200(products::NOT_FOUND);
-    }
-    let rows: Vec<Value> = store
+    };
+    let after = match paging::page_key(p) {
+        Ok(after) => after,
+        Err(reply) => return reply,
+    };
+    let email = p.str("email").map(str::trim).filter(|e| !e.is_empty());
+    let mut rows: Vec<&Sale> = store
         .sales
         .iter()
-        .filter(|s| s.product_id == product_id && s.subscription.is_some())
-        .map(subscriber_json)
+        .filter(|s| s.product_id == product.id)
+        // Gumroad's `Subscription.active`: an ended subscription is no longer listed.
+        .filter(|s| {
+            s.subscription
+                .as_ref()
+                .is_some_and(|sub| sub.ended_at.is_none())
+        })
+        .filter(|s| email.is_none_or(|e| s.email.eq_ignore_ascii_case(e)))
         .collect();
-    if !flag(p, "paginated") {
-        return Reply::ok(json!({"success": true, "subscribers": rows}));
+    paging::newest_after(&mut rows, cursor_of, after);
+    let paginated = matches!(p.str("paginated"), Some("1" | "true")) || after.is_some();
+    if !paginated {
+        let all: Vec<Value> = rows.iter().map(|s| subscriber_json(s)).collect();
+        return Reply::ok(json!({"success": true, "subscribers": all}));
     }
-    let start = match p.str("page_key").filter(|k| !k.is_empty()) {
-        None => 0,
-        Some(key) => match key.parse::<usize>() {
-            Ok(n) if n <= rows.len() => n,
-            _ => return Reply::error_400("Invalid page_key."),
-        },
-    };
-    let end = (start + PAGE_SIZE).min(rows.len());
-    let mut body = json!({"success": true, "subscribers": rows[start..end]});
-    if end < rows.len() {
-        body["next_page_key"] = json!(end.to_string());
+    let page = &rows[..PAGE_SIZE.min(rows.len())];
+    let mut body = json!({"success": true, "subscribers": page.iter().map(|s| subscriber_json(s)).collect::<Vec<_>>()});
+    if let (true, Some(last)) = (rows.len() > PAGE_SIZE, page.last()) {
+        let key = paging::encode(cursor_of(last));
+        body["next_page_key"] = json!(key);
         body["next_page_url"] = json!(format!(
-            "/v2/products/{product_id}/subscribers?paginated=true&page_key={end}"
+            "/v2/products/{}/subscribers?page_key={key}",
+            product.id
         ));
     }
     Reply::ok(body)
+}
+
+fn cursor_of(s: &&Sale) -> paging::Cursor {
+    (s.created_at, s.order_number)
 }
 
 /// One subscriber of the seller.
