@@ -1,6 +1,28 @@
 //! Gumgate: a license gateway for software sold on Gumroad, in front of Maton's managed-OAuth
 //! proxy. The binary (`main.rs`) only parses the command line; everything else lives here so
 //! that the tests drive the real application.
+//!
+//! Where a request goes: `licenses/` (the public verify), `admin/` (passthrough and Maton
+//! connections), `health.rs`; the infrastructure beside them: `upstream/` (the Maton client),
+//! `inbound.rs` (body, path and credential handling), `middleware.rs`, `metrics.rs`,
+//! `config/`, `error.rs`. `sandbox/` is the local stand-in for Maton and Gumroad.
 
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod inbound;
+pub mod licenses;
+pub mod metrics;
+pub mod middleware;
 pub mod params;
 pub mod sandbox;
+pub mod state;
+pub mod telemetry;
+pub mod tls;
+pub mod upstream;
+
+pub use app::{Application, api_router, build_state, ops_router};

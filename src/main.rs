@@ -1,1 +1,111 @@
-fn main() {}
+//! The `gumgate` command line: parses arguments and hands over to the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gumgate::commands;
+use gumgate::sandbox::SandboxConfig;
+
+/// A license gateway for software sold on Gumroad, in front of Maton's managed-OAuth proxy.
+#[derive(Parser)]
+#[command(name = "gumgate", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway. Needs MATON_API_KEY and GUMGATE_ADMIN_TOKEN unless --sandbox.
+    Serve {
+        /// A TOML file overriding the built-in defaults (see config/default.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Use an in-process sandbox as the upstream: a working demo with no account.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Run the sandbox alone: a local stand-in for Maton and Gumroad with seeded licenses.
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8099")]
+        listen: SocketAddr,
+        /// The Maton API key the sandbox accepts.
+        #[arg(long, env = "SANDBOX_API_KEY", default_value = gumgate::sandbox::DEFAULT_API_KEY, hide_env_values = true)]
+        api_key: String,
+        /// Requests per second allowed per API key before 429 (Maton's limit is 10); 0 = none.
+        #[arg(long, default_value_t = 10)]
+        rate_limit: u32,
+        /// Send `Retry-After: N` with rate-limit 429s (Maton's behaviour here is unknown).
+        #[arg(long, value_name = "SECONDS")]
+        retry_after: Option<u64>,
+    },
+    /// Check the configuration and secrets as `serve` would, then exit.
+    CheckConfig {
+        /// A TOML file overriding the built-in defaults.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Check as for `serve --sandbox` (no secrets required).
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Exit 0 when the server's /livez answers 200 (for container health checks).
+    Healthcheck {
+        /// The URL to check.
+        #[arg(long, default_value = "http://127.0.0.1:8080/livez")]
+        url: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Serve { config, sandbox } => {
+            match commands::serve(config.as_deref(), sandbox).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Sandbox {
+            listen,
+            api_key,
+            rate_limit,
+            retry_after,
+        } => {
+            let config = SandboxConfig {
+                api_key,
+                rate_limit,
+                rate_limit_retry_after: retry_after,
+            };
+            match commands::run_sandbox(listen, config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Command::CheckConfig { config, sandbox } => {
+            match commands::check_config(config.as_deref(), sandbox) {
+                Ok(summary) => {
+                    println!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Healthcheck { url } => {
+            if commands::healthcheck(&url).await {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("gumgate: {url} did not answer 200");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// One clear line on stderr and exit code 2 (a configuration or start-up problem).
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("gumgate: {e}");
+    ExitCode::from(2)
+}

@@ -39,7 +39,12 @@ impl BodyKind {
         let Some(ct) = content_type else {
             return Self::Other;
         };
-        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if essence == "application/x-www-form-urlencoded" {
             Self::Form
         } else if essence == "application/json" || essence.ends_with("+json") {
@@ -92,8 +97,9 @@ impl Params {
         self.0.insert(key.into(), value);
     }
 
+    /// Removes a param, keeping the others in their order.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        self.0.remove(key)
+        self.0.shift_remove(key)
     }
 
     pub fn as_map(&self) -> &Map<String, Value> {
@@ -137,9 +143,7 @@ fn insert_bracketed(map: &mut Map<String, Value>, key: &str, value: Value) {
                     items.push(value);
                 }
             } else if !inner.contains(['[', ']']) {
-                let slot = map
-                    .entry(head)
-                    .or_insert_with(|| Value::Object(Map::new()));
+                let slot = map.entry(head).or_insert_with(|| Value::Object(Map::new()));
                 if !slot.is_object() {
                     *slot = Value::Object(Map::new());
                 }
@@ -176,18 +180,48 @@ pub fn strip_form_param(input: &[u8], name: &str) -> (String, Option<String>) {
 /// value when it was a string.
 pub fn strip_json_param(body: &[u8], name: &str) -> Result<(Vec<u8>, Option<Value>), ParamsError> {
     let mut map = parse_json_object(body)?;
-    let removed = map.remove(name);
+    let removed = map.shift_remove(name);
     let bytes = serde_json::to_vec(&Value::Object(map)).map_err(|_| ParamsError::InvalidJson)?;
     Ok((bytes, removed))
+}
+
+/// Encodes params back into a query string the way Rails would read them again: arrays as
+/// `key[]`, objects as `key[sub]`, scalars as their string form.
+pub fn to_query_string(map: &Map<String, Value>) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in map {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    out.append_pair(&format!("{key}[]"), &scalar(item));
+                }
+            }
+            Value::Object(fields) => {
+                for (sub, item) in fields {
+                    out.append_pair(&format!("{key}[{sub}]"), &scalar(item));
+                }
+            }
+            other => {
+                out.append_pair(key, &scalar(other));
+            }
+        }
+    }
+    out.finish()
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
 
 /// Gumroad's `increment_uses_count` rule: only the exact string `"false"` or JSON `false` skips
 /// the increment; anything else (absent, `"0"`, `"False"`, `"no"`) increments.
 pub fn increments_uses(params: &Params) -> bool {
-    !matches!(
-        params.get("increment_uses_count"),
-        Some(Value::Bool(false))
-    ) && params.str("increment_uses_count") != Some("false")
+    !matches!(params.get("increment_uses_count"), Some(Value::Bool(false)))
+        && params.str("increment_uses_count") != Some("false")
 }
 
 #[cfg(test)]

@@ -1,0 +1,190 @@
+//! Assembling and running the application: the API router, the operations router, both
+//! listeners, and a graceful shutdown that first turns readiness off, then lets in-flight
+//! requests finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::AdminTokens;
+use crate::config::{Secrets, Settings};
+use crate::error::{method_not_allowed, not_found};
+use crate::metrics::Metrics;
+use crate::state::{AppState, Lifecycle};
+use crate::upstream::Upstream;
+use crate::{admin, health, licenses, middleware};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("could not listen on {addr} ({key}): {source}")]
+    Bind {
+        key: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the upstream HTTP client could not be built: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// Builds the shared state from settings and secrets. `MATON_API_KEY` must be present.
+pub fn build_state(settings: Settings, secrets: Secrets) -> Result<AppState, StartError> {
+    let api_key = secrets
+        .maton_api_key
+        .ok_or(crate::config::ConfigError::MissingSecret("MATON_API_KEY"))?;
+    let metrics = Arc::new(Metrics::new());
+    let upstream = Upstream::new(&settings, api_key, metrics.clone())?;
+    Ok(AppState {
+        settings: Arc::new(settings),
+        upstream,
+        admin: AdminTokens::new(secrets.admin_tokens),
+        metrics,
+        lifecycle: Arc::new(Lifecycle::default()),
+    })
+}
+
+/// The API router: public license routes, the admin surface, health.
+pub fn api_router(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(licenses::router())
+        .merge(admin::router())
+        .merge(health::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    middleware::apply(
+        routes,
+        state.metrics.clone(),
+        state.settings.server.request_timeout,
+    )
+    .with_state(state)
+}
+
+/// The operations router: `/metrics` and health, on their own listener so that metrics are
+/// never exposed on the public port.
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(render_metrics))
+        .merge(health::router())
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn render_metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+/// A built application with its listeners bound, ready to run.
+pub struct Application {
+    api: TcpListener,
+    ops: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds both listeners from `server.listen` and `server.metrics_listen`.
+    pub async fn bind(state: AppState) -> Result<Self, StartError> {
+        let s = &state.settings.server;
+        let api = bind("server.listen", s.listen).await?;
+        let ops = bind("server.metrics_listen", s.metrics_listen).await?;
+        Ok(Self::from_listeners(api, ops, state))
+    }
+
+    /// Uses listeners bound by the caller (tests bind port 0).
+    pub fn from_listeners(api: TcpListener, ops: TcpListener, state: AppState) -> Self {
+        Self { api, ops, state }
+    }
+
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn ops_addr(&self) -> SocketAddr {
+        self.ops
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves; then readiness turns off, `server.shutdown_delay`
+    /// passes, the listeners stop accepting, and in-flight requests finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Self { api, ops, state } = self;
+        let stop = CancellationToken::new();
+        let lifecycle = state.lifecycle.clone();
+        let delay = state.settings.server.shutdown_delay;
+        let trigger = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            lifecycle.set_ready(false);
+            tracing::info!(
+                delay_ms = delay.as_millis() as u64,
+                "shutting down: readiness off"
+            );
+            tokio::time::sleep(delay).await;
+            trigger.cancel();
+        });
+
+        state.lifecycle.set_ready(true);
+        tracing::info!(api = %api.local_addr()?, ops = %ops.local_addr()?, "gumgate listening");
+        let api_server = axum::serve(
+            api,
+            api_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let ops_server =
+            axum::serve(ops, ops_router(state)).with_graceful_shutdown(stop.cancelled_owned());
+        tokio::try_join!(async { api_server.await }, async { ops_server.await })?;
+        tracing::info!("gumgate stopped");
+        Ok(())
+    }
+}
+
+async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { key, addr, source })
+}
+
+/// Resolves on SIGTERM (how orchestrators stop a container) or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,99 @@
+//! What each subcommand does, kept out of `main.rs` so it can be tested and reused.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::app::{Application, StartError, build_state, shutdown_signal};
+use crate::config::{ConfigError, Secret, Secrets, Settings};
+use crate::sandbox::{self, SandboxConfig};
+use crate::telemetry;
+
+/// The admin token `serve --sandbox` uses when `GUMGATE_ADMIN_TOKEN` is not set. It only ever
+/// opens a gateway in front of the in-process sandbox, and the README documents it.
+pub const SANDBOX_ADMIN_TOKEN: &str = "sandbox-admin-token";
+
+/// `gumgate serve`: loads configuration, then serves until SIGTERM or ctrl-c. With `sandbox`,
+/// an in-process sandbox is the upstream and no secret is required.
+pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), StartError> {
+    let mut settings = Settings::load(config)?;
+    telemetry::init(settings.log.format, &settings.log.level);
+    let mut secrets = Secrets::from_env()?;
+    let mut sandbox_handle = None;
+    if with_sandbox {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|source| StartError::Bind {
+                key: "sandbox",
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                source,
+            })?;
+        let config = SandboxConfig::default();
+        secrets.maton_api_key = Some(Secret::new(config.api_key.clone()));
+        if secrets.admin_tokens.is_empty() {
+            secrets.admin_tokens = vec![Secret::new(SANDBOX_ADMIN_TOKEN)];
+            tracing::warn!(
+                "GUMGATE_ADMIN_TOKEN is not set: using the sandbox's documented demo token"
+            );
+        }
+        let handle = sandbox::spawn(listener, config).await;
+        settings.upstream.base_url = handle
+            .base_url()
+            .parse()
+            .expect("the sandbox's own URL parses");
+        tracing::info!(upstream = %settings.upstream.base_url, "sandbox upstream started");
+        sandbox_handle = Some(handle);
+    } else {
+        secrets.require_for_serve()?;
+    }
+    let state = build_state(settings, secrets)?;
+    let app = Application::bind(state).await?;
+    let result = app.run(shutdown_signal()).await;
+    if let Some(handle) = sandbox_handle {
+        handle.shutdown().await;
+    }
+    result.map_err(|source| StartError::Bind {
+        key: "server.listen",
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })
+}
+
+/// `gumgate sandbox`: the stand-in for Maton and Gumroad on its own.
+pub async fn run_sandbox(listen: SocketAddr, config: SandboxConfig) -> std::io::Result<()> {
+    telemetry::init(crate::config::LogFormat::Pretty, "info");
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "sandbox listening");
+    sandbox::serve(listener, config, shutdown_signal()).await
+}
+
+/// `gumgate check-config`: the same checks `serve` makes, without serving. Returns a summary
+/// that names no secret.
+pub fn check_config(config: Option<&Path>, with_sandbox: bool) -> Result<String, ConfigError> {
+    let settings = Settings::load(config)?;
+    let secrets = Secrets::from_env()?;
+    if !with_sandbox {
+        secrets.require_for_serve()?;
+    }
+    Ok(format!(
+        "configuration OK: listen {}, metrics {}, upstream {}, {} admin token(s), log {:?}",
+        settings.server.listen,
+        settings.server.metrics_listen,
+        settings.upstream.base_url,
+        secrets.admin_tokens.len(),
+        settings.log.format,
+    ))
+}
+
+/// `gumgate healthcheck`: true when `url` answers 200 within two seconds. The container's
+/// HEALTHCHECK uses it, so the runtime image needs no shell or curl.
+pub async fn healthcheck(url: &str) -> bool {
+    crate::tls::install_crypto_provider();
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+    else {
+        return false;
+    };
+    matches!(client.get(url).send().await, Ok(r) if r.status() == reqwest::StatusCode::OK)
+}

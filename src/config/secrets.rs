@@ -1,0 +1,156 @@
+//! Secrets: read only from the environment or from a file the environment names, and never
+//! printed (their `Debug` is redacted).
+
+use std::fmt;
+
+use super::ConfigError;
+
+/// A secret string whose `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that must send or compare it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Admin tokens shorter than this are refused: they would be guessable.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+/// The secrets Gumgate runs with.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// `MATON_API_KEY`: sent to Maton on every upstream request.
+    pub maton_api_key: Option<Secret>,
+    /// `GUMGATE_ADMIN_TOKEN`: comma-separated; any one of them opens the admin surface.
+    pub admin_tokens: Vec<Secret>,
+}
+
+impl Secrets {
+    /// Reads `MATON_API_KEY` and `GUMGATE_ADMIN_TOKEN` (or their `_FILE` variants).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Secrets::from_env`] with an explicit lookup, for tests.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let maton_api_key = read("MATON_API_KEY", &lookup)?.map(Secret::new);
+        let admin_tokens = match read("GUMGATE_ADMIN_TOKEN", &lookup)? {
+            Some(raw) => parse_admin_tokens(&raw)?,
+            None => Vec::new(),
+        };
+        Ok(Self {
+            maton_api_key,
+            admin_tokens,
+        })
+    }
+
+    /// What `serve` needs against the real upstream: both secrets present.
+    pub fn require_for_serve(&self) -> Result<(), ConfigError> {
+        if self.maton_api_key.is_none() {
+            return Err(ConfigError::MissingSecret("MATON_API_KEY"));
+        }
+        if self.admin_tokens.is_empty() {
+            return Err(ConfigError::MissingSecret("GUMGATE_ADMIN_TOKEN"));
+        }
+        Ok(())
+    }
+}
+
+/// `NAME` from the environment, else the contents of the file `NAME_FILE` names (trimmed, so a
+/// trailing newline in a mounted secret file does not become part of the key).
+fn read(
+    name: &'static str,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(v) = lookup(name).filter(|v| !v.trim().is_empty()) {
+        return Ok(Some(v.trim().to_owned()));
+    }
+    let Some(path) = lookup(&format!("{name}_FILE")).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let contents = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+        key: name,
+        reason: format!("{name}_FILE could not be read: {}", e.kind()),
+    })?;
+    Ok(Some(contents.trim().to_owned()).filter(|v| !v.is_empty()))
+}
+
+fn parse_admin_tokens(raw: &str) -> Result<Vec<Secret>, ConfigError> {
+    let tokens: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if tokens.is_empty() {
+        return Err(ConfigError::MissingSecret("GUMGATE_ADMIN_TOKEN"));
+    }
+    for t in &tokens {
+        if t.len() < MIN_ADMIN_TOKEN_LEN || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ConfigError::Invalid {
+                key: "GUMGATE_ADMIN_TOKEN",
+                reason: format!(
+                    "each token must be at least {MIN_ADMIN_TOKEN_LEN} characters with no spaces"
+                ),
+            });
+        }
+    }
+    Ok(tokens.into_iter().map(Secret::new).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn tokens_split_on_commas_and_never_debug_print() {
+        let s = Secrets::from_lookup(lookup(&[
+            ("MATON_API_KEY", "mk"),
+            ("GUMGATE_ADMIN_TOKEN", "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb"),
+        ]))
+        .unwrap();
+        assert_eq!(s.admin_tokens.len(), 2);
+        assert!(!format!("{s:?}").contains("aaaa"));
+        s.require_for_serve().unwrap();
+    }
+
+    #[test]
+    fn short_tokens_and_missing_secrets_are_refused_by_name() {
+        let err = Secrets::from_lookup(lookup(&[("GUMGATE_ADMIN_TOKEN", "short")])).unwrap_err();
+        assert!(err.to_string().contains("GUMGATE_ADMIN_TOKEN"));
+        let err = Secrets::default().require_for_serve().unwrap_err();
+        assert!(err.to_string().contains("MATON_API_KEY"));
+    }
+
+    #[test]
+    fn file_variant_is_read_and_trimmed() {
+        let dir = std::env::temp_dir().join(format!("gumgate-secret-{}", std::process::id()));
+        std::fs::write(&dir, "from-a-file\n").unwrap();
+        let path: &'static str = Box::leak(dir.to_string_lossy().into_owned().into_boxed_str());
+        let pairs: &'static [(&str, &str)] = Box::leak(Box::new([("MATON_API_KEY_FILE", path)]));
+        let s = Secrets::from_lookup(lookup(pairs)).unwrap();
+        assert_eq!(s.maton_api_key.unwrap().expose(), "from-a-file");
+        let _ = std::fs::remove_file(dir);
+    }
+}

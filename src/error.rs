@@ -1,0 +1,113 @@
+//! The error a client sees. Every failure becomes Gumroad's own shape,
+//! `{"success":false,"message":"..."}`, with a stable, human message and never an internal
+//! detail; causes of 5xx answers are logged here, server-side, where the operator reads them.
+//!
+//! Upstream failures arrive as [`crate::upstream::UpstreamError`] (which knows what is
+//! transient) and are turned into a client answer by the `From` impl below.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+use crate::upstream::UpstreamError;
+
+/// An answer Gumgate itself gives instead of upstream's.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("The access token is missing or invalid.")]
+    Unauthorized,
+    #[error("Not found.")]
+    NotFound,
+    #[error("Method not allowed.")]
+    MethodNotAllowed,
+    #[error("The request body is larger than {0} bytes.")]
+    PayloadTooLarge(usize),
+    #[error("The request body must be application/x-www-form-urlencoded or application/json.")]
+    UnsupportedMediaType,
+    #[error("The upstream (Gumroad through Maton) could not be reached.")]
+    UpstreamUnreachable,
+    #[error("The upstream (Gumroad through Maton) did not answer in time.")]
+    UpstreamTimeout,
+    #[error("The request took too long.")]
+    RequestTimeout,
+    #[error("Gumgate is temporarily unable to answer. Please retry.")]
+    Unavailable { retry_after: Duration },
+    #[error("Something went wrong inside Gumgate.")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<UpstreamError> for AppError {
+    fn from(e: UpstreamError) -> Self {
+        match e {
+            UpstreamError::Timeout => Self::UpstreamTimeout,
+            UpstreamError::Connect | UpstreamError::Transport(_) => Self::UpstreamUnreachable,
+            UpstreamError::TooLarge => Self::UpstreamUnreachable,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::Internal(cause) = &self {
+            tracing::error!(cause = %cause, "internal error");
+        }
+        let mut response = (
+            status,
+            Json(json!({ "success": false, "message": self.to_string() })),
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::Unauthorized => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"gumgate\""),
+                );
+            }
+            Self::Unavailable { retry_after } => {
+                let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Router fallback: unknown routes answer 404 in Gumroad's shape.
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// Router fallback for a known path with the wrong method.
+pub async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}
+
+/// The body for a handler that panicked; the panic itself is logged by tower-http.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    AppError::Internal("handler panicked".into()).into_response()
+}

@@ -1,0 +1,35 @@
+//! `/livez` and `/readyz`, served on both listeners. Liveness says the process serves;
+//! readiness says it should get traffic (configuration loaded, listeners up, not shutting
+//! down). Upstream reachability is reported but never fails readiness: when Gumroad is down,
+//! replicas that can still answer from cache (or with a clear 502) must stay in rotation.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use http::StatusCode;
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+}
+
+async fn livez() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if !state.lifecycle.is_ready() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "shutting_down" })),
+        )
+            .into_response();
+    }
+    let upstream = state.upstream.health().observe().await;
+    Json(json!({ "status": "ready", "upstream": upstream })).into_response()
+}

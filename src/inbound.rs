@@ -1,0 +1,244 @@
+//! Reading an inbound request safely before anything is sent upstream: the body under a size
+//! limit, the path checked against every spelling that could escape `/gumroad/v2/`, and the
+//! caller's own credentials (`access_token` params) taken out of what will be forwarded.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, Method, header};
+use percent_encoding::percent_decode_str;
+
+use crate::error::AppError;
+use crate::params::{self, BodyKind, Params, ParamsError};
+
+/// The param a Gumroad client puts its OAuth token in.
+pub const ACCESS_TOKEN: &str = "access_token";
+
+/// Reads the whole body, refusing with 413 anything over `limit` bytes (early, from
+/// `Content-Length`, when the client announced it).
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, AppError> {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(AppError::PayloadTooLarge(limit));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            AppError::PayloadTooLarge(limit)
+        } else {
+            AppError::BadRequest("The request body could not be read.".into())
+        }
+    })
+}
+
+/// The `Content-Type` header as a string, when it is one.
+pub fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Middleware: 400 for a path with dot segments (plain or percent-encoded), encoded slashes or
+/// backslashes, empty segments, double encoding or control characters, before any routing
+/// decision or upstream call can be made on it.
+pub async fn reject_unsafe_paths(req: Request, next: Next) -> Response {
+    if path_is_safe(req.uri().path()) {
+        next.run(req).await
+    } else {
+        AppError::BadRequest("The request path is not allowed.".into()).into_response()
+    }
+}
+
+fn path_is_safe(path: &str) -> bool {
+    if path == "/" {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    rest.split('/').all(|raw| match decode_segment(raw) {
+        Some(seg) => {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && !seg.contains(['/', '\\', '%'])
+                && !seg.chars().any(char::is_control)
+        }
+        None => false,
+    })
+}
+
+fn decode_segment(raw: &str) -> Option<String> {
+    percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// The decoded segments of a path that passed [`reject_unsafe_paths`].
+pub fn path_segments(path: &str) -> Vec<String> {
+    path.trim_start_matches('/')
+        .split('/')
+        .filter_map(decode_segment)
+        .collect()
+}
+
+/// What may be forwarded of a request's params, and the credential that was taken out.
+#[derive(Debug)]
+pub struct Forwardable {
+    /// The query string without `access_token`.
+    pub query: Option<String>,
+    /// The body without `access_token` (empty for methods whose params all went to the query).
+    pub body: Bytes,
+    /// The first `access_token` found: in the query, else in the body.
+    pub access_token: Option<String>,
+}
+
+/// Takes every `access_token` out of the query and the body. For GET, HEAD, DELETE and OPTIONS
+/// the body's params are moved into the query (query values win, as in Rails), because
+/// Gumroad reads a GET's form body (pygumroad sends `page_key` that way) but a proxy on the
+/// way may drop it. Bodies that are neither form nor JSON get 415.
+pub fn strip_credentials(
+    method: &Method,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Forwardable, AppError> {
+    let ct = content_type(headers);
+    let kind = BodyKind::of(ct, &body);
+    if kind == BodyKind::Other {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    if matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS
+    ) && kind != BodyKind::Empty
+    {
+        return fold_body_into_query(query, ct, &body);
+    }
+
+    let (query, query_token) = match query {
+        Some(q) => {
+            let (q, t) = params::strip_form_param(q.as_bytes(), ACCESS_TOKEN);
+            (Some(q), t)
+        }
+        None => (None, None),
+    };
+    let (body, body_token) = match kind {
+        BodyKind::Form => {
+            let (b, t) = params::strip_form_param(&body, ACCESS_TOKEN);
+            (Bytes::from(b), t)
+        }
+        BodyKind::Json => {
+            let (b, t) = params::strip_json_param(&body, ACCESS_TOKEN).map_err(bad_params)?;
+            (
+                Bytes::from(b),
+                t.and_then(|v| v.as_str().map(str::to_owned)),
+            )
+        }
+        BodyKind::Empty | BodyKind::Other => (body, None),
+    };
+    Ok(Forwardable {
+        query: query.filter(|q| !q.is_empty()),
+        body,
+        access_token: query_token.or(body_token),
+    })
+}
+
+fn fold_body_into_query(
+    query: Option<&str>,
+    ct: Option<&str>,
+    body: &[u8],
+) -> Result<Forwardable, AppError> {
+    let query_token = query.and_then(|q| params::strip_form_param(q.as_bytes(), ACCESS_TOKEN).1);
+    let mut merged = Params::from_request(query, ct, body).map_err(bad_params)?;
+    let body_token = merged
+        .remove(ACCESS_TOKEN)
+        .and_then(|v| v.as_str().map(str::to_owned));
+    let encoded = params::to_query_string(merged.as_map());
+    Ok(Forwardable {
+        query: Some(encoded).filter(|q| !q.is_empty()),
+        body: Bytes::new(),
+        access_token: query_token.or(body_token),
+    })
+}
+
+/// A malformed form or JSON body is the caller's error.
+pub fn bad_params(e: ParamsError) -> AppError {
+    AppError::BadRequest(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_are_unsafe_in_every_spelling() {
+        for p in [
+            "/v2/../connections",
+            "/v2/%2e%2e/connections",
+            "/v2/%2E%2e/connections",
+            "/v2/.%2e/connections",
+            "/v2/./user",
+            "/v2//user",
+            "/v2/sales%2f..%2fconnections",
+            "/v2/sales%5c..",
+            "/v2/%252e%252e/connections",
+            "/v2/user/",
+            "/v2/%00",
+            "/v2/%ff",
+            "v2/user",
+        ] {
+            assert!(!path_is_safe(p), "{p}");
+        }
+        for p in [
+            "/",
+            "/v2/user",
+            "/v2/sales/43B-ogwCqvDAPQhlCAALJg==",
+            "/v2/sales.json",
+        ] {
+            assert!(path_is_safe(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn get_bodies_fold_into_the_query_without_the_token() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        let f = strip_credentials(
+            &Method::GET,
+            Some("email=a%40b.c"),
+            &h,
+            Bytes::from_static(b"access_token=tok&page_key=k1"),
+        )
+        .unwrap();
+        assert_eq!(f.access_token.as_deref(), Some("tok"));
+        assert_eq!(f.query.as_deref(), Some("page_key=k1&email=a%40b.c"));
+        assert!(f.body.is_empty());
+    }
+
+    #[test]
+    fn put_keeps_query_and_body_apart() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        let f = strip_credentials(
+            &Method::PUT,
+            Some("access_token=q&x=1"),
+            &h,
+            Bytes::from_static(br#"{"access_token":"b","name":"n"}"#),
+        )
+        .unwrap();
+        assert_eq!(f.access_token.as_deref(), Some("q"));
+        assert_eq!(f.query.as_deref(), Some("x=1"));
+        assert_eq!(&f.body[..], br#"{"name":"n"}"#);
+    }
+}

@@ -1,0 +1,118 @@
+//! The HTTP layers every API request passes through, and the order they go in (outermost
+//! first; each sees what the layers above it produced):
+//!
+//! 1. `sanitize_request_id`: drops a caller's `x-request-id` that is too long or carries
+//!    characters unsafe for logs, so the next layer mints a fresh one.
+//! 2. `SetRequestId` / `PropagateRequestId`: every request has an id, echoed in the response.
+//! 3. `TraceLayer`: one span per request with method, matched route and request id, nothing else
+//!    (query strings and bodies may hold license keys or tokens).
+//! 4. `track_metrics`: counts and times every answer, including the ones produced below.
+//! 5. `request_timeout`: a whole request gets `server.request_timeout`, then 504.
+//! 6. `CatchPanic`: a panic becomes a 500 in Gumroad's shape, not a dropped connection.
+//! 7. `reject_unsafe_paths`: path-escape spellings get 400 before any handler runs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::error::{AppError, panic_response};
+use crate::inbound::reject_unsafe_paths;
+use crate::metrics::{Metrics, method_label};
+
+const REQUEST_ID: &str = "x-request-id";
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Wraps `router` in the layers above.
+pub fn apply<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    metrics: Arc<Metrics>,
+    timeout: Duration,
+) -> Router<S> {
+    router.layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn(sanitize_request_id))
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .layer(middleware::from_fn_with_state(metrics, track_metrics))
+            .layer(middleware::from_fn_with_state(timeout, request_timeout))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(middleware::from_fn(reject_unsafe_paths)),
+    )
+}
+
+fn request_span(req: &Request) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %req.method(), route, request_id = id)
+}
+
+async fn sanitize_request_id(mut req: Request, next: Next) -> Response {
+    let usable = req.headers().get(REQUEST_ID).is_some_and(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= MAX_REQUEST_ID_LEN
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'))
+    });
+    if !usable {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+/// Decrements the in-flight gauge however the request ends, a dropped connection included.
+struct InFlight(prometheus::IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+async fn track_metrics(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(req.method());
+    metrics.http_in_flight.inc();
+    let _guard = InFlight(metrics.http_in_flight.clone());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status();
+    let labels = [route.as_str(), method, status.as_str()];
+    metrics.http_requests.with_label_values(&labels).inc();
+    metrics
+        .http_duration
+        .with_label_values(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => AppError::RequestTimeout.into_response(),
+    }
+}

@@ -1,0 +1,266 @@
+//! The one client that talks to Maton (and through it to Gumroad). It holds the only copy of
+//! `MATON_API_KEY` that leaves the process, builds every URL with `Url` segment APIs (never by
+//! pasting caller input into a string), records metrics for each call and never retries: a
+//! retry policy belongs to callers that know whether their request is safe to repeat.
+
+pub mod endpoint;
+pub mod headers;
+mod health;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use url::Url;
+
+use crate::config::{Secret, Settings};
+use crate::metrics::{Metrics, method_label};
+
+pub use health::{UpstreamHealth, UpstreamObservation};
+
+/// Largest upstream body Gumgate will buffer; Gumroad's answers are small JSON documents, and
+/// the biggest (an unpaginated subscriber list) stays far below this.
+const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+/// `User-Agent` on every upstream request, so Maton and Gumroad can tell who is calling.
+const USER_AGENT: &str = concat!("gumgate/", env!("CARGO_PKG_VERSION"));
+
+/// Header naming the Maton connection (the Gumroad account) a request is for.
+pub const MATON_CONNECTION: &str = "maton-connection";
+
+/// Why an upstream call produced no answer. Every variant is transient from the caller's point
+/// of view (the same request may succeed later); whether it is *safe* to repeat is the caller's
+/// call, since an incrementing verify may have reached Gumroad before the failure.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("upstream did not answer in time")]
+    Timeout,
+    #[error("upstream could not be reached")]
+    Connect,
+    #[error("upstream transport failed: {0}")]
+    Transport(String),
+    #[error("upstream answer exceeded {MAX_RESPONSE_BYTES} bytes")]
+    TooLarge,
+}
+
+impl UpstreamError {
+    /// A short, bounded label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Connect => "connect",
+            Self::Transport(_) => "transport",
+            Self::TooLarge => "too_large",
+        }
+    }
+
+    fn from_reqwest(e: reqwest::Error) -> Self {
+        if e.is_connect() {
+            Self::Connect
+        } else if e.is_timeout() {
+            Self::Timeout
+        } else {
+            // Without the URL: it may hold a license key or an email in its query.
+            Self::Transport(e.without_url().to_string())
+        }
+    }
+}
+
+/// Where on Maton a request goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A Gumroad path, as decoded segments starting with `v2`: sent to `{base}/gumroad/...`.
+    Gumroad(Vec<String>),
+    /// Maton's connection management: `{base}/connections[/{id}]`.
+    Connections(Option<String>),
+}
+
+/// One request to send upstream. Headers and body are already free of caller credentials.
+#[derive(Debug)]
+pub struct UpstreamRequest {
+    pub method: Method,
+    pub target: Target,
+    /// An already-encoded query string, without the `?`.
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The `Maton-Connection` to send; `None` uses the configured default.
+    pub connection: Option<HeaderValue>,
+}
+
+/// Upstream's answer, buffered.
+#[derive(Debug, Clone)]
+pub struct UpstreamResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl IntoResponse for UpstreamResponse {
+    /// Passes upstream's status, body and meaningful headers back unchanged.
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        *response.headers_mut() = headers::response_headers(&self.headers);
+        response
+    }
+}
+
+/// A cheap-to-clone handle on the upstream client.
+#[derive(Clone)]
+pub struct Upstream {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    base: Url,
+    api_key: Secret,
+    default_connection: Option<HeaderValue>,
+    metrics: Arc<Metrics>,
+    health: UpstreamHealth,
+}
+
+impl Upstream {
+    /// Builds the client once: timeouts from config, our User-Agent, no redirects (an API
+    /// gateway passes a redirect back rather than following it with our credentials).
+    pub fn new(
+        settings: &Settings,
+        api_key: Secret,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, reqwest::Error> {
+        crate::tls::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(settings.upstream.timeout)
+            .connect_timeout(settings.upstream.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
+        let default_connection = settings
+            .default_connection()
+            .and_then(|c| HeaderValue::from_str(c).ok());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                base: settings.upstream.base_url.clone(),
+                api_key,
+                default_connection,
+                metrics,
+                health: UpstreamHealth::new(&settings.upstream.base_url),
+            }),
+        })
+    }
+
+    /// What recent upstream calls looked like, for `/readyz`.
+    pub fn health(&self) -> &UpstreamHealth {
+        &self.inner.health
+    }
+
+    /// The full URL for a target.
+    pub fn url(&self, target: &Target, query: Option<&str>) -> Url {
+        let mut url = self.inner.base.clone();
+        {
+            let mut segs = url
+                .path_segments_mut()
+                .expect("base_url is validated to be a base");
+            segs.pop_if_empty();
+            match target {
+                Target::Gumroad(path) => {
+                    segs.push("gumroad").extend(path);
+                }
+                Target::Connections(id) => {
+                    segs.push("connections").extend(id);
+                }
+            }
+        }
+        url.set_query(query.filter(|q| !q.is_empty()));
+        url
+    }
+
+    /// Sends one request and buffers the answer. Any HTTP status is an `Ok`; only the absence
+    /// of an answer is an error.
+    #[tracing::instrument(skip_all, fields(endpoint, method = %req.method, status))]
+    pub async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+        let endpoint = match &req.target {
+            Target::Gumroad(segs) => endpoint::gumroad_template(segs),
+            Target::Connections(None) => "/connections",
+            Target::Connections(Some(_)) => "/connections/{id}",
+        };
+        let span = tracing::Span::current();
+        span.record("endpoint", endpoint);
+        let method = method_label(&req.method);
+        let started = Instant::now();
+        let result = self.execute(req).await;
+        let elapsed = started.elapsed();
+
+        let m = &self.inner.metrics;
+        m.upstream_duration
+            .with_label_values(&[endpoint])
+            .observe(elapsed.as_secs_f64());
+        match &result {
+            Ok(resp) => {
+                span.record("status", resp.status.as_u16());
+                m.upstream_requests
+                    .with_label_values(&[endpoint, method, resp.status.as_str()])
+                    .inc();
+                self.inner.health.observe_status(resp.status);
+                if resp.status == StatusCode::UNAUTHORIZED && !resp.body.is_empty() {
+                    tracing::warn!("upstream answered 401: check MATON_API_KEY");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, elapsed_ms = elapsed.as_millis() as u64, "upstream call failed");
+                m.upstream_requests
+                    .with_label_values(&[endpoint, method, e.kind()])
+                    .inc();
+                self.inner.health.observe_error(e.kind());
+            }
+        }
+        result
+    }
+
+    async fn execute(&self, req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+        let url = self.url(&req.target, req.query.as_deref());
+        let mut headers = req.headers;
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {}", self.inner.api_key.expose()))
+                .map_err(|_| UpstreamError::Transport("invalid API key characters".into()))?,
+        );
+        if let Some(conn) = req
+            .connection
+            .or_else(|| self.inner.default_connection.clone())
+        {
+            headers.insert(MATON_CONNECTION, conn);
+        }
+        let mut response = self
+            .inner
+            .client
+            .request(req.method, url)
+            .headers(headers)
+            .body(req.body)
+            .send()
+            .await
+            .map_err(UpstreamError::from_reqwest)?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(UpstreamError::from_reqwest)?
+        {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(UpstreamError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(UpstreamResponse {
+            status,
+            headers,
+            body: body.freeze(),
+        })
+    }
+}

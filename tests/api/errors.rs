@@ -1,0 +1,178 @@
+//! Gumgate's own errors: Gumroad's shape, the right status, never a hang or an internal detail.
+
+use std::time::Duration;
+
+use gumgate::sandbox::{Faults, seed};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+async fn assert_gumroad_error(res: reqwest::Response, status: u16) -> String {
+    assert_eq!(res.status(), status);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    body["message"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn unknown_route_is_404_and_wrong_method_is_405() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(format!("{}/nope", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_gumroad_error(res, 404).await;
+    let res = app
+        .client
+        .get(format!("{}/v2/licenses/verify", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_gumroad_error(res, 405).await;
+    let res = app
+        .client
+        .delete(format!("{}/livez", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_gumroad_error(res, 405).await;
+    assert_eq!(app.sandbox.request_count(), 0);
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_before_upstream() {
+    let app = spawn_app_with(|s| s.server.max_body_bytes = 1024).await;
+    let big = "x".repeat(2048);
+    let res = app
+        .client
+        .post(format!("{}/v2/licenses/verify", app.api))
+        .form(&[("license_key", big.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(assert_gumroad_error(res, 413).await.contains("1024"));
+    // Without Content-Length (chunked), the limit still holds while reading.
+    let chunk = "a".repeat(800);
+    let (status, text) = app
+        .raw(&format!(
+            "PUT /v2/products/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\
+             Connection: close\r\n\r\n320\r\n{chunk}\r\n320\r\n{chunk}\r\n0\r\n\r\n"
+        ))
+        .await;
+    assert_eq!(status, 413, "{text}");
+    assert_eq!(app.sandbox.request_count(), 0);
+}
+
+#[tokio::test]
+async fn upstream_down_is_a_clear_502() {
+    let app = spawn_app().await;
+    app.sandbox.set_faults(Faults {
+        refuse_connections: true,
+        ..Faults::default()
+    });
+    let res = app
+        .verify(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .await;
+    let msg = assert_gumroad_error(res, 502).await;
+    assert!(msg.contains("could not be reached"), "{msg}");
+    let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+    assert_gumroad_error(res, 502).await;
+}
+
+#[tokio::test]
+async fn upstream_gone_entirely_is_a_502_too() {
+    let TestApp {
+        sandbox,
+        client,
+        api,
+        ..
+    } = spawn_app().await;
+    sandbox.shutdown().await;
+    let res = client
+        .post(format!("{api}/v2/licenses/verify"))
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_gumroad_error(res, 502).await;
+}
+
+#[tokio::test]
+async fn slow_upstream_is_a_504_at_the_configured_timeout() {
+    let app = spawn_app_with(|s| s.upstream.timeout = Duration::from_millis(200)).await;
+    app.sandbox.set_faults(Faults {
+        latency_ms: 2_000,
+        ..Faults::default()
+    });
+    let started = std::time::Instant::now();
+    let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+    let msg = assert_gumroad_error(res, 504).await;
+    assert!(msg.contains("in time"), "{msg}");
+    assert!(started.elapsed() < Duration::from_millis(1_900));
+}
+
+#[tokio::test]
+async fn request_ids_are_generated_propagated_and_sanitised() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(format!("{}/livez", app.api))
+        .send()
+        .await
+        .unwrap();
+    let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+
+    let res = app
+        .client
+        .get(format!("{}/livez", app.api))
+        .header("x-request-id", "client-id-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "client-id-123");
+
+    let res = app
+        .client
+        .get(format!("{}/livez", app.api))
+        .header("x-request-id", "bad id with spaces\"{}")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.headers()["x-request-id"], "bad id with spaces\"{}");
+
+    // And it travels upstream, so a call can be followed across both logs.
+    let _ = app
+        .client
+        .post(format!("{}/v2/licenses/verify", app.api))
+        .header("x-request-id", "trace-me-1")
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let last = app.sandbox.requests().pop().unwrap();
+    assert!(
+        last.headers
+            .iter()
+            .any(|(k, v)| k == "x-request-id" && v == "trace-me-1")
+    );
+}

@@ -1,0 +1,99 @@
+//! Liveness, readiness and graceful shutdown.
+
+use std::time::Duration;
+
+use gumgate::sandbox::{Faults, seed};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn livez_and_readyz_answer_on_both_listeners() {
+    let app = spawn_app().await;
+    for base in [&app.api, &app.ops] {
+        let res = reqwest::get(format!("{base}/livez")).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let res = reqwest::get(format!("{base}/readyz")).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["upstream"]["reachable"], true);
+    }
+    // Readiness probes cost no upstream budget.
+    assert_eq!(app.sandbox.request_count(), 0);
+    // The ops listener serves nothing of the API.
+    let res = reqwest::get(format!("{}/v2/user", app.ops)).await.unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn readyz_reports_an_unreachable_upstream_without_failing() {
+    let TestApp {
+        sandbox,
+        api,
+        ops,
+        client,
+        ..
+    } = spawn_app().await;
+    sandbox.shutdown().await;
+    let res = client.get(format!("{ops}/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["upstream"]["reachable"], false);
+    // After a failed call, its outcome is reported too.
+    let _ = client
+        .post(format!("{api}/v2/licenses/verify"))
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = client
+        .get(format!("{ops}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["upstream"]["last_status"], "connect");
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let app = spawn_app().await;
+    app.sandbox.set_faults(Faults {
+        latency_ms: 500,
+        ..Faults::default()
+    });
+    let client = app.client.clone();
+    let url = format!("{}/v2/licenses/verify", app.api);
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(url)
+            .form(&[
+                ("product_id", seed::PRODUCT_ONE_TIME),
+                ("license_key", seed::LICENSE_VALID),
+            ])
+            .send()
+            .await
+    });
+    // Wait until the gateway is serving it, then begin shutdown.
+    let mut serving = false;
+    for _ in 0..400 {
+        if sample(&app.metrics().await, "gumgate_http_requests_in_flight") >= 1.0 {
+            serving = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(serving, "the request never started");
+    let api = app.api.clone();
+    app.shutdown().await.unwrap();
+    let res = in_flight.await.unwrap().unwrap();
+    assert_eq!(res.status(), 200);
+    // And the listener is closed afterwards.
+    assert!(reqwest::get(format!("{api}/livez")).await.is_err());
+}

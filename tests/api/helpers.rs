@@ -1,0 +1,136 @@
+//! Test harness: the real gateway on a real socket (port 0) in front of a real sandbox on
+//! another socket (port 0), one pair per test.
+
+use std::net::SocketAddr;
+
+use gumgate::config::{Secret, Secrets, Settings};
+use gumgate::sandbox::{self, SandboxConfig, SandboxHandle};
+use gumgate::{Application, build_state};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const MATON_KEY: &str = sandbox::DEFAULT_API_KEY;
+
+pub struct TestApp {
+    pub api: String,
+    pub api_addr: SocketAddr,
+    pub ops: String,
+    pub sandbox: SandboxHandle,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// A gateway with default settings in front of a sandbox without its rate limit (tests that
+/// want Maton's 429 ask for it with faults).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    gumgate::telemetry::init_for_tests();
+    let sandbox = sandbox::spawn(
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        SandboxConfig {
+            rate_limit: 0,
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let mut settings = Settings::load_from(None, Vec::new()).unwrap();
+    settings.upstream.base_url = sandbox.base_url().parse().unwrap();
+    tweak(&mut settings);
+    let secrets = Secrets {
+        maton_api_key: Some(Secret::new(MATON_KEY)),
+        admin_tokens: vec![Secret::new(ADMIN_TOKEN)],
+    };
+    let state = build_state(settings, secrets).unwrap();
+    let app = Application::from_listeners(
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        state,
+    );
+    let (api_addr, ops_addr) = (app.api_addr(), app.ops_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(async move {
+        // Only an explicit `shutdown()` stops the server; a dropped sender (a destructured
+        // TestApp) must not, or the test would race the shutdown it never asked for.
+        if stopped.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }));
+    TestApp {
+        api: format!("http://{api_addr}"),
+        api_addr,
+        ops: format!("http://{ops_addr}"),
+        sandbox,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
+    pub fn direct(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}/gumroad{path}", self.sandbox.base_url()))
+            .bearer_auth(MATON_KEY)
+    }
+
+    pub async fn verify(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v2/licenses/verify", self.api))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.ops))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Sends bytes exactly as given (reqwest would normalise `..` away) and returns the status
+    /// code and the whole response text.
+    pub async fn raw(&self, request: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.api_addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).await.unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, text)
+    }
+
+    /// Begins graceful shutdown and waits for the server to finish.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap()
+    }
+}
+
+/// The value of one sample line of the Prometheus text output, 0 when absent.
+pub fn sample(metrics: &str, name_and_labels: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,180 @@
+//! The `gumgate` binary itself: configuration errors, the sandbox demo end to end, logs free of
+//! secrets, and a graceful exit on SIGTERM.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use gumgate::sandbox::seed;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gumgate");
+
+fn gumgate() -> Command {
+    let mut cmd = Command::new(BIN);
+    // Start from a clean slate: the developer's shell must not change what is tested.
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.kill_on_drop(true);
+    cmd
+}
+
+#[tokio::test]
+async fn bad_configuration_stops_with_one_line_naming_the_setting() {
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("GUMGATE__SERVER__LISTEN", "not-an-address")], "listen"),
+        (
+            &[("GUMGATE__UPSTREAM__BASE_URL", "ftp://x")],
+            "upstream.base_url",
+        ),
+        (&[("GUMGATE__LOG__FORMAT", "xml")], "format"),
+        (&[], "MATON_API_KEY"),
+        (
+            &[("MATON_API_KEY", "k"), ("GUMGATE_ADMIN_TOKEN", "short")],
+            "GUMGATE_ADMIN_TOKEN",
+        ),
+    ];
+    for (env, needle) in cases {
+        for sub in ["check-config", "serve"] {
+            let out = gumgate()
+                .arg(sub)
+                .envs(env.iter().copied())
+                .output()
+                .await
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{sub} {env:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<_> = err.lines().collect();
+            assert_eq!(lines.len(), 1, "{sub} {env:?}: {err}");
+            assert!(
+                lines[0].starts_with("gumgate: ") && lines[0].contains(needle),
+                "{sub} {env:?}: {err}"
+            );
+        }
+    }
+    let out = gumgate()
+        .arg("check-config")
+        .env("MATON_API_KEY", "k")
+        .env("GUMGATE_ADMIN_TOKEN", "a-long-enough-admin-token")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("configuration OK") && !text.contains("a-long-enough-admin-token"));
+}
+
+#[tokio::test]
+async fn serve_sandbox_works_logs_no_secret_and_stops_cleanly_on_sigterm() {
+    let admin = "process-test-admin-token-42";
+    let mut child = gumgate()
+        .args(["serve", "--sandbox"])
+        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__LOG__FORMAT", "json")
+        .env("RUST_LOG", "trace,hyper=info,h2=info,reqwest=info")
+        .env("GUMGATE_ADMIN_TOKEN", admin)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    let (api, ops) = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            log.push(line.clone());
+            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if v["message"] == "gumgate listening" {
+                return (
+                    v["api"].as_str().unwrap().to_owned(),
+                    v["ops"].as_str().unwrap().to_owned(),
+                );
+            }
+        }
+        panic!("exited before listening: {log:?}");
+    })
+    .await
+    .expect("gumgate did not start");
+
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("http://{api}/v2/licenses/verify"))
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+            ("access_token", admin),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client
+        .get(format!(
+            "http://{api}/v2/sales?license_key={}&email=someone%40example.com",
+            seed::LICENSE_VALID
+        ))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client
+        .get(format!("http://{api}/v2/user"))
+        .bearer_auth("wrong-token-0000000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        reqwest::get(format!("http://{ops}/metrics"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // The healthcheck subcommand agrees.
+    let hc = gumgate()
+        .args(["healthcheck", "--url", &format!("http://{ops}/livez")])
+        .status()
+        .await
+        .unwrap();
+    assert!(hc.success());
+
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        log.push(line);
+    }
+    assert!(status.success(), "exit {status:?}: {log:?}");
+    let all = log.join("\n");
+    assert!(all.contains("gumgate stopped"), "{all}");
+    for secret in [
+        admin,
+        "wrong-token-0000000000",
+        seed::LICENSE_VALID,
+        "someone",
+        gumgate::sandbox::DEFAULT_API_KEY,
+    ] {
+        assert!(
+            !all.contains(secret),
+            "{secret} appeared in the logs:\n{all}"
+        );
+    }
+    let hc = gumgate()
+        .args(["healthcheck", "--url", &format!("http://{ops}/livez")])
+        .status()
+        .await
+        .unwrap();
+    assert!(!hc.success());
+}
