@@ -19,6 +19,7 @@ pub mod licenses;
 pub mod metrics;
 pub mod middleware;
 pub mod params;
+pub mod relay;
 pub mod sandbox;
 pub mod state;
 pub mod telemetry;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gumgate::sandbox::{Faults, seed};
+use gumgate::sandbox::Faults;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -80,12 +80,7 @@ async fn upstream_down_is_a_clear_502() {
         refuse_connections: true,
         ..Faults::default()
     });
-    let res = app
-        .verify(&[
-            ("product_id", seed::PRODUCT_ONE_TIME),
-            ("license_key", seed::LICENSE_VALID),
-        ])
-        .await;
+    let res = app.verify(&VALID).await;
     let msg = assert_gumroad_error(res, 502).await;
     assert!(msg.contains("could not be reached"), "{msg}");
     let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
@@ -103,10 +98,7 @@ async fn upstream_gone_entirely_is_a_502_too() {
     sandbox.shutdown().await;
     let res = client
         .post(format!("{api}/v2/licenses/verify"))
-        .form(&[
-            ("product_id", seed::PRODUCT_ONE_TIME),
-            ("license_key", seed::LICENSE_VALID),
-        ])
+        .form(&VALID)
         .send()
         .await
         .unwrap();
@@ -162,10 +154,7 @@ async fn request_ids_are_generated_propagated_and_sanitised() {
         .client
         .post(format!("{}/v2/licenses/verify", app.api))
         .header("x-request-id", "trace-me-1")
-        .form(&[
-            ("product_id", seed::PRODUCT_ONE_TIME),
-            ("license_key", seed::LICENSE_VALID),
-        ])
+        .form(&VALID)
         .send()
         .await
         .unwrap();

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gumgate::sandbox::{Faults, seed};
+use gumgate::sandbox::Faults;
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -43,10 +43,7 @@ async fn readyz_reports_an_unreachable_upstream_without_failing() {
     // After a failed call, its outcome is reported too.
     let _ = client
         .post(format!("{api}/v2/licenses/verify"))
-        .form(&[
-            ("product_id", seed::PRODUCT_ONE_TIME),
-            ("license_key", seed::LICENSE_VALID),
-        ])
+        .form(&VALID)
         .send()
         .await
         .unwrap();
@@ -70,16 +67,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
     });
     let client = app.client.clone();
     let url = format!("{}/v2/licenses/verify", app.api);
-    let in_flight = tokio::spawn(async move {
-        client
-            .post(url)
-            .form(&[
-                ("product_id", seed::PRODUCT_ONE_TIME),
-                ("license_key", seed::LICENSE_VALID),
-            ])
-            .send()
-            .await
-    });
+    let in_flight = tokio::spawn(async move { client.post(url).form(&VALID).send().await });
     // Wait until the gateway is serving it, then begin shutdown.
     let mut serving = false;
     for _ in 0..400 {

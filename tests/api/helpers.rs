@@ -14,6 +14,12 @@ use tokio::task::JoinHandle;
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub const MATON_KEY: &str = sandbox::DEFAULT_API_KEY;
 
+/// Verify params of the sandbox's plain valid license.
+pub const VALID: [(&str, &str); 2] = [
+    ("product_id", sandbox::seed::PRODUCT_ONE_TIME),
+    ("license_key", sandbox::seed::LICENSE_VALID),
+];
+
 pub struct TestApp {
     pub api: String,
     pub api_addr: SocketAddr,

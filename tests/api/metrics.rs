@@ -15,12 +15,7 @@ async fn request_and_upstream_counters_move_with_traffic() {
     assert_eq!(sample(&before, verify), 0.0);
 
     for _ in 0..3 {
-        let res = app
-            .verify(&[
-                ("product_id", seed::PRODUCT_ONE_TIME),
-                ("license_key", seed::LICENSE_VALID),
-            ])
-            .await;
+        let res = app.verify(&VALID).await;
         assert_eq!(res.status(), 200);
     }
     let _ = app
@@ -76,12 +71,7 @@ async fn request_and_upstream_counters_move_with_traffic() {
 #[tokio::test]
 async fn labels_never_hold_keys_tokens_ids_or_raw_paths() {
     let app = spawn_app().await;
-    let _ = app
-        .verify(&[
-            ("product_id", seed::PRODUCT_ONE_TIME),
-            ("license_key", seed::LICENSE_VALID),
-        ])
-        .await;
+    let _ = app.verify(&VALID).await;
     let _ = app
         .admin(Method::GET, &format!("/v2/sales/{}", seed::SALE_VALID))
         .send()

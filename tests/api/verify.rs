@@ -9,12 +9,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn verify_needs_no_token_and_passes_upstream_answer_through() {
     let app = spawn_app().await;
-    let res = app
-        .verify(&[
-            ("product_id", seed::PRODUCT_ONE_TIME),
-            ("license_key", seed::LICENSE_VALID),
-        ])
-        .await;
+    let res = app.verify(&VALID).await;
     assert_eq!(res.status(), 200);
     assert!(
         res.headers()["content-type"]
@@ -30,10 +25,7 @@ async fn verify_needs_no_token_and_passes_upstream_answer_through() {
     // The same call made directly sees the count our call left behind: it really went upstream.
     let direct: Value = app
         .direct(reqwest::Method::POST, "/v2/licenses/verify")
-        .form(&[
-            ("product_id", seed::PRODUCT_ONE_TIME),
-            ("license_key", seed::LICENSE_VALID),
-        ])
+        .form(&VALID)
         .send()
         .await
         .unwrap()
