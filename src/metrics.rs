@@ -3,8 +3,8 @@
 //! never a raw path, key, token, email or IP.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Counter, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 const NAMESPACE: &str = "gumgate";
@@ -28,6 +28,25 @@ pub struct Metrics {
     pub upstream_requests: IntCounterVec,
     /// Upstream latency by endpoint template.
     pub upstream_duration: HistogramVec,
+    /// Cache lookups by cache (`verify`, `sales`) and result (`hit`, `miss`, `stale`,
+    /// `collapsed`, `bypass`).
+    pub cache_lookups: IntCounterVec,
+    /// Entries held, by cache (refreshed at scrape time).
+    pub cache_entries: IntGaugeVec,
+    /// Weighed bytes held, by cache (refreshed at scrape time).
+    pub cache_bytes: IntGaugeVec,
+    /// Time calls waited for upstream budget, by priority.
+    pub budget_wait: HistogramVec,
+    /// Calls refused budget, by priority and reason (`budget`, `paused`, `circuit_open`).
+    pub budget_denials: IntCounterVec,
+    /// 429 answers received from upstream.
+    pub upstream_throttled: IntCounter,
+    /// Seconds of upstream pause ordered by 429s.
+    pub upstream_blocked_seconds: Counter,
+    /// Circuit breaker state: 0 closed, 1 half-open, 2 open.
+    pub circuit_state: IntGauge,
+    /// Inbound requests refused by a per-IP limit, by limit (`verify`, `failed_verify`).
+    pub inbound_limited: IntCounterVec,
 }
 
 impl Metrics {
@@ -72,6 +91,62 @@ impl Metrics {
             &["endpoint"],
         )
         .expect("valid metric");
+        let cache_lookups = IntCounterVec::new(
+            opts("cache_lookups_total", "Cache lookups by cache and result."),
+            &["cache", "result"],
+        )
+        .expect("valid metric");
+        let cache_entries = IntGaugeVec::new(
+            opts("cache_entries", "Entries held by each cache."),
+            &["cache"],
+        )
+        .expect("valid metric");
+        let cache_bytes = IntGaugeVec::new(
+            opts("cache_bytes", "Weighed bytes held by each cache."),
+            &["cache"],
+        )
+        .expect("valid metric");
+        let budget_wait = HistogramVec::new(
+            HistogramOpts::new(
+                "budget_wait_seconds",
+                "Time upstream calls waited for budget, by priority.",
+            )
+            .namespace(NAMESPACE)
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["priority"],
+        )
+        .expect("valid metric");
+        let budget_denials = IntCounterVec::new(
+            opts(
+                "budget_denials_total",
+                "Upstream calls refused budget, by priority and reason.",
+            ),
+            &["priority", "reason"],
+        )
+        .expect("valid metric");
+        let upstream_throttled = IntCounter::with_opts(opts(
+            "upstream_throttled_total",
+            "429 answers received from upstream.",
+        ))
+        .expect("valid metric");
+        let upstream_blocked_seconds = Counter::with_opts(opts(
+            "upstream_blocked_seconds_total",
+            "Seconds of upstream pause ordered by 429 answers.",
+        ))
+        .expect("valid metric");
+        let circuit_state = IntGauge::with_opts(opts(
+            "circuit_state",
+            "Upstream circuit breaker: 0 closed, 1 half-open, 2 open.",
+        ))
+        .expect("valid metric");
+        let inbound_limited = IntCounterVec::new(
+            opts(
+                "inbound_limited_total",
+                "Inbound requests refused by a per-IP limit.",
+            ),
+            &["limit"],
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Gumgate build; always 1.").namespace(NAMESPACE),
             &["version"],
@@ -88,6 +163,15 @@ impl Metrics {
             Box::new(upstream_requests.clone()),
             Box::new(upstream_duration.clone()),
             Box::new(build_info),
+            Box::new(cache_lookups.clone()),
+            Box::new(cache_entries.clone()),
+            Box::new(cache_bytes.clone()),
+            Box::new(budget_wait.clone()),
+            Box::new(budget_denials.clone()),
+            Box::new(upstream_throttled.clone()),
+            Box::new(upstream_blocked_seconds.clone()),
+            Box::new(circuit_state.clone()),
+            Box::new(inbound_limited.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -105,6 +189,15 @@ impl Metrics {
             http_in_flight,
             upstream_requests,
             upstream_duration,
+            cache_lookups,
+            cache_entries,
+            cache_bytes,
+            budget_wait,
+            budget_denials,
+            upstream_throttled,
+            upstream_blocked_seconds,
+            circuit_state,
+            inbound_limited,
         }
     }
 
@@ -122,6 +215,10 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(name, help).namespace(NAMESPACE)
 }
 
 /// A method label from a bounded set, so that invented methods cannot grow the series count.

@@ -46,6 +46,9 @@ impl ConfigError {
 pub struct Settings {
     pub server: ServerSettings,
     pub upstream: UpstreamSettings,
+    pub cache: CacheSettings,
+    pub licenses: LicensesSettings,
+    pub limits: LimitsSettings,
     pub log: LogSettings,
 }
 
@@ -84,6 +87,101 @@ pub struct UpstreamSettings {
     /// Longest wait for a connection to upstream.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// Upstream calls per second, shared by every caller.
+    pub rate_limit: u32,
+    /// Calls that may go back to back after an idle spell.
+    pub burst: u32,
+    /// Added to each spacing interval against arrival jitter.
+    #[serde(with = "humantime_serde")]
+    pub spacing_margin: Duration,
+    /// Longest wait for budget.
+    #[serde(with = "humantime_serde")]
+    pub max_wait: Duration,
+    /// Retries of safe calls after a connection error or 502/503/504.
+    pub max_retries: u32,
+    /// Consecutive failures that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long the breaker stays open before a probe.
+    #[serde(with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
+    /// Cap of the backoff after a 429 without `Retry-After`.
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: Duration,
+}
+
+/// `[cache]`: how long answers are reused, and the memory they may take.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Fresh lifetime of a successful non-incrementing verify answer.
+    #[serde(with = "humantime_serde")]
+    pub verify_ttl: Duration,
+    /// Fresh lifetime of a definitive 404.
+    #[serde(with = "humantime_serde")]
+    pub negative_ttl: Duration,
+    /// How long past freshness an answer may serve when upstream fails.
+    #[serde(with = "humantime_serde")]
+    pub stale_if_error: Duration,
+    /// Fresh lifetime of admin sales answers.
+    #[serde(with = "humantime_serde")]
+    pub sales_ttl: Duration,
+    /// Memory bound of all cached answers, in bytes.
+    pub max_bytes: u64,
+}
+
+/// `[licenses]`: which products the public surface serves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicensesSettings {
+    /// Product ids public verifies may name; empty allows any.
+    #[serde(deserialize_with = "trimmed_list")]
+    pub allowed_products: Vec<String>,
+}
+
+/// `[limits]`: inbound per-client-IP limits on the public surface.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSettings {
+    /// Public verifies per client IP.
+    pub verify_per_ip: Rate,
+    /// Failed (404) verifies per client IP before the IP is refused for a while.
+    pub failed_verify_per_ip: Rate,
+}
+
+/// A rate written `N/s`, `N/min` or `N/h`: `count` events per `period`, with a burst of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: std::num::NonZeroU32,
+    pub period: Duration,
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (n, unit) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not of the form N/s, N/min or N/h"))?;
+        let count = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?}: {n:?} is not a positive whole number"))?;
+        let period = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "min" | "m" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            other => return Err(format!("{s:?}: unknown unit {other:?} (use s, min or h)")),
+        };
+        Ok(Self { count, period })
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// `[log]`: log format and level.
@@ -134,6 +232,7 @@ impl Settings {
                     .separator("__")
                     .list_separator(",")
                     .with_list_parse_key("server.trusted_proxies")
+                    .with_list_parse_key("licenses.allowed_products")
                     .try_parsing(true)
                     .source(Some(env_map)),
             )
@@ -186,6 +285,28 @@ impl Settings {
         if u.timeout.is_zero() || u.connect_timeout.is_zero() {
             return Err(ConfigError::invalid("upstream.timeout", "must be above 0"));
         }
+        if u.rate_limit == 0 {
+            return Err(ConfigError::invalid(
+                "upstream.rate_limit",
+                "must be above 0",
+            ));
+        }
+        if u.burst == 0 {
+            return Err(ConfigError::invalid("upstream.burst", "must be at least 1"));
+        }
+        if u.breaker_failures == 0 {
+            return Err(ConfigError::invalid(
+                "upstream.breaker_failures",
+                "must be at least 1",
+            ));
+        }
+        let c = &self.cache;
+        if c.verify_ttl.is_zero() || c.negative_ttl.is_zero() || c.sales_ttl.is_zero() {
+            return Err(ConfigError::invalid("cache", "TTLs must be above 0"));
+        }
+        if c.max_bytes == 0 {
+            return Err(ConfigError::invalid("cache.max_bytes", "must be above 0"));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::invalid("log.level", "is not a valid filter"));
         }
@@ -215,6 +336,15 @@ fn ip_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
         .collect()
 }
 
+/// A list of strings with blanks trimmed and empty entries (an empty variable) dropped.
+fn trimmed_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Vec::<String>::deserialize(d)?
+        .into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +365,23 @@ mod tests {
         assert_eq!(s.upstream.base_url.as_str(), "https://api.maton.ai/");
         assert_eq!(s.default_connection(), None);
         assert_eq!(s.log.format, LogFormat::Pretty);
+        assert_eq!(s.upstream.rate_limit, 10);
+        assert_eq!(s.cache.verify_ttl, Duration::from_secs(300));
+        assert_eq!(
+            s.limits.failed_verify_per_ip.period,
+            Duration::from_secs(60)
+        );
+        assert!(s.licenses.allowed_products.is_empty());
+    }
+
+    #[test]
+    fn allowed_products_come_from_a_comma_list() {
+        let s = Settings::load_from(
+            None,
+            env(&[("GUMGATE__LICENSES__ALLOWED_PRODUCTS", "a==, b==")]),
+        )
+        .unwrap();
+        assert_eq!(s.licenses.allowed_products, ["a==", "b=="]);
     }
 
     #[test]
@@ -277,6 +424,8 @@ mod tests {
                 "trusted_proxies",
             ),
             ("GUMGATE__SERVER__NO_SUCH_KEY", "1", "no_such_key"),
+            ("GUMGATE__LIMITS__VERIFY_PER_IP", "fast", "verify_per_ip"),
+            ("GUMGATE__UPSTREAM__RATE_LIMIT", "0", "upstream.rate_limit"),
         ] {
             let err = Settings::load_from(None, env(&[(k, v)]))
                 .unwrap_err()
