@@ -10,12 +10,14 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod budget;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod health;
 pub mod inbound;
 pub mod licenses;
+pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod params;

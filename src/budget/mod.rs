@@ -1,0 +1,1 @@
+//! The upstream budget (being written on branch `budget`).

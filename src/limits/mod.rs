@@ -1,0 +1,1 @@
+//! Inbound per-client-IP limits (being written on branch `limits`).
