@@ -11,6 +11,8 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod budget;
+pub mod cache;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;
