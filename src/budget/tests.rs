@@ -1,0 +1,1 @@
+//! Tests of the budget as a whole, on a paused tokio clock.
