@@ -1,1 +1,0 @@
-//! Tests of the budget as a whole, on a paused tokio clock.
