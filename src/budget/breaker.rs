@@ -93,9 +93,9 @@ impl Breaker {
         }
     }
 
-    /// A permit dropped without an outcome: a lost probe lets another one go.
-    pub(super) fn abandon(&mut self, probe: bool) {
-        if probe && self.phase == (Phase::HalfOpen { probe_out: true }) {
+    /// The probe's permit was dropped without an outcome: let another probe go.
+    pub(super) fn abandon_probe(&mut self) {
+        if self.phase == (Phase::HalfOpen { probe_out: true }) {
             self.set(Phase::HalfOpen { probe_out: false });
         }
     }

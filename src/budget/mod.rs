@@ -24,7 +24,7 @@ use scheduler::{State, Turn};
 pub use retry_after::parse_retry_after;
 pub use types::{BudgetSettings, CircuitState, Denied, DenyReason, Outcome, Priority};
 
-/// Stand-in deadline for a `max_wait` too large to add to an `Instant`.
+/// Stand-in for a wait too large to add to an `Instant`.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// The shared upstream budget; clones share one state.
@@ -106,9 +106,7 @@ impl Budget {
         let mut state = self.inner.lock();
         match outcome {
             Outcome::Success => state.pause.succeeded(),
-            Outcome::Throttled { retry_after } => {
-                state.pause.throttled(now, retry_after);
-            }
+            Outcome::Throttled { retry_after } => state.pause.throttled(now, retry_after),
             Outcome::Failure => {}
         }
         state.breaker.record(now, permit.probe, outcome);
@@ -211,8 +209,9 @@ impl std::fmt::Debug for Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if !self.finished {
-            self.inner.lock().breaker.abandon(self.probe);
+        // Only a probe's fate matters to the breaker; other abandoned calls cost nothing.
+        if self.probe && !self.finished {
+            self.inner.lock().breaker.abandon_probe();
         }
     }
 }

@@ -47,12 +47,15 @@ impl Pause {
         self.until.filter(|u| *u > now).map(|u| u - now)
     }
 
-    /// A 429 arrived: pause until `now + retry_after`, or back off. Returns the pause length.
-    pub(super) fn throttled(&mut self, now: Instant, retry_after: Option<Duration>) -> Duration {
+    /// A 429 arrived: pause until `now + retry_after`, or back off.
+    pub(super) fn throttled(&mut self, now: Instant, retry_after: Option<Duration>) {
         self.throttled.inc();
         self.streak = self.streak.saturating_add(1);
         let wait = retry_after.unwrap_or_else(|| self.backoff());
-        let until = now + wait;
+        // An absurd Retry-After must not panic on overflow; it pauses "forever" instead.
+        let until = now
+            .checked_add(wait)
+            .unwrap_or_else(|| now + super::FOREVER);
         let before = self.resume_at(now);
         if until > before {
             // A shorter or overlapping pause adds only the time it extends.
@@ -60,7 +63,6 @@ impl Pause {
             self.until = Some(until);
         }
         tracing::warn!(pause = ?wait, streak = self.streak, "upstream answered 429; pausing");
-        wait
     }
 
     /// A call succeeded: the next 429 starts the backoff from the beginning.

@@ -20,6 +20,8 @@ async fn retry_after_blocks_grants_for_exactly_that_long() {
     assert_eq!(budget.paused_for(), None);
     assert_eq!(metrics.upstream_throttled.get(), 1);
     assert_eq!(metrics.upstream_blocked_seconds.get(), 2.0);
+    let waited = metrics.budget_wait.with_label_values(&["background"]);
+    assert_eq!(waited.get_sample_sum(), 2.0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -91,4 +93,19 @@ async fn backoff_without_retry_after_grows_caps_and_resets() {
     budget.complete(take(&budget, Priority::Public).await, throttled(None));
     let reset = budget.paused_for().unwrap().as_secs_f64();
     assert!((0.8..=1.2).contains(&reset), "{reset}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_retry_after_pauses_without_panicking() {
+    let (budget, _) = budget();
+    let forever = Some(Duration::MAX);
+    budget.complete(
+        take(&budget, Priority::Public).await,
+        Outcome::Throttled {
+            retry_after: forever,
+        },
+    );
+    assert!(budget.paused_for().unwrap() > Duration::from_secs(365 * 24 * 3600));
+    let denied = budget.acquire(Priority::Public, PATIENT).await.unwrap_err();
+    assert_eq!(denied.reason, DenyReason::Paused);
 }
