@@ -1,0 +1,111 @@
+//! The 429 pause: `Retry-After` obeyed exactly, backoff growing and capped, metrics.
+
+use super::*;
+use crate::budget::{DenyReason, Outcome};
+
+fn throttled(secs: Option<u64>) -> Outcome {
+    Outcome::Throttled {
+        retry_after: secs.map(Duration::from_secs),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_blocks_grants_for_exactly_that_long() {
+    let (budget, metrics) = budget();
+    let t0 = Instant::now();
+    budget.complete(take(&budget, Priority::Public).await, throttled(Some(2)));
+    assert_eq!(budget.paused_for(), Some(Duration::from_secs(2)));
+    drop(take(&budget, Priority::Background).await);
+    assert_eq!(since(t0), Duration::from_secs(2));
+    assert_eq!(budget.paused_for(), None);
+    assert_eq!(metrics.upstream_throttled.get(), 1);
+    assert_eq!(metrics.upstream_blocked_seconds.get(), 2.0);
+    let waited = metrics.budget_wait.with_label_values(&["background"]);
+    assert_eq!(waited.get_sample_sum(), 2.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_longer_than_max_wait_is_denied_at_once() {
+    let (budget, metrics) = budget();
+    let t0 = Instant::now();
+    budget.complete(take(&budget, Priority::Public).await, throttled(Some(3)));
+    let denied = budget
+        .acquire(Priority::Admin, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert_eq!(since(t0), Duration::ZERO);
+    assert_eq!(denied.reason, DenyReason::Paused);
+    assert_eq!(denied.retry_after, Duration::from_secs(3));
+    assert_eq!(denials(&metrics, "admin", "paused"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_pause_denies_queued_waiters_it_dooms() {
+    let (budget, _) = budget();
+    let held = take(&budget, Priority::Public).await;
+    let b = budget.clone();
+    let waiter =
+        tokio::spawn(async move { b.acquire(Priority::Admin, Duration::from_secs(1)).await });
+    tokio::task::yield_now().await;
+    budget.complete(held, throttled(Some(30)));
+    let denied = waiter.await.unwrap().unwrap_err();
+    assert_eq!(denied.reason, DenyReason::Paused);
+    assert_eq!(denied.retry_after, Duration::from_secs(30));
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_the_extension_of_a_pause_is_counted() {
+    let (budget, metrics) = budget();
+    // Permits are all taken before any pause, so that the 429s land at one instant.
+    let permits = [
+        take(&budget, Priority::Public).await,
+        take(&budget, Priority::Public).await,
+        take(&budget, Priority::Public).await,
+    ];
+    let t = Instant::now();
+    for (permit, secs) in permits.into_iter().zip([2, 1, 3]) {
+        budget.complete(permit, throttled(Some(secs)));
+    }
+    assert_eq!(metrics.upstream_throttled.get(), 3);
+    assert_eq!(metrics.upstream_blocked_seconds.get(), 3.0);
+    assert_eq!(
+        budget.paused_for(),
+        Some(t + Duration::from_secs(3) - Instant::now())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_without_retry_after_grows_caps_and_resets() {
+    let (budget, _) = budget();
+    let mut pauses = Vec::new();
+    for _ in 0..6 {
+        budget.complete(take(&budget, Priority::Public).await, throttled(None));
+        let pause = budget.paused_for().expect("paused");
+        pauses.push(pause.as_secs_f64());
+        tokio::time::advance(pause).await;
+    }
+    // Nominal 1, 2, 4, 8, 8, 8 seconds (cap 8) with ±20% jitter, never past the cap.
+    for (pause, nominal) in pauses.iter().zip([1.0, 2.0, 4.0, 8.0, 8.0, 8.0]) {
+        assert!(*pause >= nominal * 0.8 - 1e-9, "{pauses:?}");
+        assert!(*pause <= f64::min(nominal * 1.2, 8.0) + 1e-9, "{pauses:?}");
+    }
+    budget.complete(take(&budget, Priority::Public).await, Outcome::Success);
+    budget.complete(take(&budget, Priority::Public).await, throttled(None));
+    let reset = budget.paused_for().unwrap().as_secs_f64();
+    assert!((0.8..=1.2).contains(&reset), "{reset}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_retry_after_pauses_without_panicking() {
+    let (budget, _) = budget();
+    let forever = Some(Duration::MAX);
+    budget.complete(
+        take(&budget, Priority::Public).await,
+        Outcome::Throttled {
+            retry_after: forever,
+        },
+    );
+    assert!(budget.paused_for().unwrap() > Duration::from_secs(365 * 24 * 3600));
+    let denied = budget.acquire(Priority::Public, PATIENT).await.unwrap_err();
+    assert_eq!(denied.reason, DenyReason::Paused);
+}
