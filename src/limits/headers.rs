@@ -1,10 +1,9 @@
 //! The answers the limits add: RateLimit fields on everything that passes, and the 429.
 //!
 //! Field syntax follows draft-ietf-httpapi-ratelimit-headers-11 (May 2026, the latest draft;
-//! -07 and earlier used `limit=, remaining=, reset=` instead): `RateLimit-Policy` lists quota
-//! policies as
-//! `"name";q=<quota>;w=<window seconds>`, and `RateLimit` reports the current state as
-//! `"name";r=<remaining>;t=<seconds until reset>`.
+//! -07 and earlier used `limit=, remaining=, reset=` instead). `RateLimit-Policy` lists quota
+//! policies as `"name";q=<quota>;w=<window seconds>`; `RateLimit` reports the current state
+//! as `"name";r=<remaining>;t=<seconds until reset>`.
 
 use std::time::Duration;
 
