@@ -1,1 +1,127 @@
-//! Inbound per-client-IP limits (being written on branch `limits`).
+//! Inbound per-client-IP limits on the public license routes: one on every verify, a stricter
+//! one on failed (404) verifies against license-key guessing. Refusals are 429 in Gumroad's
+//! error shape with `Retry-After` and the IETF RateLimit fields.
+//!
+//! Memory: each limiter holds one small entry (key and a timestamp) per client key seen
+//! recently. A background task drops, every [`PRUNE_EVERY`], the entries that are
+//! indistinguishable from a fresh client (no cell spent within the limit's period) and the
+//! penalties already served, so the tables hold at most the keys active within the last
+//! period plus [`PRUNE_EVERY`]. IPv6 is keyed by /64, which keeps a single subscriber from
+//! minting keys; a flood from many distinct real addresses still costs tens of bytes each
+//! until the next prune.
+
+mod client_ip;
+mod headers;
+mod limiter;
+#[cfg(test)]
+mod tests;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use ipnet::IpNet;
+
+use crate::config::LimitsSettings;
+use crate::metrics::Metrics;
+use limiter::{Limiters, Refused};
+
+/// How often idle limiter entries are dropped.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// The per-IP limits; cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct InboundLimits {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    limiters: Limiters,
+    trusted_proxies: Vec<IpNet>,
+    metrics: Arc<Metrics>,
+    /// `RateLimit-Policy`, the same on every answer.
+    policy: HeaderValue,
+}
+
+impl InboundLimits {
+    /// Builds the limiters; when called inside a Tokio runtime it also starts the pruning task,
+    /// which ends by itself once every clone of these limits is dropped.
+    pub fn new(
+        settings: &LimitsSettings,
+        trusted_proxies: Vec<IpNet>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let (verify, failed) = (settings.verify_per_ip, settings.failed_verify_per_ip);
+        let inner = Arc::new(Inner {
+            limiters: Limiters::new(verify, failed, Default::default()),
+            trusted_proxies,
+            metrics,
+            policy: headers::policy(verify, failed),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(prune_periodically(Arc::downgrade(&inner)));
+        }
+        Self { inner }
+    }
+
+    /// The client's IP: the socket peer, or — only when the peer is a trusted proxy — the
+    /// rightmost X-Forwarded-For entry that is not itself a trusted proxy.
+    pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        client_ip::client_ip(&self.inner.trusted_proxies, peer, headers)
+    }
+
+    fn refuse(&self, refused: Refused) -> Response {
+        let label = refused.limit.label();
+        self.inner
+            .metrics
+            .inbound_limited
+            .with_label_values(&[label])
+            .inc();
+        // No address here: logs are kept longer and read more widely than this decision needs.
+        tracing::debug!(
+            limit = label,
+            retry_after_secs = headers::whole_seconds(refused.wait),
+            "inbound request refused by a per-IP limit"
+        );
+        headers::too_many_requests(&self.inner.policy, refused)
+    }
+}
+
+/// axum middleware for the public license routes (used as
+/// `router.route_layer(axum::middleware::from_fn_with_state(limits, limits::enforce))`).
+pub async fn enforce(State(limits): State<InboundLimits>, req: Request, next: Next) -> Response {
+    // Without ConnectInfo (a router driven by `oneshot` in tests) there is no socket; such
+    // callers are local, so they count as 127.0.0.1.
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), |c| c.0);
+    let key = client_ip::limit_key(limits.client_ip(peer, req.headers()));
+    let admitted = match limits.inner.limiters.admit(&key) {
+        Ok(admitted) => admitted,
+        Err(refused) => return limits.refuse(refused),
+    };
+    let mut response = next.run(req).await;
+    // 404 is Gumroad's "does not exist / disabled / revoked": what a key guesser mostly sees.
+    if response.status() == StatusCode::NOT_FOUND {
+        limits.inner.limiters.record_failure(&key);
+    }
+    headers::annotate(response.headers_mut(), &limits.inner.policy, admitted);
+    response
+}
+
+async fn prune_periodically(inner: Weak<Inner>) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
+    // The first tick is immediate and there is nothing to prune yet.
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        inner.limiters.prune();
+        tracing::debug!(keys = inner.limiters.len(), "pruned inbound limiters");
+    }
+}

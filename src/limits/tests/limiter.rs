@@ -1,0 +1,98 @@
+//! The limiters and the failed-verify penalty, on governor's fake clock.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use governor::clock::FakeRelativeClock;
+
+use crate::limits::limiter::{Admitted, Limit, Limiters, Refused};
+
+const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7));
+const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 8));
+
+fn limiters(verify: &str, failed: &str) -> (Limiters<FakeRelativeClock>, FakeRelativeClock) {
+    let clock = FakeRelativeClock::default();
+    let l = Limiters::new(
+        verify.parse().unwrap(),
+        failed.parse().unwrap(),
+        clock.clone(),
+    );
+    (l, clock)
+}
+
+#[test]
+fn verify_quota_counts_down_and_refuses_until_a_cell_returns() {
+    let (l, clock) = limiters("3/min", "10/min");
+    let reset = |s| Duration::from_secs(s);
+    assert_eq!(
+        l.admit(&A),
+        Ok(Admitted {
+            remaining: 2,
+            reset: reset(20)
+        })
+    );
+    assert_eq!(
+        l.admit(&A),
+        Ok(Admitted {
+            remaining: 1,
+            reset: reset(40)
+        })
+    );
+    assert_eq!(
+        l.admit(&A),
+        Ok(Admitted {
+            remaining: 0,
+            reset: reset(60)
+        })
+    );
+    let refused = Refused {
+        limit: Limit::Verify,
+        wait: reset(20),
+    };
+    assert_eq!(l.admit(&A), Err(refused));
+    assert!(l.admit(&B).is_ok(), "another key has its own quota");
+    clock.advance(Duration::from_secs(20));
+    assert!(l.admit(&A).is_ok());
+}
+
+#[test]
+fn exhausting_failed_verifies_refuses_everything_until_the_limiter_admits() {
+    let (l, clock) = limiters("100/min", "3/min");
+    for _ in 0..5 {
+        l.admit(&A).unwrap(); // successes spend no failed cells
+    }
+    l.record_failure(&A);
+    l.record_failure(&A);
+    assert!(l.admit(&A).is_ok());
+    l.record_failure(&A);
+    let penalty = Refused {
+        limit: Limit::FailedVerify,
+        wait: Duration::from_secs(20),
+    };
+    assert_eq!(l.admit(&A), Err(penalty));
+    assert!(l.admit(&B).is_ok());
+    clock.advance(Duration::from_secs(19));
+    assert_eq!(l.admit(&A).unwrap_err().wait, Duration::from_secs(1));
+    clock.advance(Duration::from_secs(1));
+    assert!(
+        l.admit(&A).is_ok(),
+        "the penalty ends when the limiter would admit"
+    );
+    // One failed cell has come back, so one more failure re-imposes the penalty.
+    l.record_failure(&A);
+    assert_eq!(l.admit(&A).unwrap_err().limit, Limit::FailedVerify);
+}
+
+#[test]
+fn prune_forgets_idle_keys_and_served_penalties() {
+    let (l, clock) = limiters("3/min", "1/min");
+    l.admit(&A).unwrap();
+    l.record_failure(&A);
+    l.admit(&B).unwrap();
+    assert!(l.len() >= 3);
+    l.prune();
+    assert!(l.len() >= 3, "recent state is kept");
+    clock.advance(Duration::from_secs(121));
+    l.prune();
+    assert_eq!(l.len(), 0);
+}
