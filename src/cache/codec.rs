@@ -41,12 +41,11 @@ impl From<u8> for Encoding {
 
 /// Encodes a body for storage, compressed when that makes it smaller.
 pub fn pack(body: &[u8]) -> (Encoding, Vec<u8>) {
-    if body.len() >= MIN_COMPRESS {
-        if let Ok(data) = COMPRESSOR.with(|c| c.borrow_mut().compress(body)) {
-            if data.len() < body.len() {
-                return (Encoding::Zstd, data);
-            }
-        }
+    if body.len() >= MIN_COMPRESS
+        && let Ok(data) = COMPRESSOR.with(|c| c.borrow_mut().compress(body))
+        && data.len() < body.len()
+    {
+        return (Encoding::Zstd, data);
     }
     (Encoding::Raw, body.to_vec())
 }
@@ -70,7 +69,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_shrinks_typical_answers() {
-        let body = std::str::from_utf8(DICTIONARY).unwrap()[..1000].as_bytes();
+        let body = &DICTIONARY[..1000];
         let (enc, data) = pack(body);
         assert_eq!(enc, Encoding::Zstd);
         assert!(data.len() < 300, "{}", data.len());
