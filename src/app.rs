@@ -13,12 +13,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::AdminTokens;
+use crate::clock::Clock;
 use crate::config::{Secrets, Settings};
 use crate::error::{method_not_allowed, not_found};
+use crate::limits::InboundLimits;
 use crate::metrics::Metrics;
-use crate::state::{AppState, Lifecycle};
+use crate::state::{AppState, Caches, Lifecycle};
 use crate::upstream::Upstream;
-use crate::{admin, health, licenses, middleware};
+use crate::{admin, health, licenses, middleware, sales};
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -37,24 +39,46 @@ pub enum StartError {
 
 /// Builds the shared state from settings and secrets. `MATON_API_KEY` must be present.
 pub fn build_state(settings: Settings, secrets: Secrets) -> Result<AppState, StartError> {
+    build_state_with_clock(settings, secrets, Clock::system())
+}
+
+/// [`build_state`] with the clock cache freshness is judged by (tests pass a manual one).
+pub fn build_state_with_clock(
+    settings: Settings,
+    secrets: Secrets,
+    clock: Clock,
+) -> Result<AppState, StartError> {
     let api_key = secrets
         .maton_api_key
         .ok_or(crate::config::ConfigError::MissingSecret("MATON_API_KEY"))?;
     let metrics = Arc::new(Metrics::new());
     let upstream = Upstream::new(&settings, api_key, metrics.clone())?;
+    let limits = InboundLimits::new(
+        &settings.limits,
+        settings.server.trusted_proxies.clone(),
+        metrics.clone(),
+    );
+    if settings.licenses.allowed_products.is_empty() {
+        tracing::warn!(
+            "licenses.allowed_products is empty: the public verify answers for any product id"
+        );
+    }
     Ok(AppState {
+        caches: Caches::new(&settings, clock, &metrics),
         settings: Arc::new(settings),
         upstream,
         admin: AdminTokens::new(secrets.admin_tokens),
         metrics,
         lifecycle: Arc::new(Lifecycle::default()),
+        limits,
     })
 }
 
 /// The API router: public license routes, the admin surface, health.
 pub fn api_router(state: AppState) -> Router {
     let routes = Router::new()
-        .merge(licenses::router())
+        .merge(licenses::router(state.limits.clone()))
+        .merge(sales::router())
         .merge(admin::router())
         .merge(health::router())
         .fallback(not_found)
@@ -78,6 +102,7 @@ pub fn ops_router(state: AppState) -> Router {
 }
 
 async fn render_metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    state.caches.report();
     (
         [(
             http::header::CONTENT_TYPE,

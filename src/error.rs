@@ -35,8 +35,12 @@ pub enum AppError {
     UpstreamTimeout,
     #[error("The request took too long.")]
     RequestTimeout,
-    #[error("Gumgate is temporarily unable to answer. Please retry.")]
+    #[error(
+        "Gumroad (through Maton) is unavailable right now and no earlier answer can stand in. Please retry."
+    )]
     Unavailable { retry_after: Duration },
+    #[error("The upstream request budget is spent. Please retry later.")]
+    TooManyRequests { retry_after: Duration },
     #[error("Something went wrong inside Gumgate.")]
     Internal(String),
 }
@@ -53,6 +57,7 @@ impl AppError {
             Self::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -64,6 +69,9 @@ impl From<UpstreamError> for AppError {
             UpstreamError::Timeout => Self::UpstreamTimeout,
             UpstreamError::Connect | UpstreamError::Transport(_) => Self::UpstreamUnreachable,
             UpstreamError::TooLarge => Self::UpstreamUnreachable,
+            UpstreamError::Denied(d) => Self::Unavailable {
+                retry_after: d.retry_after,
+            },
         }
     }
 }
@@ -87,14 +95,18 @@ impl IntoResponse for AppError {
                     HeaderValue::from_static("Bearer realm=\"gumgate\""),
                 );
             }
-            Self::Unavailable { retry_after } => {
-                let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            Self::Unavailable { retry_after } | Self::TooManyRequests { retry_after } => {
+                headers.insert(header::RETRY_AFTER, retry_after_value(*retry_after));
             }
             _ => {}
         }
         response
     }
+}
+
+/// A `Retry-After` in whole seconds, rounded up and at least 1 (0 would invite a retry storm).
+pub fn retry_after_value(d: Duration) -> HeaderValue {
+    HeaderValue::from(d.as_secs_f64().ceil().max(1.0) as u64)
 }
 
 /// Router fallback: unknown routes answer 404 in Gumroad's shape.

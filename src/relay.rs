@@ -1,19 +1,22 @@
 //! The one path a request takes to upstream: read the body under the size limit, take the
-//! caller's credentials out, authenticate admin callers, refuse malformed params, send with
-//! Gumgate's own key, and pass upstream's answer back unchanged.
+//! caller's credentials out, authenticate admin callers, refuse malformed params ([`prepare`]),
+//! send with Gumgate's own key under the shared budget, and pass upstream's answer back
+//! unchanged ([`relay`]). The cached routes use `prepare` and send on their own terms.
 
 use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri, header};
 
+use crate::budget::{DenyReason, Priority};
 use crate::error::AppError;
 use crate::inbound::{self, bad_params};
 use crate::params::Params;
 use crate::state::AppState;
-use crate::upstream::{Target, UpstreamRequest, headers};
+use crate::upstream::{Retry, Target, UpstreamError, UpstreamRequest, headers};
 
 /// Who may make the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,15 +49,22 @@ impl<S: Send + Sync> FromRequest<S> for Inbound {
     }
 }
 
-/// Relays `req` to `target`. `connection` is the `Maton-Connection` to send (`None`: the
-/// configured default).
-pub async fn relay(
-    state: &AppState,
-    access: Access,
-    req: Inbound,
-    target: Target,
-    connection: Option<HeaderValue>,
-) -> Result<Response, AppError> {
+/// A request read, authenticated and cleaned, ready to be sent.
+pub struct Prepared {
+    pub access: Access,
+    pub method: Method,
+    /// The caller's headers (credentials are dropped when the upstream request is built).
+    pub headers: HeaderMap,
+    /// The query without `access_token`.
+    pub query: Option<String>,
+    /// The body without `access_token`.
+    pub body: Bytes,
+    /// Query and body params merged, as Gumroad reads them.
+    pub params: Params,
+}
+
+/// Reads, cleans and (for admin routes) authenticates a request.
+pub async fn prepare(state: &AppState, access: Access, req: Inbound) -> Result<Prepared, AppError> {
     let Inbound {
         method,
         uri,
@@ -71,22 +81,87 @@ pub async fn relay(
         state.admin.require(&headers, fwd.access_token.as_deref())?;
     }
     // Fail malformed input with a 400 of our own rather than spending upstream budget on it.
-    Params::from_request(
+    let params = Params::from_request(
         fwd.query.as_deref(),
         inbound::content_type(&headers),
         &fwd.body,
     )
     .map_err(bad_params)?;
+    Ok(Prepared {
+        access,
+        method,
+        headers,
+        query: fwd.query,
+        body: fwd.body,
+        params,
+    })
+}
+
+impl Prepared {
+    /// The upstream request for this call. Reads (GET, HEAD) are safe to retry; anything else
+    /// may have changed state and is sent once.
+    pub fn upstream_request(
+        &self,
+        target: Target,
+        connection: Option<HeaderValue>,
+    ) -> UpstreamRequest {
+        let retry = if matches!(self.method, Method::GET | Method::HEAD) {
+            Retry::Safe
+        } else {
+            Retry::Never
+        };
+        UpstreamRequest {
+            method: self.method.clone(),
+            target,
+            query: self.query.clone(),
+            headers: headers::request_headers(&self.headers),
+            body: self.body.clone(),
+            connection,
+            priority: self.access.priority(),
+            retry,
+        }
+    }
+
+    /// The client answer for an upstream failure: a spent budget or a pause is 429 for an admin
+    /// caller (they can back off), 503 for the public; an open circuit is 503 for both.
+    pub fn failure(&self, e: UpstreamError) -> AppError {
+        match e {
+            UpstreamError::Denied(d)
+                if self.access == Access::Admin && d.reason != DenyReason::CircuitOpen =>
+            {
+                AppError::TooManyRequests {
+                    retry_after: d.retry_after,
+                }
+            }
+            other => other.into(),
+        }
+    }
+}
+
+impl Access {
+    /// Public license calls first, admin calls next.
+    pub fn priority(self) -> Priority {
+        match self {
+            Self::Public => Priority::Public,
+            Self::Admin => Priority::Admin,
+        }
+    }
+}
+
+/// Relays `req` to `target` and passes the answer back. `connection` is the `Maton-Connection`
+/// to send (`None`: the configured default).
+pub async fn relay(
+    state: &AppState,
+    access: Access,
+    req: Inbound,
+    target: Target,
+    connection: Option<HeaderValue>,
+) -> Result<Response, AppError> {
+    let prepared = prepare(state, access, req).await?;
     let answer = state
         .upstream
-        .send(UpstreamRequest {
-            method,
-            target,
-            query: fwd.query,
-            headers: headers::request_headers(&headers),
-            body: fwd.body,
-            connection,
-        })
-        .await?;
+        .send(prepared.upstream_request(target, connection))
+        .await
+        .map_err(|e| prepared.failure(e))?;
     Ok(answer.into_response())
 }

@@ -4,7 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::auth::AdminTokens;
+use crate::cache::{AnswerCache, Flights, Keyer};
+use crate::clock::Clock;
 use crate::config::Settings;
+use crate::facade::Fill;
+use crate::limits::InboundLimits;
 use crate::metrics::Metrics;
 use crate::upstream::Upstream;
 
@@ -16,6 +20,54 @@ pub struct AppState {
     pub admin: AdminTokens,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Arc<Lifecycle>,
+    pub caches: Caches,
+    pub limits: InboundLimits,
+}
+
+/// The answer caches, their single-flight maps and the key derivation.
+#[derive(Clone)]
+pub struct Caches {
+    pub clock: Clock,
+    pub keyer: Keyer,
+    pub verify: AnswerCache,
+    pub verify_fills: Arc<Flights<Fill>>,
+    pub sales: AnswerCache,
+    pub sales_fills: Arc<Flights<Fill>>,
+}
+
+impl Caches {
+    /// Verify answers get seven eighths of `cache.max_bytes`, sales pages the rest: verifies
+    /// are the hot path, sales pages are large but few and short-lived.
+    pub fn new(settings: &Settings, clock: Clock, metrics: &Arc<Metrics>) -> Self {
+        let c = &settings.cache;
+        let sales_bytes = c.max_bytes / 8;
+        Self {
+            verify: AnswerCache::new(
+                "verify",
+                c.max_bytes - sales_bytes,
+                c.stale_if_error,
+                clock.clone(),
+                metrics.clone(),
+            ),
+            sales: AnswerCache::new(
+                "sales",
+                sales_bytes.max(1),
+                c.stale_if_error,
+                clock.clone(),
+                metrics.clone(),
+            ),
+            verify_fills: Flights::new(),
+            sales_fills: Flights::new(),
+            keyer: Keyer::random(),
+            clock,
+        }
+    }
+
+    /// Publishes entry counts and sizes (called at scrape time).
+    pub fn report(&self) {
+        self.verify.report();
+        self.sales.report();
+    }
 }
 
 /// Whether this process should receive new traffic.

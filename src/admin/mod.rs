@@ -1,6 +1,7 @@
 //! The admin surface: every other Gumroad v2 call passed through, and Maton's connection
 //! management. Everything here requires an admin token.
 
+mod cache;
 mod connections;
 mod passthrough;
 
@@ -14,10 +15,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(passthrough::router())
         .merge(connections::router())
+        .merge(cache::router())
 }
 
 /// The account an admin caller chose with `Maton-Connection`, if any.
-fn chosen_connection(headers: &HeaderMap) -> Option<HeaderValue> {
+pub fn chosen_connection(headers: &HeaderMap) -> Option<HeaderValue> {
     headers
         .get(MATON_CONNECTION)
         .filter(|v| !v.as_bytes().is_empty())

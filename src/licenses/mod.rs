@@ -1,24 +1,30 @@
-//! The public license surface: `POST /v2/licenses/verify`, Gumroad-compatible, no token needed.
-//! The caller's params (form, JSON or query) are forwarded as sent, minus any credential, with
-//! Gumgate's own Maton key and the configured connection; the caller cannot pick the account.
+//! The license surface: the public `POST /v2/licenses/verify` (behind per-IP limits) and the
+//! admin license edits that must invalidate what the verify cache holds.
+
+mod edit;
+mod verify;
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::Response;
-use axum::routing::post;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{post, put};
 
-use crate::error::AppError;
-use crate::relay::{Access, Inbound, relay};
+use crate::limits::{self, InboundLimits};
+use crate::relay::Inbound;
 use crate::state::AppState;
-use crate::upstream::Target;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v2/licenses/verify", post(verify))
-        .route("/v2/licenses/verify.json", post(verify))
-}
+pub use edit::invalidate;
 
-async fn verify(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    let target = Target::Gumroad(vec!["v2".into(), "licenses".into(), "verify".into()]);
-    relay(&state, Access::Public, req, target, None).await
+pub fn router(limits: InboundLimits) -> Router<AppState> {
+    let public = Router::new()
+        .route("/v2/licenses/verify", post(verify::verify))
+        .route("/v2/licenses/verify.json", post(verify::verify))
+        .route_layer(from_fn_with_state(limits, limits::enforce));
+    edit::ACTIONS.iter().fold(public, |router, action| {
+        let handler =
+            move |State(state): State<AppState>, req: Inbound| edit::edit(state, action, req);
+        router
+            .route(&format!("/v2/licenses/{action}"), put(handler.clone()))
+            .route(&format!("/v2/licenses/{action}.json"), put(handler))
+    })
 }

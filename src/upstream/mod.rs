@@ -1,7 +1,8 @@
 //! The one client that talks to Maton (and through it to Gumroad). It holds the only copy of
 //! `MATON_API_KEY` that leaves the process, builds every URL with `Url` segment APIs (never by
-//! pasting caller input into a string), records metrics for each call and never retries: a
-//! retry policy belongs to callers that know whether their request is safe to repeat.
+//! pasting caller input into a string), spends the shared budget on every attempt, reports
+//! each outcome to it (429s pause everything, failures feed the breaker), records metrics,
+//! and retries only the requests their callers marked safe to repeat.
 
 pub mod endpoint;
 pub mod headers;
@@ -15,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use url::Url;
 
+use crate::budget::{Budget, BudgetSettings, Denied, Outcome, Priority, parse_retry_after};
 use crate::config::{Secret, Settings};
 use crate::metrics::{Metrics, method_label};
 
@@ -43,6 +45,9 @@ pub enum UpstreamError {
     Transport(String),
     #[error("upstream answer exceeded {MAX_RESPONSE_BYTES} bytes")]
     TooLarge,
+    /// Not sent: no budget in time, a 429 pause, or an open circuit.
+    #[error(transparent)]
+    Denied(#[from] Denied),
 }
 
 impl UpstreamError {
@@ -53,6 +58,7 @@ impl UpstreamError {
             Self::Connect => "connect",
             Self::Transport(_) => "transport",
             Self::TooLarge => "too_large",
+            Self::Denied(d) => d.reason.label(),
         }
     }
 
@@ -77,8 +83,17 @@ pub enum Target {
     Connections(Option<String>),
 }
 
+/// Whether a request may be sent again after a failure that left its effect unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Never: it may change state upstream (an incrementing verify, a PUT).
+    Never,
+    /// On connection errors and 502/503/504: reading it twice changes nothing.
+    Safe,
+}
+
 /// One request to send upstream. Headers and body are already free of caller credentials.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct UpstreamRequest {
     pub method: Method,
     pub target: Target,
@@ -88,6 +103,9 @@ pub struct UpstreamRequest {
     pub body: Bytes,
     /// The `Maton-Connection` to send; `None` uses the configured default.
     pub connection: Option<HeaderValue>,
+    /// Its place in the budget queue.
+    pub priority: Priority,
+    pub retry: Retry,
 }
 
 /// Upstream's answer, buffered.
@@ -120,6 +138,9 @@ struct Inner {
     default_connection: Option<HeaderValue>,
     metrics: Arc<Metrics>,
     health: UpstreamHealth,
+    budget: Budget,
+    max_wait: Duration,
+    max_retries: u32,
 }
 
 impl Upstream {
@@ -147,10 +168,18 @@ impl Upstream {
                 base: settings.upstream.base_url.clone(),
                 api_key,
                 default_connection,
+                budget: Budget::new(BudgetSettings::from(&settings.upstream), metrics.clone()),
                 metrics,
                 health: UpstreamHealth::new(&settings.upstream.base_url),
+                max_wait: settings.upstream.max_wait,
+                max_retries: settings.upstream.max_retries,
             }),
         })
+    }
+
+    /// The shared upstream budget.
+    pub fn budget(&self) -> &Budget {
+        &self.inner.budget
     }
 
     /// What recent upstream calls looked like, for `/readyz`.
@@ -179,10 +208,35 @@ impl Upstream {
         url
     }
 
-    /// Sends one request and buffers the answer. Any HTTP status is an `Ok`; only the absence
-    /// of an answer is an error.
-    #[tracing::instrument(skip_all, fields(endpoint, method = %req.method, status))]
+    /// Sends a request under the budget, retrying it when it is safe to and the failure is one
+    /// a retry can cure. Any HTTP status is an `Ok`; only the absence of an answer is an error.
     pub async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+        let attempts = match req.retry {
+            Retry::Safe => 1 + self.inner.max_retries,
+            Retry::Never => 1,
+        };
+        let mut attempt = 1;
+        loop {
+            let permit = self
+                .inner
+                .budget
+                .acquire(req.priority, self.inner.max_wait)
+                .await?;
+            let result = self.attempt(req.clone()).await;
+            self.inner.budget.complete(permit, outcome(&result));
+            if attempt >= attempts || !worth_retrying(&result) {
+                return result;
+            }
+            attempt += 1;
+            // Jitter, so replicas that failed together do not retry together.
+            let pause = Duration::from_millis(rand::random_range(20..120));
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// One attempt, with its metrics.
+    #[tracing::instrument(skip_all, fields(endpoint, method = %req.method, status))]
+    async fn attempt(&self, req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
         let endpoint = match &req.target {
             Target::Gumroad(segs) => endpoint::gumroad_template(segs),
             Target::Connections(None) => "/connections",
@@ -262,5 +316,37 @@ impl Upstream {
             headers,
             body: body.freeze(),
         })
+    }
+}
+
+/// What an attempt tells the budget: a 429 pauses everyone, an outage feeds the breaker.
+fn outcome(result: &Result<UpstreamResponse, UpstreamError>) -> Outcome {
+    match result {
+        Ok(r) if r.status == StatusCode::TOO_MANY_REQUESTS => Outcome::Throttled {
+            retry_after: r
+                .headers
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
+        },
+        Ok(r) if is_outage(r.status) => Outcome::Failure,
+        Ok(_) | Err(UpstreamError::TooLarge) => Outcome::Success,
+        Err(_) => Outcome::Failure,
+    }
+}
+
+/// Statuses that say upstream (Maton or Gumroad) is down rather than answering. A 500 is left
+/// out: Gumroad answers a missing `product_id` with one, which is the caller's error.
+pub fn is_outage(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
+fn worth_retrying(result: &Result<UpstreamResponse, UpstreamError>) -> bool {
+    match result {
+        Ok(r) => is_outage(r.status),
+        Err(e) => matches!(e, UpstreamError::Connect),
     }
 }

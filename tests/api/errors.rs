@@ -74,17 +74,20 @@ async fn oversized_bodies_get_413_before_upstream() {
 }
 
 #[tokio::test]
-async fn upstream_down_is_a_clear_502() {
+async fn upstream_down_is_a_clear_502_for_admins_and_503_for_apps() {
     let app = spawn_app().await;
     app.sandbox.set_faults(Faults {
         refuse_connections: true,
         ..Faults::default()
     });
-    let res = app.verify(&VALID).await;
+    let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
     let msg = assert_gumroad_error(res, 502).await;
     assert!(msg.contains("could not be reached"), "{msg}");
-    let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
-    assert_gumroad_error(res, 502).await;
+    // An app's verify with nothing cached: 503 with Retry-After (issue 3's facade).
+    let res = app.verify(&VALID).await;
+    assert!(res.headers().contains_key("retry-after"));
+    let msg = assert_gumroad_error(res, 503).await;
+    assert!(msg.contains("unavailable"), "{msg}");
 }
 
 #[tokio::test]
@@ -102,7 +105,7 @@ async fn upstream_gone_entirely_is_a_502_too() {
         .send()
         .await
         .unwrap();
-    assert_gumroad_error(res, 502).await;
+    assert_gumroad_error(res, 503).await;
 }
 
 #[tokio::test]

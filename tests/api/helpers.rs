@@ -3,9 +3,10 @@
 
 use std::net::SocketAddr;
 
+use gumgate::clock::Clock;
 use gumgate::config::{Secret, Secrets, Settings};
 use gumgate::sandbox::{self, SandboxConfig, SandboxHandle};
-use gumgate::{Application, build_state};
+use gumgate::{Application, build_state_with_clock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -26,6 +27,8 @@ pub struct TestApp {
     pub ops: String,
     pub sandbox: SandboxHandle,
     pub client: reqwest::Client,
+    /// The clock cache freshness is judged by; it only moves when a test advances it.
+    pub clock: Clock,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -46,14 +49,24 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         },
     )
     .await;
-    let mut settings = Settings::load_from(None, Vec::new()).unwrap();
+    let mut settings = Settings::load_from(
+        None,
+        [
+            // Tests send many verifies from 127.0.0.1; the limit tests set their own.
+            ("GUMGATE__LIMITS__VERIFY_PER_IP", "100000/s"),
+            ("GUMGATE__LIMITS__FAILED_VERIFY_PER_IP", "100000/s"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    )
+    .unwrap();
     settings.upstream.base_url = sandbox.base_url().parse().unwrap();
     tweak(&mut settings);
+    let clock = Clock::manual();
     let secrets = Secrets {
         maton_api_key: Some(Secret::new(MATON_KEY)),
         admin_tokens: vec![Secret::new(ADMIN_TOKEN)],
     };
-    let state = build_state(settings, secrets).unwrap();
+    let state = build_state_with_clock(settings, secrets, clock.clone()).unwrap();
     let app = Application::from_listeners(
         TcpListener::bind("127.0.0.1:0").await.unwrap(),
         TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -74,6 +87,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         ops: format!("http://{ops_addr}"),
         sandbox,
         client: reqwest::Client::new(),
+        clock,
         stop: Some(stop),
         task: Some(task),
     }

@@ -43,7 +43,7 @@ async fn request_and_upstream_counters_move_with_traffic() {
     assert_eq!(
         sample(
             &after,
-            r#"gumgate_http_requests_total{method="GET",route="/v2/{*rest}",status="200"}"#
+            r#"gumgate_http_requests_total{method="GET",route="/v2/sales/{id}",status="200"}"#
         ),
         1.0
     );

@@ -354,8 +354,11 @@ async fn upstream_429_and_its_retry_after_pass_back_to_admins() {
     let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
     assert_eq!(res.status(), 429);
     assert_eq!(res.headers()["retry-after"], "2");
+    // Upstream is now paused for 2 s: the next call is refused here, without reaching it.
     let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(res.status(), 429);
+    assert_eq!(res.headers()["retry-after"], "2");
+    assert_eq!(app.sandbox.request_count(), 1);
 }
 
 #[tokio::test]

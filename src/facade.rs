@@ -1,0 +1,217 @@
+//! The cached path to upstream, shared by license verifies and admin sales reads: a fresh
+//! entry answers at once; otherwise one coalesced fill (in its own task, see
+//! `cache::flight`) asks upstream; when that fails, a stale entry within the stale-if-error
+//! window stands in. Every answer says how it was served in `Cache-Status`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+
+use crate::budget::Denied;
+use crate::cache::{Answer, AnswerCache, CacheStatus, Flights, Lookup};
+use crate::upstream::{Upstream, UpstreamError, UpstreamRequest, UpstreamResponse, is_outage};
+
+/// What to do with an upstream answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Serve it and keep it fresh this long.
+    Store(Duration),
+    /// Serve it, don't keep it (the caller's own error, say).
+    Pass,
+    /// Treat it as an outage: stale may stand in.
+    Fail,
+}
+
+/// Decides the verdict on an answer.
+pub type Classifier = fn(&Answer, &Ttls) -> Verdict;
+
+/// The freshness lifetimes a classifier hands out.
+#[derive(Debug, Clone, Copy)]
+pub struct Ttls {
+    pub ok: Duration,
+    pub not_found: Duration,
+}
+
+/// Why a fill produced nothing to serve.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// No budget in time, a 429 pause, or an open circuit: nothing was sent.
+    Denied(Denied),
+    /// Sent, but no answer came (the error kind: timeout, connect, ...).
+    Transport(&'static str),
+    /// Upstream answered with an outage (429, 502/503/504, or what the classifier failed).
+    Outage(Answer),
+}
+
+/// The shared result of one fill.
+#[derive(Debug, Clone)]
+pub enum Fill {
+    Answered { answer: Answer, stored: bool },
+    Failed(Failure),
+}
+
+/// What the caller gets.
+pub enum Served {
+    Answer(Answer, CacheStatus),
+    /// Upstream failed and nothing stored could stand in.
+    Failed(Failure),
+}
+
+/// One cacheable upstream call.
+pub struct CachedCall {
+    pub cache: AnswerCache,
+    pub flights: Arc<Flights<Fill>>,
+    pub key: u128,
+    pub request: UpstreamRequest,
+    pub classify: Classifier,
+    pub ttls: Ttls,
+    /// Skip the fresh entry (`Cache-Control: no-cache`); stale may still stand in on failure.
+    pub refresh: bool,
+}
+
+/// Serves `call` from cache or from one coalesced upstream fill.
+pub async fn serve(upstream: &Upstream, call: CachedCall) -> Served {
+    let stale = match call.cache.lookup(call.key) {
+        Lookup::Fresh(answer, left) if !call.refresh => {
+            return counted(
+                &call.cache,
+                answer,
+                CacheStatus::Hit {
+                    ttl: left.as_secs(),
+                },
+            );
+        }
+        Lookup::Fresh(answer, _) => Some((answer, Duration::ZERO)),
+        Lookup::Stale(answer, past) => Some((answer, past)),
+        Lookup::Miss => None,
+    };
+    let fill = fill(
+        upstream.clone(),
+        call.cache.clone(),
+        call.key,
+        call.request,
+        call.classify,
+        call.ttls,
+    );
+    let on_panic = Fill::Failed(Failure::Transport("internal"));
+    let (result, collapsed) = call.flights.join(call.key, fill, on_panic).await;
+    match (result, stale) {
+        (Fill::Answered { answer, stored }, stale) => {
+            let status = CacheStatus::Forwarded {
+                status: answer.status.as_u16(),
+                stale: stale.is_some(),
+                collapsed,
+                stored,
+            };
+            counted(&call.cache, answer, status)
+        }
+        (Fill::Failed(_), Some((answer, past))) => counted(
+            &call.cache,
+            answer,
+            CacheStatus::StaleIfError {
+                age: past.as_secs(),
+            },
+        ),
+        (Fill::Failed(failure), None) => {
+            call.cache.count(CacheStatus::Unavailable);
+            Served::Failed(failure)
+        }
+    }
+}
+
+fn counted(cache: &AnswerCache, answer: Answer, status: CacheStatus) -> Served {
+    cache.count(status);
+    Served::Answer(answer, status)
+}
+
+/// One upstream call and what it leaves in the cache; runs detached from any caller.
+async fn fill(
+    upstream: Upstream,
+    cache: AnswerCache,
+    key: u128,
+    request: UpstreamRequest,
+    classify: Classifier,
+    ttls: Ttls,
+) -> Fill {
+    match upstream.send(request).await {
+        Ok(response) => settle(&cache, key, answer_of(response), classify, &ttls),
+        Err(e) => Fill::Failed(failure_of(e)),
+    }
+}
+
+/// Applies the verdict on an answer: store it, pass it, or call it an outage.
+pub fn settle(
+    cache: &AnswerCache,
+    key: u128,
+    answer: Answer,
+    classify: Classifier,
+    ttls: &Ttls,
+) -> Fill {
+    match classify(&answer, ttls) {
+        Verdict::Store(ttl) => {
+            cache.store(key, &answer, ttl);
+            Fill::Answered {
+                answer,
+                stored: true,
+            }
+        }
+        Verdict::Pass => Fill::Answered {
+            answer,
+            stored: false,
+        },
+        Verdict::Fail => Fill::Failed(Failure::Outage(answer)),
+    }
+}
+
+pub fn answer_of(r: UpstreamResponse) -> Answer {
+    Answer {
+        status: r.status,
+        content_type: r.headers.get(header::CONTENT_TYPE).cloned(),
+        body: r.body,
+    }
+}
+
+pub fn failure_of(e: UpstreamError) -> Failure {
+    match e {
+        UpstreamError::Denied(d) => Failure::Denied(d),
+        other => Failure::Transport(other.kind()),
+    }
+}
+
+/// The classification every cached route starts from: throttling and outages are failures
+/// (stale may stand in), never answers to keep.
+pub fn is_failure(answer: &Answer) -> bool {
+    answer.status == StatusCode::TOO_MANY_REQUESTS || is_outage(answer.status)
+}
+
+impl Failure {
+    /// How long a caller should wait before trying again. `fallback` covers outages (the
+    /// budget's pause already carries a 429's `Retry-After`, so callers pass what is left of it).
+    pub fn retry_after(&self, fallback: Duration) -> Duration {
+        match self {
+            Self::Denied(d) => d.retry_after,
+            Self::Outage(_) | Self::Transport(_) => fallback,
+        }
+    }
+}
+
+/// An answer as an HTTP response, with its `Cache-Status`.
+pub fn respond(answer: Answer, status: CacheStatus) -> Response {
+    let mut response = (answer.status, answer.body).into_response();
+    let headers = response.headers_mut();
+    if let Some(ct) = answer.content_type {
+        headers.insert(header::CONTENT_TYPE, ct);
+    }
+    headers.insert("cache-status", status.header());
+    response
+}
+
+/// Adds a `Cache-Status` to a response built elsewhere.
+pub fn with_status(mut response: Response, status: CacheStatus) -> Response {
+    response
+        .headers_mut()
+        .insert("cache-status", status.header());
+    response
+}

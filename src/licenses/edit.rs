@@ -1,0 +1,56 @@
+//! Admin license edits (`PUT /v2/licenses/enable | disable | decrement_uses_count | rotate`),
+//! relayed like any admin call, then the cached verify answers they touch are dropped: Gumroad
+//! sends no webhook for these changes, so Gumgate is the only one who can know.
+
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::admin::chosen_connection;
+use crate::error::AppError;
+use crate::relay::{Access, Inbound, prepare};
+use crate::state::AppState;
+use crate::upstream::Target;
+
+/// The edits Gumgate relays and invalidates after.
+pub const ACTIONS: &[&str] = &["enable", "disable", "decrement_uses_count", "rotate"];
+
+/// Handles `PUT /v2/licenses/{action}` for one of [`ACTIONS`].
+pub async fn edit(
+    state: AppState,
+    action: &'static str,
+    req: Inbound,
+) -> Result<Response, AppError> {
+    let p = prepare(&state, Access::Admin, req).await?;
+    let target = Target::Gumroad(vec!["v2".into(), "licenses".into(), action.into()]);
+    let connection = chosen_connection(&p.headers);
+    let answer = state
+        .upstream
+        .send(p.upstream_request(target, connection))
+        .await
+        .map_err(|e| p.failure(e))?;
+    if answer.status.is_success() {
+        let product = p.params.str("product_id").unwrap_or_default();
+        if let Some(key) = p.params.str("license_key") {
+            invalidate(&state, product, key);
+        }
+        // After a rotate the new key must not meet an old entry either.
+        let new_key = serde_json::from_slice::<Value>(&answer.body)
+            .ok()
+            .and_then(|v| {
+                v.pointer("/purchase/license_key")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+        if let Some(key) = new_key {
+            invalidate(&state, product, &key);
+        }
+    }
+    Ok(answer.into_response())
+}
+
+/// Drops the cached verify answers of one license.
+pub fn invalidate(state: &AppState, product: &str, license_key: &str) {
+    let connection = state.settings.default_connection().unwrap_or_default();
+    let key = state.caches.keyer.verify(connection, product, license_key);
+    state.caches.verify.invalidate(key);
+}

@@ -1,0 +1,181 @@
+//! `POST /v2/licenses/verify`, the public facade. Non-incrementing verifies are answered from
+//! the cache (one coalesced upstream call per miss, stale-if-error on failure); incrementing
+//! ones always go upstream, uncoalesced and never retried, and their answer refreshes the
+//! cache. Unlisted products are refused without an upstream call when an allow-list is set.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::cache::{Answer, CacheStatus, Lookup};
+use crate::error::AppError;
+use crate::facade::{self, CachedCall, Failure, Fill, Served, Ttls, Verdict};
+use crate::params::increments_uses;
+use crate::relay::{Access, Inbound, Prepared, prepare};
+use crate::state::AppState;
+use crate::upstream::{Retry, Target};
+
+/// Gumroad's answer for a license it does not know, reused for unlisted products.
+const NOT_FOUND: &str = "That license does not exist for the provided product.";
+/// `Retry-After` when an outage gives no better hint.
+const OUTAGE_RETRY: Duration = Duration::from_secs(5);
+
+pub async fn verify(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
+    let p = prepare(&state, Access::Public, req).await?;
+    let product = p.params.str("product_id").unwrap_or_default().to_owned();
+    if !product_allowed(&state, &product) {
+        return Ok(not_found());
+    }
+    // A license_key that is absent or not a string is upstream's to answer (its 404 or 400);
+    // such requests are relayed without the cache.
+    let Some(license) = p.params.str("license_key").map(str::to_owned) else {
+        return uncached(&state, &p).await;
+    };
+    let connection = state.settings.default_connection().unwrap_or_default();
+    let key = state.caches.keyer.verify(connection, &product, &license);
+    if increments_uses(&p.params) {
+        incrementing(&state, &p, key).await
+    } else {
+        cached(&state, &p, key).await
+    }
+}
+
+fn product_allowed(state: &AppState, product: &str) -> bool {
+    let allowed = &state.settings.licenses.allowed_products;
+    allowed.is_empty() || allowed.iter().any(|p| p == product)
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "success": false, "message": NOT_FOUND })),
+    )
+        .into_response()
+}
+
+fn target() -> Target {
+    Target::Gumroad(vec!["v2".into(), "licenses".into(), "verify".into()])
+}
+
+/// Gumroad's verify answers: 200 is kept fresh for `verify_ttl`, the definitive 404s for
+/// `negative_ttl`; a 400 or 500 in Gumroad's own shape (a non-string param, a missing
+/// `product_id`) is the caller's error and passes; anything else (429, 5xx, Maton's 400/401
+/// about its own setup) is an outage for which a stale answer may stand in.
+fn classify(answer: &Answer, ttls: &Ttls) -> Verdict {
+    match answer.status {
+        StatusCode::OK => Verdict::Store(ttls.ok),
+        StatusCode::NOT_FOUND => Verdict::Store(ttls.not_found),
+        StatusCode::BAD_REQUEST | StatusCode::INTERNAL_SERVER_ERROR if gumroad_shaped(answer) => {
+            Verdict::Pass
+        }
+        _ => Verdict::Fail,
+    }
+}
+
+fn gumroad_shaped(answer: &Answer) -> bool {
+    serde_json::from_slice::<Value>(&answer.body)
+        .is_ok_and(|v| v.get("success") == Some(&Value::Bool(false)))
+}
+
+fn ttls(state: &AppState) -> Ttls {
+    Ttls {
+        ok: state.settings.cache.verify_ttl,
+        not_found: state.settings.cache.negative_ttl,
+    }
+}
+
+async fn cached(state: &AppState, p: &Prepared, key: u128) -> Result<Response, AppError> {
+    let mut request = p.upstream_request(target(), None);
+    // A non-incrementing verify reads only: repeating it is harmless.
+    request.retry = Retry::Safe;
+    let call = CachedCall {
+        cache: state.caches.verify.clone(),
+        flights: state.caches.verify_fills.clone(),
+        key,
+        request,
+        classify,
+        ttls: ttls(state),
+        refresh: false,
+    };
+    match facade::serve(&state.upstream, call).await {
+        Served::Answer(answer, status) => Ok(facade::respond(answer, status)),
+        Served::Failed(failure) => Err(unavailable(state, &failure)),
+    }
+}
+
+/// Always upstream, once: an increment must never be swallowed by a cached or shared answer,
+/// nor doubled by a retry after an ambiguous failure. When upstream fails, the increment could
+/// not happen anyway; a stale answer then keeps a paying user working, and says it is stale.
+async fn incrementing(state: &AppState, p: &Prepared, key: u128) -> Result<Response, AppError> {
+    let cache = &state.caches.verify;
+    let fill = match state
+        .upstream
+        .send(p.upstream_request(target(), None))
+        .await
+    {
+        Ok(response) => facade::settle(
+            cache,
+            key,
+            facade::answer_of(response),
+            classify,
+            &ttls(state),
+        ),
+        Err(e) => Fill::Failed(facade::failure_of(e)),
+    };
+    match fill {
+        Fill::Answered { answer, stored } => {
+            let status = CacheStatus::Bypass {
+                status: answer.status.as_u16(),
+                stored,
+            };
+            cache.count(status);
+            Ok(facade::respond(answer, status))
+        }
+        Fill::Failed(failure) => match cache.lookup(key) {
+            Lookup::Stale(answer, past) => {
+                let status = CacheStatus::StaleIfError {
+                    age: past.as_secs(),
+                };
+                cache.count(status);
+                Ok(facade::respond(answer, status))
+            }
+            // A fresh entry while upstream fails: the last answer, now at zero staleness.
+            Lookup::Fresh(answer, _) => {
+                let status = CacheStatus::StaleIfError { age: 0 };
+                cache.count(status);
+                Ok(facade::respond(answer, status))
+            }
+            Lookup::Miss => {
+                cache.count(CacheStatus::Unavailable);
+                Err(unavailable(state, &failure))
+            }
+        },
+    }
+}
+
+/// Requests the cache cannot key (no string `license_key`): relayed as they are.
+async fn uncached(state: &AppState, p: &Prepared) -> Result<Response, AppError> {
+    let answer = state
+        .upstream
+        .send(p.upstream_request(target(), None))
+        .await
+        .map_err(|e| p.failure(e))?;
+    let status = CacheStatus::Bypass {
+        status: answer.status.as_u16(),
+        stored: false,
+    };
+    state.caches.verify.count(status);
+    Ok(facade::with_status(answer.into_response(), status))
+}
+
+/// 503 with `Retry-After` and Gumroad's shape: upstream failed and nothing stored can stand in.
+fn unavailable(state: &AppState, failure: &Failure) -> AppError {
+    let fallback = state.upstream.budget().paused_for().unwrap_or(OUTAGE_RETRY);
+    AppError::Unavailable {
+        retry_after: failure.retry_after(fallback),
+    }
+}

@@ -1,0 +1,108 @@
+//! Admin `GET /v2/sales` and `GET /v2/sales/{id}`, cached briefly (`cache.sales_ttl`) per
+//! connection and normalised query, coalesced, with stale-if-error. `Cache-Control: no-cache`
+//! asks for a fresh copy. Paging params (`page_key`, the deprecated `page`) are part of the
+//! key and pass through untouched, as do the relative `next_page_url`s in the answers.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use http::{HeaderMap, StatusCode, header};
+
+use crate::admin::chosen_connection;
+use crate::cache::Answer;
+use crate::error::AppError;
+use crate::facade::{self, CachedCall, Failure, Served, Ttls, Verdict};
+use crate::inbound;
+use crate::relay::{Access, Inbound, Prepared, prepare};
+use crate::state::AppState;
+use crate::upstream::{Target, UpstreamError};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v2/sales", get(sales))
+        .route("/v2/sales.json", get(sales))
+        .route("/v2/sales/{id}", get(sales))
+}
+
+async fn sales(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
+    let segments = inbound::path_segments(req.uri.path());
+    let p = prepare(&state, Access::Admin, req).await?;
+    let connection = chosen_connection(&p.headers);
+    let conn_key = connection
+        .as_ref()
+        .map(|c| c.as_bytes().to_vec())
+        .unwrap_or_else(|| {
+            let default = state.settings.default_connection().unwrap_or_default();
+            default.as_bytes().to_vec()
+        });
+    let query = normalized_query(p.query.as_deref());
+    let path = segments.join("/");
+    let key = state
+        .caches
+        .keyer
+        .hash(&[b"sales", &conn_key, path.as_bytes(), query.as_bytes()]);
+    let call = CachedCall {
+        cache: state.caches.sales.clone(),
+        flights: state.caches.sales_fills.clone(),
+        key,
+        request: p.upstream_request(Target::Gumroad(segments), connection),
+        classify,
+        ttls: Ttls {
+            ok: state.settings.cache.sales_ttl,
+            not_found: state.settings.cache.sales_ttl,
+        },
+        refresh: wants_refresh(&p.headers),
+    };
+    match facade::serve(&state.upstream, call).await {
+        Served::Answer(answer, status) => Ok(facade::respond(answer, status)),
+        Served::Failed(failure) => failed(&p, failure),
+    }
+}
+
+/// 200s are kept (including Gumroad's 200 "sale not found"); errors pass; outages fail.
+fn classify(answer: &Answer, ttls: &Ttls) -> Verdict {
+    if facade::is_failure(answer) {
+        Verdict::Fail
+    } else if answer.status == StatusCode::OK {
+        Verdict::Store(ttls.ok)
+    } else {
+        Verdict::Pass
+    }
+}
+
+/// Without a stale copy, an admin gets what the passthrough would have given: upstream's own
+/// outage answer, or Gumgate's 429/502/504.
+fn failed(p: &Prepared, failure: Failure) -> Result<Response, AppError> {
+    match failure {
+        Failure::Outage(answer) => Ok(facade::respond(
+            answer,
+            crate::cache::CacheStatus::Unavailable,
+        )),
+        Failure::Denied(d) => Err(p.failure(UpstreamError::Denied(d))),
+        Failure::Transport("timeout") => Err(AppError::UpstreamTimeout),
+        Failure::Transport(_) => Err(AppError::UpstreamUnreachable),
+    }
+}
+
+/// The query as a cache key: pairs sorted, so `a=1&b=2` and `b=2&a=1` share an entry.
+fn normalized_query(query: Option<&str>) -> String {
+    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    pairs.sort();
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// `Cache-Control: no-cache` (or `max-age=0`) asks for an answer fresh from upstream.
+fn wants_refresh(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|d| d.trim().to_ascii_lowercase())
+        .any(|d| d == "no-cache" || d == "max-age=0")
+}
