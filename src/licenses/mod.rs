@@ -24,7 +24,7 @@ pub fn router(limits: InboundLimits) -> Router<AppState> {
         let handler =
             move |State(state): State<AppState>, req: Inbound| edit::edit(state, action, req);
         router
-            .route(&format!("/v2/licenses/{action}"), put(handler.clone()))
+            .route(&format!("/v2/licenses/{action}"), put(handler))
             .route(&format!("/v2/licenses/{action}.json"), put(handler))
     })
 }
