@@ -103,7 +103,7 @@ async fn cached(state: &AppState, p: &Prepared, key: u128) -> Result<Response, A
     };
     match facade::serve(&state.upstream, call).await {
         Served::Answer(answer, status) => Ok(facade::respond(answer, status)),
-        Served::Failed(failure) => Err(unavailable(state, &failure)),
+        Served::Failed(failure) => Ok(unavailable(state, &failure)),
     }
 }
 
@@ -151,7 +151,7 @@ async fn incrementing(state: &AppState, p: &Prepared, key: u128) -> Result<Respo
             }
             Lookup::Miss => {
                 cache.count(CacheStatus::Unavailable);
-                Err(unavailable(state, &failure))
+                Ok(unavailable(state, &failure))
             }
         },
     }
@@ -173,9 +173,10 @@ async fn uncached(state: &AppState, p: &Prepared) -> Result<Response, AppError> 
 }
 
 /// 503 with `Retry-After` and Gumroad's shape: upstream failed and nothing stored can stand in.
-fn unavailable(state: &AppState, failure: &Failure) -> AppError {
+fn unavailable(state: &AppState, failure: &Failure) -> Response {
     let fallback = state.upstream.budget().paused_for().unwrap_or(OUTAGE_RETRY);
-    AppError::Unavailable {
+    let error = AppError::Unavailable {
         retry_after: failure.retry_after(fallback),
-    }
+    };
+    facade::with_status(error.into_response(), CacheStatus::Unavailable)
 }

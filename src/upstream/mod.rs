@@ -216,17 +216,25 @@ impl Upstream {
             Retry::Never => 1,
         };
         let mut attempt = 1;
+        let mut previous = None;
         loop {
-            let permit = self
+            let permit = match self
                 .inner
                 .budget
                 .acquire(req.priority, self.inner.max_wait)
-                .await?;
+                .await
+            {
+                Ok(permit) => permit,
+                // A retry that cannot go (no budget, a pause, the breaker just opened) returns
+                // what the last attempt got: upstream's own answer beats our refusal.
+                Err(denied) => return previous.unwrap_or(Err(denied.into())),
+            };
             let result = self.attempt(req.clone()).await;
             self.inner.budget.complete(permit, outcome(&result));
             if attempt >= attempts || !worth_retrying(&result) {
                 return result;
             }
+            previous = Some(result);
             attempt += 1;
             // Jitter, so replicas that failed together do not retry together.
             let pause = Duration::from_millis(rand::random_range(20..120));

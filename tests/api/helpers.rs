@@ -40,15 +40,20 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    gumgate::telemetry::init_for_tests();
-    let sandbox = sandbox::spawn(
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    spawn_app_on(
         SandboxConfig {
             rate_limit: 0,
             ..SandboxConfig::default()
         },
+        tweak,
     )
-    .await;
+    .await
+}
+
+/// A gateway in front of a sandbox configured by the test (Maton's rate limit, say).
+pub async fn spawn_app_on(sandbox: SandboxConfig, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    gumgate::telemetry::init_for_tests();
+    let sandbox = sandbox::spawn(TcpListener::bind("127.0.0.1:0").await.unwrap(), sandbox).await;
     let mut settings = Settings::load_from(
         None,
         [

@@ -1,11 +1,15 @@
 //! Integration tests of the gateway: the real router on a real socket against the sandbox.
 
 mod auth;
+mod budget;
 mod errors;
+mod facade;
 mod health;
 mod helpers;
+mod limits;
 mod metrics;
 mod passthrough;
 mod paths;
 mod process;
+mod sales;
 mod verify;

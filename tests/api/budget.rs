@@ -1,0 +1,177 @@
+//! The upstream budget end to end: Maton's limit is never exceeded under a flood, a 429 stops
+//! all upstream traffic for its Retry-After, and the breaker stops hammering a failing upstream.
+
+use std::time::Instant;
+
+use gumgate::sandbox::{Faults, SandboxConfig, seed};
+use reqwest::Method;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_flood_of_distinct_verifies_never_draws_a_429_from_maton() {
+    // The sandbox enforces Maton's real limit: 10 requests per rolling second.
+    let app = spawn_app_on(SandboxConfig::default(), |_| {}).await;
+    let started = Instant::now();
+    let calls = (0..500).map(|i| {
+        let (client, url) = (
+            app.client.clone(),
+            format!("{}/v2/licenses/verify", app.api),
+        );
+        let key = format!("{i:08X}-00000000-00000000-00000000");
+        tokio::spawn(async move {
+            let form = [
+                ("product_id", seed::PRODUCT_ONE_TIME),
+                ("license_key", key.as_str()),
+                ("increment_uses_count", "false"),
+            ];
+            client.post(url).form(&form).send().await.unwrap()
+        })
+    });
+    let mut answered = 0;
+    for call in futures_util::future::join_all(calls).await {
+        let res = call.unwrap();
+        match res.status().as_u16() {
+            404 => answered += 1,
+            503 => assert!(res.headers().contains_key("retry-after")),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let seen = app.sandbox.requests();
+    assert!(seen.iter().all(|r| r.status != 429), "Maton said 429");
+    assert_eq!(seen.len(), answered);
+    // Evenly spaced at 1/10 s (+ margin): never more than the budget allows in the time taken.
+    assert!(
+        seen.len() as f64 <= elapsed * 10.0 + 1.0,
+        "{} calls in {elapsed:.2}s",
+        seen.len()
+    );
+    assert!(answered >= 5, "the budget was used: {answered}");
+    let m = app.metrics().await;
+    assert!(
+        sample(
+            &m,
+            r#"gumgate_budget_denials_total{priority="public",reason="budget"}"#
+        ) > 0.0
+    );
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_stops_upstream_traffic_for_that_long() {
+    let app = spawn_app().await;
+    // Warm one license so a stale answer exists for it.
+    let warm = [
+        ("product_id", seed::PRODUCT_ONE_TIME),
+        ("license_key", seed::LICENSE_MULTISEAT),
+        ("increment_uses_count", "false"),
+    ];
+    assert_eq!(app.verify(&warm).await.status(), 200);
+    app.clock.advance(std::time::Duration::from_secs(600));
+    app.sandbox.set_faults(Faults {
+        fail_next: 1,
+        fail_status: 429,
+        retry_after: Some("2".into()),
+        ..Faults::default()
+    });
+    let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    let before = app.sandbox.request_count();
+
+    // For the next 2 s nothing goes upstream: an app gets 503 + Retry-After, or the stale
+    // answer where one exists; an admin gets 429.
+    let res = app.verify(&VALID).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "2");
+    let res = app.verify(&warm).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["cache-status"]
+            .to_str()
+            .unwrap()
+            .contains("stale-if-error")
+    );
+    let res = app.admin(Method::GET, "/v2/products").send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert_eq!(app.sandbox.request_count(), before);
+    let m = app.metrics().await;
+    assert_eq!(sample(&m, "gumgate_upstream_throttled_total"), 1.0);
+    assert!(sample(&m, "gumgate_upstream_blocked_seconds_total") >= 1.9);
+}
+
+#[tokio::test]
+async fn the_breaker_stops_calls_to_a_failing_upstream() {
+    let app = spawn_app().await;
+    app.sandbox.set_faults(Faults {
+        fail_next: 1_000,
+        fail_status: 502,
+        ..Faults::default()
+    });
+    // Each GET is retried twice on 502, so two calls make six failures: the breaker opens.
+    for _ in 0..2 {
+        let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+        assert_eq!(res.status(), 502);
+    }
+    let reached = app.sandbox.request_count();
+    assert!((5..=6).contains(&reached), "{reached}");
+    for _ in 0..3 {
+        let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+        assert_eq!(res.status(), 503);
+        assert!(res.headers().contains_key("retry-after"));
+    }
+    assert_eq!(
+        app.sandbox.request_count(),
+        reached,
+        "an open circuit sends nothing"
+    );
+    let m = app.metrics().await;
+    assert_eq!(sample(&m, "gumgate_circuit_state"), 2.0);
+    let ready: serde_json::Value = reqwest::get(format!("{}/readyz", app.ops))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["status"], "ready",
+        "an upstream outage never fails readiness"
+    );
+}
+
+#[tokio::test]
+async fn writes_are_never_retried_but_reads_are() {
+    let app = spawn_app().await;
+    app.sandbox.set_faults(Faults {
+        fail_next: 1,
+        fail_status: 503,
+        ..Faults::default()
+    });
+    let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+    assert_eq!(res.status(), 200, "the retry succeeded");
+    assert_eq!(app.sandbox.request_count(), 2);
+    app.sandbox.set_faults(Faults {
+        fail_next: 1,
+        fail_status: 503,
+        ..Faults::default()
+    });
+    let res = app
+        .admin(
+            Method::PUT,
+            &format!("/v2/products/{}", seed::PRODUCT_ONE_TIME),
+        )
+        .form(&[("name", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(app.sandbox.request_count(), 3);
+    // Nor is an incrementing verify.
+    app.sandbox.set_faults(Faults {
+        fail_next: 1,
+        fail_status: 503,
+        ..Faults::default()
+    });
+    let res = app.verify(&VALID).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(app.sandbox.request_count(), 4);
+}

@@ -1,0 +1,383 @@
+//! The verify facade: cache hits, coalescing, increments, negative caching, TTLs on a manual
+//! clock, stale-if-error, invalidation and the allow-list, each proven by what reached the
+//! sandbox.
+
+use std::time::Duration;
+
+use gumgate::sandbox::{Faults, seed};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const NO_INCREMENT: [(&str, &str); 3] = [
+    ("product_id", seed::PRODUCT_ONE_TIME),
+    ("license_key", seed::LICENSE_VALID),
+    ("increment_uses_count", "false"),
+];
+
+fn cache_status(res: &reqwest::Response) -> String {
+    res.headers()["cache-status"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_second_identical_verify_is_a_hit() {
+    let app = spawn_app().await;
+    let first = app.verify(&NO_INCREMENT).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(
+        cache_status(&first),
+        "gumgate; fwd=miss; fwd-status=200; stored"
+    );
+    let first_body = first.bytes().await.unwrap();
+
+    // Same license, other spelling (case, blanks), other encoding (JSON): the same entry.
+    let second = app
+        .client
+        .post(format!("{}/v2/licenses/verify", app.api))
+        .json(&serde_json::json!({
+            "product_id": seed::PRODUCT_ONE_TIME,
+            "license_key": format!(" {} ", seed::LICENSE_VALID.to_lowercase()),
+            "increment_uses_count": false
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 200);
+    assert_eq!(cache_status(&second), "gumgate; hit; ttl=300");
+    assert_eq!(second.bytes().await.unwrap(), first_body);
+    assert_eq!(app.sandbox.request_count(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_identical_cold_verifies_make_one_upstream_call() {
+    let app = spawn_app().await;
+    app.sandbox.set_faults(Faults {
+        latency_ms: 300,
+        ..Faults::default()
+    });
+    let calls = (0..200).map(|_| {
+        let (client, url) = (
+            app.client.clone(),
+            format!("{}/v2/licenses/verify", app.api),
+        );
+        tokio::spawn(async move { client.post(url).form(&NO_INCREMENT).send().await.unwrap() })
+    });
+    let mut collapsed = 0;
+    for call in futures_util::future::join_all(calls).await {
+        let res = call.unwrap();
+        assert_eq!(res.status(), 200);
+        collapsed += usize::from(cache_status(&res).contains("collapsed"));
+    }
+    assert_eq!(app.sandbox.request_count(), 1);
+    assert!(collapsed >= 1, "some callers joined the first fill");
+}
+
+#[tokio::test]
+async fn the_fill_survives_its_first_caller_leaving() {
+    let app = spawn_app().await;
+    app.sandbox.set_faults(Faults {
+        latency_ms: 400,
+        ..Faults::default()
+    });
+    // The first caller gives up long before upstream answers.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(format!("{}/v2/licenses/verify", app.api))
+        .form(&NO_INCREMENT)
+        .send()
+        .await;
+    assert!(gave_up.is_err());
+    // Others arrive while the fill still runs, and get its answer.
+    let res = app.verify(&NO_INCREMENT).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        cache_status(&res).contains("collapsed"),
+        "{}",
+        cache_status(&res)
+    );
+    assert_eq!(app.sandbox.request_count(), 1);
+}
+
+#[tokio::test]
+async fn incrementing_verifies_always_reach_upstream_and_count_exactly() {
+    let app = spawn_app().await;
+    let _ = app.verify(&NO_INCREMENT).await; // warm the cache
+    for (i, flag) in ["true", "0", "False", "no"].into_iter().enumerate() {
+        let res = app
+            .verify(&[
+                ("product_id", seed::PRODUCT_ONE_TIME),
+                ("license_key", seed::LICENSE_VALID),
+                ("increment_uses_count", flag),
+            ])
+            .await;
+        assert!(cache_status(&res).starts_with("gumgate; fwd=request; fwd-status=200"));
+        assert_eq!(res.json::<Value>().await.unwrap()["uses"], i + 1, "{flag}");
+    }
+    let res = app.verify(&VALID).await; // absent flag: increments too
+    assert_eq!(res.json::<Value>().await.unwrap()["uses"], 5);
+    assert_eq!(app.sandbox.request_count(), 6);
+    // Every increment refreshed the cache, so a cached read shows the count.
+    let res = app.verify(&NO_INCREMENT).await;
+    assert!(cache_status(&res).contains("hit"));
+    assert_eq!(res.json::<Value>().await.unwrap()["uses"], 5);
+    assert_eq!(app.sandbox.request_count(), 6);
+}
+
+#[tokio::test]
+async fn fresh_answers_expire_on_time_without_sleeping() {
+    let app = spawn_app().await;
+    let _ = app.verify(&NO_INCREMENT).await;
+    app.clock.advance(Duration::from_secs(299));
+    assert!(cache_status(&app.verify(&NO_INCREMENT).await).contains("hit; ttl=1"));
+    assert_eq!(app.sandbox.request_count(), 1);
+    app.clock.advance(Duration::from_secs(2));
+    let res = app.verify(&NO_INCREMENT).await;
+    assert_eq!(
+        cache_status(&res),
+        "gumgate; fwd=stale; fwd-status=200; stored"
+    );
+    assert_eq!(app.sandbox.request_count(), 2);
+}
+
+#[tokio::test]
+async fn definitive_404s_are_cached_negatively_and_expire_sooner() {
+    let app = spawn_app().await;
+    let unknown = [
+        ("product_id", seed::PRODUCT_ONE_TIME),
+        ("license_key", "00000000-00000000-00000000-00000000"),
+        ("increment_uses_count", "false"),
+    ];
+    for _ in 0..3 {
+        let res = app.verify(&unknown).await;
+        assert_eq!(res.status(), 404);
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["message"],
+            "That license does not exist for the provided product."
+        );
+    }
+    assert_eq!(app.sandbox.request_count(), 1);
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(app.verify(&unknown).await.status(), 404);
+    assert_eq!(app.sandbox.request_count(), 2);
+}
+
+#[tokio::test]
+async fn caller_errors_and_outages_are_never_cached() {
+    let app = spawn_app().await;
+    // Gumroad's 500 for a missing product_id is the caller's error: passed, not kept.
+    for _ in 0..2 {
+        let res = app
+            .verify(&[
+                ("license_key", seed::LICENSE_VALID),
+                ("increment_uses_count", "false"),
+            ])
+            .await;
+        assert_eq!(res.status(), 500);
+        assert!(cache_status(&res).contains("fwd=miss"));
+    }
+    assert_eq!(app.sandbox.request_count(), 2);
+    // An outage answer is not kept either: the next call asks again.
+    app.sandbox.set_faults(Faults {
+        fail_next: 1,
+        fail_status: 500,
+        ..Faults::default()
+    });
+    let res = app.verify(&NO_INCREMENT).await;
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    let res = app.verify(&NO_INCREMENT).await;
+    assert_eq!(res.status(), 200);
+    assert!(cache_status(&res).contains("stored"));
+}
+
+#[tokio::test]
+async fn stale_answers_stand_in_while_upstream_fails_and_503_when_none() {
+    let app = spawn_app().await;
+    let _ = app.verify(&NO_INCREMENT).await;
+    app.clock.advance(Duration::from_secs(3600)); // stale, well inside the 72 h window
+    app.sandbox.set_faults(Faults {
+        refuse_connections: true,
+        ..Faults::default()
+    });
+    let res = app.verify(&NO_INCREMENT).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        cache_status(&res),
+        "gumgate; hit; ttl=-3300; detail=stale-if-error"
+    );
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["purchase"]["license_key"],
+        seed::LICENSE_VALID
+    );
+    // An incrementing verify cannot count now; the user keeps working on the stale answer.
+    let res = app.verify(&VALID).await;
+    assert_eq!(res.status(), 200);
+    assert!(cache_status(&res).contains("stale-if-error"));
+    // Nothing stored for this license: 503, Retry-After, Gumroad's shape.
+    let res = app
+        .verify(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_MULTISEAT),
+            ("increment_uses_count", "false"),
+        ])
+        .await;
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(
+        cache_status(&res),
+        "gumgate; fwd=miss; detail=upstream-unavailable"
+    );
+    assert_eq!(res.json::<Value>().await.unwrap()["success"], false);
+    // Past the stale window nothing stands in any more.
+    app.clock.advance(Duration::from_secs(72 * 3600));
+    assert_eq!(app.verify(&NO_INCREMENT).await.status(), 503);
+}
+
+#[tokio::test]
+async fn disabling_through_gumgate_invalidates_the_cached_answer() {
+    let app = spawn_app().await;
+    assert_eq!(app.verify(&NO_INCREMENT).await.status(), 200);
+    let form = [
+        ("product_id", seed::PRODUCT_ONE_TIME),
+        ("license_key", seed::LICENSE_VALID),
+    ];
+    let res = app
+        .admin(Method::PUT, "/v2/licenses/disable")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app.verify(&NO_INCREMENT).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["message"],
+        "This license key has been disabled."
+    );
+
+    // Rotate: the old key's entry and the new key's are both fresh from upstream.
+    let res = app
+        .admin(Method::PUT, "/v2/licenses/enable")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.verify(&NO_INCREMENT).await.status(), 200);
+    let rotated: Value = app
+        .admin(Method::PUT, "/v2/licenses/rotate")
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(app.verify(&NO_INCREMENT).await.status(), 404);
+    let new_key = rotated["purchase"]["license_key"].as_str().unwrap();
+    let res = app
+        .verify(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", new_key),
+            ("increment_uses_count", "false"),
+        ])
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn operators_can_purge_one_license_or_everything() {
+    let app = spawn_app().await;
+    let _ = app.verify(&NO_INCREMENT).await;
+    let res = app
+        .admin(Method::DELETE, "/admin/cache")
+        .query(&[("product_id", seed::PRODUCT_ONE_TIME)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res = app
+        .admin(Method::DELETE, "/admin/cache")
+        .query(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(cache_status(&app.verify(&NO_INCREMENT).await).contains("fwd=miss"));
+    let res = app
+        .admin(Method::DELETE, "/admin/cache")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["success"], true);
+    assert!(cache_status(&app.verify(&NO_INCREMENT).await).contains("fwd=miss"));
+    // Without the admin token, nothing is purged.
+    let res = app
+        .client
+        .delete(format!("{}/admin/cache", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn unlisted_products_are_refused_without_an_upstream_call() {
+    let app =
+        spawn_app_with(|s| s.licenses.allowed_products = vec![seed::PRODUCT_MEMBERSHIP.into()])
+            .await;
+    let res = app.verify(&NO_INCREMENT).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["message"],
+        "That license does not exist for the provided product."
+    );
+    assert_eq!(app.sandbox.request_count(), 0);
+    let res = app
+        .verify(&[
+            ("product_id", seed::PRODUCT_MEMBERSHIP),
+            ("license_key", seed::LICENSE_MEMBERSHIP_ACTIVE),
+        ])
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.sandbox.request_count(), 1);
+}
+
+#[tokio::test]
+async fn cache_metrics_count_lookups_and_size() {
+    let app = spawn_app().await;
+    let _ = app.verify(&NO_INCREMENT).await;
+    let _ = app.verify(&NO_INCREMENT).await;
+    let _ = app.verify(&VALID).await;
+    let m = app.metrics().await;
+    assert_eq!(
+        sample(
+            &m,
+            r#"gumgate_cache_lookups_total{cache="verify",result="miss"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"gumgate_cache_lookups_total{cache="verify",result="hit"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"gumgate_cache_lookups_total{cache="verify",result="bypass"}"#
+        ),
+        1.0
+    );
+    assert_eq!(sample(&m, r#"gumgate_cache_entries{cache="verify"}"#), 1.0);
+    assert!(sample(&m, r#"gumgate_cache_bytes{cache="verify"}"#) > 100.0);
+}

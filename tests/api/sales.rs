@@ -1,0 +1,149 @@
+//! Admin sales reads: cached briefly per connection and query, refreshed on `no-cache`,
+//! stale-if-error, paging intact.
+
+use std::time::Duration;
+
+use gumgate::sandbox::{Faults, seed};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+fn cache_status(res: &reqwest::Response) -> String {
+    res.headers()["cache-status"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn sales_are_cached_per_query_and_connection() {
+    let app = spawn_app().await;
+    let first = app
+        .admin(Method::GET, "/v2/sales?after=2020-01-01&before=2030-01-01")
+        .send()
+        .await
+        .unwrap();
+    assert!(cache_status(&first).contains("fwd=miss"));
+    let body = first.bytes().await.unwrap();
+    // The same query in another order is the same entry.
+    let again = app
+        .admin(Method::GET, "/v2/sales?before=2030-01-01&after=2020-01-01")
+        .send()
+        .await
+        .unwrap();
+    assert!(cache_status(&again).starts_with("gumgate; hit"));
+    assert_eq!(again.bytes().await.unwrap(), body);
+    assert_eq!(app.sandbox.request_count(), 1);
+    // Another account is another entry.
+    let b: Value = app
+        .admin(Method::GET, "/v2/sales?before=2030-01-01&after=2020-01-01")
+        .header("maton-connection", seed::CONNECTION_B)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(
+        b["sales"],
+        serde_json::from_slice::<Value>(&body).unwrap()["sales"]
+    );
+    assert_eq!(app.sandbox.request_count(), 2);
+    // One sale, and Gumroad's 200 not-found, are cached too.
+    for path in [
+        format!("/v2/sales/{}", seed::SALE_VALID),
+        "/v2/sales/nope".to_owned(),
+    ] {
+        let _ = app.admin(Method::GET, &path).send().await.unwrap();
+        let res = app.admin(Method::GET, &path).send().await.unwrap();
+        assert!(cache_status(&res).contains("hit"), "{path}");
+    }
+    assert_eq!(app.sandbox.request_count(), 4);
+}
+
+#[tokio::test]
+async fn no_cache_refreshes_and_the_ttl_expires() {
+    let app = spawn_app().await;
+    let _ = app.admin(Method::GET, "/v2/sales").send().await.unwrap();
+    let res = app
+        .admin(Method::GET, "/v2/sales")
+        .header("cache-control", "no-cache")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        cache_status(&res).contains("fwd=stale"),
+        "{}",
+        cache_status(&res)
+    );
+    assert_eq!(app.sandbox.request_count(), 2);
+    app.clock.advance(Duration::from_secs(31));
+    let res = app.admin(Method::GET, "/v2/sales").send().await.unwrap();
+    assert!(cache_status(&res).contains("fwd=stale"));
+    assert_eq!(app.sandbox.request_count(), 3);
+}
+
+#[tokio::test]
+async fn stale_sales_stand_in_during_an_outage() {
+    let app = spawn_app().await;
+    let fresh = app
+        .admin(Method::GET, "/v2/sales")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    app.clock.advance(Duration::from_secs(120));
+    app.sandbox.set_faults(Faults {
+        refuse_connections: true,
+        ..Faults::default()
+    });
+    let res = app.admin(Method::GET, "/v2/sales").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(cache_status(&res).contains("stale-if-error"));
+    assert_eq!(res.bytes().await.unwrap(), fresh);
+    // Nothing cached for this query: the passthrough's own 502.
+    let res = app
+        .admin(Method::GET, "/v2/sales?email=x%40y.z")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
+}
+
+#[tokio::test]
+async fn paging_passes_through_the_cache_intact() {
+    let app = spawn_app().await;
+    let mut path = "/v2/sales".to_owned();
+    let mut total = 0;
+    while let Some(next) = {
+        let page: Value = app
+            .admin(Method::GET, &path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        total += page["sales"].as_array().unwrap().len();
+        page["next_page_url"].as_str().map(str::to_owned)
+    } {
+        path = next;
+    }
+    assert_eq!(total, seed::SELLER_A_SALE_COUNT);
+    let res = app
+        .admin(Method::GET, "/v2/sales?page_key=garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res = app
+        .admin(Method::GET, "/v2/sales?page_key=garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(
+        cache_status(&res).contains("fwd=miss"),
+        "errors are not cached"
+    );
+}
