@@ -5,9 +5,9 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, Method, StatusCode, header};
 
 use crate::admin::chosen_connection;
 use crate::cache::Answer;
@@ -29,6 +29,15 @@ async fn sales(State(state): State<AppState>, req: Inbound) -> Result<Response, 
     let segments = inbound::path_segments(req.uri.path());
     let p = prepare(&state, Access::Admin, req).await?;
     let connection = chosen_connection(&p.headers);
+    // axum routes HEAD here too; its empty body must never become the GET's cached answer.
+    if p.method != Method::GET {
+        let answer = state
+            .upstream
+            .send(p.upstream_request(Target::Gumroad(segments), connection))
+            .await
+            .map_err(|e| p.failure(e))?;
+        return Ok(answer.into_response());
+    }
     let conn_key = connection
         .as_ref()
         .map(|c| c.as_bytes().to_vec())

@@ -60,6 +60,17 @@ async fn sales_are_cached_per_query_and_connection() {
 }
 
 #[tokio::test]
+async fn a_head_request_never_fills_the_cache() {
+    let app = spawn_app().await;
+    let res = app.admin(Method::HEAD, "/v2/sales").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app.admin(Method::GET, "/v2/sales").send().await.unwrap();
+    assert!(cache_status(&res).contains("fwd=miss"));
+    let page: Value = res.json().await.unwrap();
+    assert_eq!(page["sales"].as_array().unwrap().len(), 10);
+}
+
+#[tokio::test]
 async fn no_cache_refreshes_and_the_ttl_expires() {
     let app = spawn_app().await;
     let _ = app.admin(Method::GET, "/v2/sales").send().await.unwrap();
