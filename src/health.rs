@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use http::StatusCode;
 use serde_json::json;
 
+use crate::budget::CircuitState;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -31,5 +32,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
             .into_response();
     }
     let upstream = state.upstream.health().observe().await;
-    Json(json!({ "status": "ready", "upstream": upstream })).into_response()
+    let budget = state.upstream.budget();
+    let circuit = match budget.circuit() {
+        CircuitState::Closed => "closed",
+        CircuitState::HalfOpen => "half_open",
+        CircuitState::Open => "open",
+    };
+    let paused = budget.paused_for().map_or(0.0, |d| d.as_secs_f64());
+    Json(json!({
+        "status": "ready",
+        "upstream": upstream,
+        "budget": { "circuit": circuit, "paused_seconds": paused },
+    }))
+    .into_response()
 }
