@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use gumgate::sandbox::{Faults, SandboxConfig, seed};
+use gumgate::sandbox::{SandboxConfig, seed};
 use reqwest::Method;
 
 use crate::helpers::*;
@@ -68,12 +68,7 @@ async fn a_429_with_retry_after_stops_upstream_traffic_for_that_long() {
     ];
     assert_eq!(app.verify(&warm).await.status(), 200);
     app.clock.advance(std::time::Duration::from_secs(600));
-    app.sandbox.set_faults(Faults {
-        fail_next: 1,
-        fail_status: 429,
-        retry_after: Some("2".into()),
-        ..Faults::default()
-    });
+    app.fail_next(1, 429, Some("2"));
     let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
     assert_eq!(res.status(), 429);
     let before = app.sandbox.request_count();
@@ -102,11 +97,7 @@ async fn a_429_with_retry_after_stops_upstream_traffic_for_that_long() {
 #[tokio::test]
 async fn the_breaker_stops_calls_to_a_failing_upstream() {
     let app = spawn_app().await;
-    app.sandbox.set_faults(Faults {
-        fail_next: 1_000,
-        fail_status: 502,
-        ..Faults::default()
-    });
+    app.fail_next(1_000, 502, None);
     // Each GET is retried twice on 502, so two calls make six failures: the breaker opens.
     for _ in 0..2 {
         let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
@@ -141,19 +132,11 @@ async fn the_breaker_stops_calls_to_a_failing_upstream() {
 #[tokio::test]
 async fn writes_are_never_retried_but_reads_are() {
     let app = spawn_app().await;
-    app.sandbox.set_faults(Faults {
-        fail_next: 1,
-        fail_status: 503,
-        ..Faults::default()
-    });
+    app.fail_next(1, 503, None);
     let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
     assert_eq!(res.status(), 200, "the retry succeeded");
     assert_eq!(app.sandbox.request_count(), 2);
-    app.sandbox.set_faults(Faults {
-        fail_next: 1,
-        fail_status: 503,
-        ..Faults::default()
-    });
+    app.fail_next(1, 503, None);
     let res = app
         .admin(
             Method::PUT,
@@ -166,11 +149,7 @@ async fn writes_are_never_retried_but_reads_are() {
     assert_eq!(res.status(), 503);
     assert_eq!(app.sandbox.request_count(), 3);
     // Nor is an incrementing verify.
-    app.sandbox.set_faults(Faults {
-        fail_next: 1,
-        fail_status: 503,
-        ..Faults::default()
-    });
+    app.fail_next(1, 503, None);
     let res = app.verify(&VALID).await;
     assert_eq!(res.status(), 503);
     assert_eq!(app.sandbox.request_count(), 4);

@@ -16,10 +16,6 @@ const NO_INCREMENT: [(&str, &str); 3] = [
     ("increment_uses_count", "false"),
 ];
 
-fn cache_status(res: &reqwest::Response) -> String {
-    res.headers()["cache-status"].to_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn a_second_identical_verify_is_a_hit() {
     let app = spawn_app().await;
@@ -33,16 +29,12 @@ async fn a_second_identical_verify_is_a_hit() {
 
     // Same license, other spelling (case, blanks), other encoding (JSON): the same entry.
     let second = app
-        .client
-        .post(format!("{}/v2/licenses/verify", app.api))
-        .json(&serde_json::json!({
+        .verify_json(serde_json::json!({
             "product_id": seed::PRODUCT_ONE_TIME,
             "license_key": format!(" {} ", seed::LICENSE_VALID.to_lowercase()),
             "increment_uses_count": false
         }))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(second.status(), 200);
     assert_eq!(cache_status(&second), "gumgate; hit; ttl=300");
     assert_eq!(second.bytes().await.unwrap(), first_body);
@@ -181,11 +173,7 @@ async fn caller_errors_and_outages_are_never_cached() {
     }
     assert_eq!(app.sandbox.request_count(), 2);
     // An outage answer is not kept either: the next call asks again.
-    app.sandbox.set_faults(Faults {
-        fail_next: 1,
-        fail_status: 500,
-        ..Faults::default()
-    });
+    app.fail_next(1, 500, None);
     let res = app.verify(&NO_INCREMENT).await;
     assert_eq!(res.status(), 503);
     assert!(res.headers().contains_key("retry-after"));

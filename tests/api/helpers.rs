@@ -120,6 +120,26 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A public verify with a JSON body.
+    pub async fn verify_json(&self, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v2/licenses/verify", self.api))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Makes the sandbox answer the next `n` requests with `status` (and `Retry-After`).
+    pub fn fail_next(&self, n: u32, status: u16, retry_after: Option<&str>) {
+        self.sandbox.set_faults(sandbox::Faults {
+            fail_next: n,
+            fail_status: status,
+            retry_after: retry_after.map(str::to_owned),
+            ..sandbox::Faults::default()
+        });
+    }
+
     pub async fn metrics(&self) -> String {
         reqwest::get(format!("{}/metrics", self.ops))
             .await
@@ -150,6 +170,11 @@ impl TestApp {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap()
     }
+}
+
+/// The `Cache-Status` of an answer.
+pub fn cache_status(res: &reqwest::Response) -> String {
+    res.headers()["cache-status"].to_str().unwrap().to_owned()
 }
 
 /// The value of one sample line of the Prometheus text output, 0 when absent.

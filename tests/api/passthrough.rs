@@ -1,7 +1,7 @@
 //! The admin passthrough: every seed call answers through Gumgate what the sandbox answers
 //! directly, with params, account choice and upstream oddities preserved.
 
-use gumgate::sandbox::{Faults, seed};
+use gumgate::sandbox::seed;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -345,12 +345,7 @@ async fn sales_paging_with_page_key_walks_every_sale() {
 #[tokio::test]
 async fn upstream_429_and_its_retry_after_pass_back_to_admins() {
     let app = spawn_app().await;
-    app.sandbox.set_faults(Faults {
-        fail_next: 1,
-        fail_status: 429,
-        retry_after: Some("2".into()),
-        ..Faults::default()
-    });
+    app.fail_next(1, 429, Some("2"));
     let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
     assert_eq!(res.status(), 429);
     assert_eq!(res.headers()["retry-after"], "2");

@@ -9,10 +9,6 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-fn cache_status(res: &reqwest::Response) -> String {
-    res.headers()["cache-status"].to_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn sales_are_cached_per_query_and_connection() {
     let app = spawn_app().await;

@@ -41,16 +41,12 @@ async fn verify_needs_no_token_and_passes_upstream_answer_through() {
 async fn json_and_query_params_are_accepted() {
     let app = spawn_app().await;
     let res = app
-        .client
-        .post(format!("{}/v2/licenses/verify", app.api))
-        .json(&json!({
+        .verify_json(json!({
             "product_id": seed::PRODUCT_ONE_TIME,
             "license_key": seed::LICENSE_VALID.to_lowercase(),
             "increment_uses_count": false
         }))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["uses"], 0);
 
@@ -96,12 +92,8 @@ async fn gumroad_404_and_400_answers_pass_through_unchanged() {
     );
 
     let res = app
-        .client
-        .post(format!("{}/v2/licenses/verify", app.api))
-        .json(&json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": 42}))
-        .send()
-        .await
-        .unwrap();
+        .verify_json(json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": 42}))
+        .await;
     assert_eq!(res.status(), 400);
     assert_eq!(
         res.json::<Value>().await.unwrap()["message"],
