@@ -50,6 +50,76 @@ pub struct Settings {
     pub licenses: LicensesSettings,
     pub limits: LimitsSettings,
     pub log: LogSettings,
+    pub storage: StorageSettings,
+    pub tokens: TokenSettings,
+    pub policy: Policy,
+    /// Per-product policy overrides, by product id.
+    pub products: std::collections::BTreeMap<String, PolicyOverride>,
+}
+
+/// `[storage]`: where activations live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `sqlite://PATH` (created if missing).
+    pub database_url: String,
+}
+
+/// `[tokens]`: activation token signing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// `iss` of every token.
+    pub issuer: String,
+    /// The kid that signs new tokens.
+    pub active_kid: String,
+    /// Every key still published in the JWKS (and retired ones, marked).
+    pub keys: Vec<SigningKeySettings>,
+}
+
+/// One signing key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningKeySettings {
+    pub kid: String,
+    /// A PKCS#8 PEM file holding the Ed25519 private key.
+    pub path: std::path::PathBuf,
+    /// Retired keys are no longer published; tokens they signed stop verifying.
+    #[serde(default)]
+    pub retired: bool,
+}
+
+/// `[policy]`: what a product's licenses allow (every product unless overridden).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Seats per purchased unit.
+    pub seats: u32,
+    pub allow_test_purchases: bool,
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub offline_grace: Duration,
+    #[serde(with = "humantime_serde")]
+    pub payment_failed_grace: Duration,
+    pub max_deactivations_per_day: u32,
+    pub mirror_uses_count: bool,
+}
+
+/// `[products."<id>"]`: any policy key, overriding the default for one product.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverride {
+    pub seats: Option<u32>,
+    pub allow_test_purchases: Option<bool>,
+    #[serde(default, with = "humantime_serde")]
+    pub token_ttl: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub offline_grace: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub payment_failed_grace: Option<Duration>,
+    pub max_deactivations_per_day: Option<u32>,
+    pub mirror_uses_count: Option<bool>,
 }
 
 /// `[server]`: the listeners and limits on inbound requests.
@@ -307,10 +377,45 @@ impl Settings {
         if c.max_bytes == 0 {
             return Err(ConfigError::invalid("cache.max_bytes", "must be above 0"));
         }
+        if self.policy.seats == 0 || self.products.values().any(|o| o.seats == Some(0)) {
+            return Err(ConfigError::invalid("policy.seats", "must be at least 1"));
+        }
+        if self.policy.token_ttl.is_zero() {
+            return Err(ConfigError::invalid("policy.token_ttl", "must be above 0"));
+        }
+        let t = &self.tokens;
+        if !t.active_kid.is_empty() && !t.keys.iter().any(|k| k.kid == t.active_kid && !k.retired) {
+            return Err(ConfigError::invalid(
+                "tokens.active_kid",
+                "must name a key in tokens.keys that is not retired",
+            ));
+        }
+        if !t.keys.is_empty() && t.active_kid.is_empty() {
+            return Err(ConfigError::invalid(
+                "tokens.active_kid",
+                "must name the signing key when tokens.keys is set",
+            ));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::invalid("log.level", "is not a valid filter"));
         }
         Ok(())
+    }
+
+    /// The policy of one product: the defaults with its overrides applied.
+    pub fn policy_for(&self, product_id: &str) -> Policy {
+        let mut p = self.policy.clone();
+        if let Some(o) = self.products.get(product_id) {
+            p.seats = o.seats.unwrap_or(p.seats);
+            p.allow_test_purchases = o.allow_test_purchases.unwrap_or(p.allow_test_purchases);
+            p.token_ttl = o.token_ttl.unwrap_or(p.token_ttl);
+            p.offline_grace = o.offline_grace.unwrap_or(p.offline_grace);
+            p.payment_failed_grace = o.payment_failed_grace.unwrap_or(p.payment_failed_grace);
+            p.max_deactivations_per_day =
+                o.max_deactivations_per_day.unwrap_or(p.max_deactivations_per_day);
+            p.mirror_uses_count = o.mirror_uses_count.unwrap_or(p.mirror_uses_count);
+        }
+        p
     }
 
     /// The default `Maton-Connection`, when one is configured.
@@ -372,6 +477,19 @@ mod tests {
             Duration::from_secs(60)
         );
         assert!(s.licenses.allowed_products.is_empty());
+    }
+
+    #[test]
+    fn product_policies_override_the_defaults() {
+        let dir = std::env::temp_dir().join(format!("gumgate-policy-{}.toml", std::process::id()));
+        std::fs::write(&dir, "[products.\"p1\"]\nseats = 5\ntoken_ttl = \"1h\"\n").unwrap();
+        let s = Settings::load_from(Some(&dir), env(&[])).unwrap();
+        let _ = std::fs::remove_file(&dir);
+        assert_eq!(s.policy_for("p1").seats, 5);
+        assert_eq!(s.policy_for("p1").token_ttl, Duration::from_secs(3600));
+        assert_eq!(s.policy_for("p1").max_deactivations_per_day, 3);
+        assert_eq!(s.policy_for("other"), s.policy);
+        assert_eq!(s.policy.token_ttl, Duration::from_secs(7 * 86400));
     }
 
     #[test]
