@@ -17,6 +17,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod facade;
+pub mod hashes;
 pub mod health;
 pub mod inbound;
 pub mod licenses;

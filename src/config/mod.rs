@@ -411,8 +411,9 @@ impl Settings {
             p.token_ttl = o.token_ttl.unwrap_or(p.token_ttl);
             p.offline_grace = o.offline_grace.unwrap_or(p.offline_grace);
             p.payment_failed_grace = o.payment_failed_grace.unwrap_or(p.payment_failed_grace);
-            p.max_deactivations_per_day =
-                o.max_deactivations_per_day.unwrap_or(p.max_deactivations_per_day);
+            p.max_deactivations_per_day = o
+                .max_deactivations_per_day
+                .unwrap_or(p.max_deactivations_per_day);
             p.mirror_uses_count = o.mirror_uses_count.unwrap_or(p.mirror_uses_count);
         }
         p
