@@ -7,6 +7,7 @@
 //! `inbound.rs` (body, path and credential handling), `middleware.rs`, `metrics.rs`,
 //! `config/`, `error.rs`. `sandbox/` is the local stand-in for Maton and Gumroad.
 
+pub mod activation;
 pub mod admin;
 pub mod app;
 pub mod auth;

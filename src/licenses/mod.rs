@@ -14,6 +14,7 @@ use crate::relay::Inbound;
 use crate::state::AppState;
 
 pub use edit::invalidate;
+pub use verify::check;
 
 pub fn router(limits: InboundLimits) -> Router<AppState> {
     let public = Router::new()

@@ -107,6 +107,45 @@ async fn cached(state: &AppState, p: &Prepared, key: u128) -> Result<Response, A
     }
 }
 
+/// The facade's cached, non-incrementing verify of one license, for Gumgate's own callers (the
+/// activation API): the same cache entry, coalescing and stale-if-error an app's verify gets.
+pub async fn check(state: &AppState, product: &str, license: &str) -> Result<Answer, Failure> {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("product_id", product)
+        .append_pair("license_key", license)
+        .append_pair("increment_uses_count", "false")
+        .finish();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    let request = crate::upstream::UpstreamRequest {
+        method: http::Method::POST,
+        target: target(),
+        query: None,
+        headers,
+        body: body.into(),
+        connection: None,
+        priority: crate::budget::Priority::Public,
+        retry: Retry::Safe,
+    };
+    let connection = state.settings.default_connection().unwrap_or_default();
+    let call = CachedCall {
+        cache: state.caches.verify.clone(),
+        flights: state.caches.verify_fills.clone(),
+        key: state.caches.keyer.verify(connection, product, license),
+        request,
+        classify,
+        ttls: ttls(state),
+        refresh: false,
+    };
+    match facade::serve(&state.upstream, call).await {
+        Served::Answer(answer, _) => Ok(answer),
+        Served::Failed(failure) => Err(failure),
+    }
+}
+
 /// Always upstream, once: an increment must never be swallowed by a cached or shared answer,
 /// nor doubled by a retry after an ambiguous failure. When upstream fails, the increment could
 /// not happen anyway; a stale answer then keeps a paying user working, and says it is stale.

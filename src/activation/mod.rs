@@ -1,0 +1,2 @@
+//! Desktop activation (being written).
+pub mod decision;
