@@ -1,5 +1,5 @@
-//! Time for cache freshness decisions, injectable so tests can move it forward instantly
-//! instead of sleeping through a TTL.
+//! Time for cache freshness and activation decisions, injectable so tests can move it forward
+//! instantly instead of sleeping through a TTL, a grace period or a day.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug)]
 pub struct Clock {
     origin: Instant,
+    /// Wall time at `origin`, for a manual clock's calendar time.
+    wall_origin: time::OffsetDateTime,
     /// `None` for the real clock; nanoseconds since `origin` for a manual one.
     manual: Option<Arc<AtomicU64>>,
 }
@@ -17,6 +19,7 @@ impl Clock {
     pub fn system() -> Self {
         Self {
             origin: Instant::now(),
+            wall_origin: time::OffsetDateTime::now_utc(),
             manual: None,
         }
     }
@@ -25,6 +28,7 @@ impl Clock {
     pub fn manual() -> Self {
         Self {
             origin: Instant::now(),
+            wall_origin: time::OffsetDateTime::now_utc(),
             manual: Some(Arc::new(AtomicU64::new(0))),
         }
     }
@@ -34,6 +38,19 @@ impl Clock {
             None => Instant::now(),
             Some(offset) => self.origin + Duration::from_nanos(offset.load(Ordering::Acquire)),
         }
+    }
+
+    /// Calendar time: the real one, or the manual clock's start plus what it was advanced.
+    pub fn utc_now(&self) -> time::OffsetDateTime {
+        match &self.manual {
+            None => time::OffsetDateTime::now_utc(),
+            Some(_) => self.wall_origin + (self.now() - self.origin),
+        }
+    }
+
+    /// Calendar time in whole seconds since the Unix epoch.
+    pub fn unix_now(&self) -> i64 {
+        self.utc_now().unix_timestamp()
     }
 
     /// Moves a manual clock forward (no effect on the real one).

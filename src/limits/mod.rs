@@ -91,6 +91,11 @@ impl InboundLimits {
     }
 }
 
+/// A response extension saying "this answer tells a guesser the key is wrong", for routes whose
+/// status for that is not 404.
+#[derive(Debug, Clone, Copy)]
+pub struct FailedAttempt;
+
 /// axum middleware for the public license routes (used as
 /// `router.route_layer(axum::middleware::from_fn_with_state(limits, limits::enforce))`).
 pub async fn enforce(State(limits): State<InboundLimits>, req: Request, next: Next) -> Response {
@@ -106,8 +111,11 @@ pub async fn enforce(State(limits): State<InboundLimits>, req: Request, next: Ne
         Err(refused) => return limits.refuse(refused),
     };
     let mut response = next.run(req).await;
-    // 404 is Gumroad's "does not exist / disabled / revoked": what a key guesser mostly sees.
-    if response.status() == StatusCode::NOT_FOUND {
+    // 404 is Gumroad's "does not exist / disabled / revoked": what a key guesser mostly sees;
+    // other routes (the activation API answers such denials with 403) mark theirs explicitly.
+    if response.status() == StatusCode::NOT_FOUND
+        || response.extensions().get::<FailedAttempt>().is_some()
+    {
         limits.inner.limiters.record_failure(&key);
     }
     headers::annotate(response.headers_mut(), &limits.inner.policy, admitted);
