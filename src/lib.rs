@@ -32,6 +32,7 @@ pub mod sandbox;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
+pub mod tokens;
 pub mod upstream;
 
 pub use app::{Application, api_router, build_state, build_state_with_clock, ops_router};
