@@ -19,6 +19,7 @@ use crate::error::{method_not_allowed, not_found};
 use crate::limits::InboundLimits;
 use crate::metrics::Metrics;
 use crate::state::{AppState, Caches, Lifecycle};
+use crate::tokens::Signer;
 use crate::upstream::Upstream;
 use crate::{admin, health, licenses, middleware, sales};
 
@@ -35,6 +36,8 @@ pub enum StartError {
     Client(#[from] reqwest::Error),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error("token signing keys: {0}")]
+    Tokens(#[from] crate::tokens::TokenError),
 }
 
 /// Builds the shared state from settings and secrets. `MATON_API_KEY` must be present.
@@ -63,7 +66,12 @@ pub fn build_state_with_clock(
             "licenses.allowed_products is empty: the public verify answers for any product id"
         );
     }
+    let signer = Signer::from_settings(&settings.tokens)?;
+    if !signer.can_issue() {
+        tracing::warn!("no token signing key configured: activations will carry no token");
+    }
     Ok(AppState {
+        signer,
         caches: Caches::new(&settings, clock, &metrics),
         settings: Arc::new(settings),
         upstream,

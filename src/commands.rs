@@ -46,7 +46,12 @@ pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), Star
     } else {
         secrets.require_for_serve()?;
     }
-    let state = build_state(settings, secrets)?;
+    let mut state = build_state(settings, secrets)?;
+    if with_sandbox && !state.signer.can_issue() {
+        // A demo must show tokens; a key that dies with the process is right for it.
+        state.signer = crate::tokens::Signer::ephemeral(&state.settings.tokens.issuer);
+        tracing::info!("sandbox: signing tokens with an ephemeral key");
+    }
     let app = Application::bind(state).await?;
     let result = app.run(shutdown_signal()).await;
     if let Some(handle) = sandbox_handle {
@@ -82,6 +87,16 @@ pub fn check_config(config: Option<&Path>, with_sandbox: bool) -> Result<String,
         settings.upstream.base_url,
         secrets.admin_tokens.len(),
         settings.log.format,
+    ))
+}
+
+/// `gumgate keys generate --out PATH`: a new Ed25519 signing key, and the config lines that use
+/// it. The public JWK is printed so it can be checked against `/.well-known/jwks.json`.
+pub fn generate_key(out: &Path, kid: &str) -> Result<String, crate::tokens::TokenError> {
+    let jwk = crate::tokens::write_new_key(out)?;
+    Ok(format!(
+        "wrote {path} (mode 0600)\npublic key: {jwk}\n\nadd to your config file:\n\n[tokens]\nactive_kid = \"{kid}\"\n\n[[tokens.keys]]\nkid = \"{kid}\"\npath = \"{path}\"\n",
+        path = out.display(),
     ))
 }
 

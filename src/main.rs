@@ -51,11 +51,29 @@ enum Command {
         #[arg(long)]
         sandbox: bool,
     },
+    /// Manage token signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Exit 0 when the server's /livez answers 200 (for container health checks).
     Healthcheck {
         /// The URL to check.
         #[arg(long, default_value = "http://127.0.0.1:8080/livez")]
         url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new Ed25519 signing key (PKCS#8 PEM, mode 0600) and print its config lines.
+    Generate {
+        /// Where to write the key; an existing file is never overwritten.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// The key id to publish it under (e.g. the month it starts signing).
+        #[arg(long, default_value = "key-1")]
+        kid: String,
     },
 }
 
@@ -93,6 +111,15 @@ async fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
+        Command::Keys {
+            command: KeysCommand::Generate { out, kid },
+        } => match commands::generate_key(&out, &kid) {
+            Ok(summary) => {
+                print!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
         Command::Healthcheck { url } => {
             if commands::healthcheck(&url).await {
                 ExitCode::SUCCESS

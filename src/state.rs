@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::facade::Fill;
 use crate::limits::InboundLimits;
 use crate::metrics::Metrics;
+use crate::tokens::Signer;
 use crate::upstream::Upstream;
 
 /// Shared application state.
@@ -22,6 +23,8 @@ pub struct AppState {
     pub lifecycle: Arc<Lifecycle>,
     pub caches: Caches,
     pub limits: InboundLimits,
+    /// Signs activation tokens (or refuses to, when no key is configured).
+    pub signer: Signer,
 }
 
 /// The answer caches, their single-flight maps and the key derivation.
