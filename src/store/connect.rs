@@ -28,7 +28,7 @@ pub(super) async fn open(database_url: &str) -> Result<SqlitePool, StoreError> {
         .map_err(|source| StoreError::Open { path, source })
 }
 
-fn options(database_url: &str) -> Result<SqliteConnectOptions, StoreError> {
+pub(super) fn options(database_url: &str) -> Result<SqliteConnectOptions, StoreError> {
     let scheme = database_url.split(':').next().unwrap_or_default();
     if scheme != "sqlite" {
         return Err(StoreError::UnsupportedUrl {
