@@ -19,9 +19,10 @@ use crate::error::{method_not_allowed, not_found};
 use crate::limits::InboundLimits;
 use crate::metrics::Metrics;
 use crate::state::{AppState, Caches, Lifecycle};
+use crate::store::Store;
 use crate::tokens::Signer;
 use crate::upstream::Upstream;
-use crate::{admin, health, licenses, middleware, sales};
+use crate::{activation, admin, health, licenses, middleware, sales};
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -38,15 +39,18 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("token signing keys: {0}")]
     Tokens(#[from] crate::tokens::TokenError),
+    #[error("storage.database_url: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
-/// Builds the shared state from settings and secrets. `MATON_API_KEY` must be present.
-pub fn build_state(settings: Settings, secrets: Secrets) -> Result<AppState, StartError> {
-    build_state_with_clock(settings, secrets, Clock::system())
+/// Builds the shared state from settings and secrets (opening and migrating the database).
+/// `MATON_API_KEY` must be present.
+pub async fn build_state(settings: Settings, secrets: Secrets) -> Result<AppState, StartError> {
+    build_state_with_clock(settings, secrets, Clock::system()).await
 }
 
 /// [`build_state`] with the clock cache freshness is judged by (tests pass a manual one).
-pub fn build_state_with_clock(
+pub async fn build_state_with_clock(
     settings: Settings,
     secrets: Secrets,
     clock: Clock,
@@ -67,11 +71,13 @@ pub fn build_state_with_clock(
         );
     }
     let signer = Signer::from_settings(&settings.tokens)?;
+    let store = Store::connect(&settings.storage.database_url).await?;
     if !signer.can_issue() {
         tracing::warn!("no token signing key configured: activations will carry no token");
     }
     Ok(AppState {
         signer,
+        store,
         caches: Caches::new(&settings, clock, &metrics),
         settings: Arc::new(settings),
         upstream,
@@ -86,6 +92,8 @@ pub fn build_state_with_clock(
 pub fn api_router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(licenses::router(state.limits.clone()))
+        .merge(activation::router(state.limits.clone()))
+        .route("/openapi.json", get(openapi))
         .merge(sales::router())
         .merge(admin::router())
         .merge(health::router())
@@ -107,6 +115,13 @@ pub fn ops_router(state: AppState) -> Router {
         .merge(health::router())
         .fallback(not_found)
         .with_state(state)
+}
+
+/// Gumgate's own API, described in OpenAPI 3.1 (checked against the routes by a test).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(http::header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 async fn render_metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {

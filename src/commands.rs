@@ -46,7 +46,7 @@ pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), Star
     } else {
         secrets.require_for_serve()?;
     }
-    let mut state = build_state(settings, secrets)?;
+    let mut state = build_state(settings, secrets).await?;
     if with_sandbox && !state.signer.can_issue() {
         // A demo must show tokens; a key that dies with the process is right for it.
         state.signer = crate::tokens::Signer::ephemeral(&state.settings.tokens.issuer);

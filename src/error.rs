@@ -76,6 +76,13 @@ impl From<UpstreamError> for AppError {
     }
 }
 
+impl From<crate::store::StoreError> for AppError {
+    fn from(e: crate::store::StoreError) -> Self {
+        // The database is ours: its failures are internal, logged, never shown.
+        Self::Internal(e.to_string())
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();

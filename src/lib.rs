@@ -30,6 +30,7 @@ pub mod relay;
 pub mod sales;
 pub mod sandbox;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod tokens;

@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::facade::Fill;
 use crate::limits::InboundLimits;
 use crate::metrics::Metrics;
+use crate::store::Store;
 use crate::tokens::Signer;
 use crate::upstream::Upstream;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub limits: InboundLimits,
     /// Signs activation tokens (or refuses to, when no key is configured).
     pub signer: Signer,
+    /// Activations, seats and the audit trail.
+    pub store: Store,
 }
 
 /// The answer caches, their single-flight maps and the key derivation.

@@ -65,13 +65,22 @@ pub async fn spawn_app_on(sandbox: SandboxConfig, tweak: impl FnOnce(&mut Settin
     )
     .unwrap();
     settings.upstream.base_url = sandbox.base_url().parse().unwrap();
+    // A database of its own for each test.
+    let db =
+        std::env::temp_dir().join(format!("gumgate-test-{}.db", uuid::Uuid::new_v4().simple()));
+    settings.storage.database_url = format!("sqlite://{}", db.display());
     tweak(&mut settings);
     let clock = Clock::manual();
     let secrets = Secrets {
         maton_api_key: Some(Secret::new(MATON_KEY)),
         admin_tokens: vec![Secret::new(ADMIN_TOKEN)],
     };
-    let state = build_state_with_clock(settings, secrets, clock.clone()).unwrap();
+    let mut state = build_state_with_clock(settings, secrets, clock.clone())
+        .await
+        .unwrap();
+    if !state.signer.can_issue() {
+        state.signer = gumgate::tokens::Signer::ephemeral("gumgate");
+    }
     let app = Application::from_listeners(
         TcpListener::bind("127.0.0.1:0").await.unwrap(),
         TcpListener::bind("127.0.0.1:0").await.unwrap(),

@@ -72,6 +72,14 @@ async fn serve_sandbox_works_logs_no_secret_and_stops_cleanly_on_sigterm() {
         .args(["serve", "--sandbox"])
         .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
         .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env(
+            "GUMGATE__STORAGE__DATABASE_URL",
+            format!(
+                "sqlite://{}/gumgate-process-{}.db",
+                std::env::temp_dir().display(),
+                std::process::id()
+            ),
+        )
         .env("GUMGATE__LOG__FORMAT", "json")
         .env("RUST_LOG", "trace,hyper=info,h2=info,reqwest=info")
         .env("GUMGATE_ADMIN_TOKEN", admin)

@@ -1,0 +1,127 @@
+//! The durable store of desktop activations (machine seats) and their audit trail: SQLite by
+//! default (`storage.database_url`), through sqlx with embedded migrations and runtime
+//! queries, in SQL kept portable to PostgreSQL.
+//!
+//! The store only sees hashes (`crate::hashes`), never license keys or fingerprints. It
+//! audits its own changes and refusals (`activate`, `deny` for a full license or a daily
+//! deactivation limit, `deactivate`, `admin_deactivate`, `release_all`); callers audit the
+//! rest (upstream denials, other admin actions) through [`Store::audit`].
+
+mod activate;
+mod audit;
+mod connect;
+mod deactivate;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+use sqlx::SqlitePool;
+
+pub use types::{Activated, Activation, Actor, AuditEntry, Deactivated, NewActivation, StoreError};
+
+/// The columns of [`Activation`], in one place for every query that returns one.
+const ACTIVATION_COLUMNS: &str = "id, license_hash, product_id, fingerprint_hash, name, \
+     platform, created_at, last_code, last_good_at, deactivated_at";
+
+/// A cheap handle on the activation database (a connection pool).
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating the SQLite file and its directory if missing) and migrates.
+    pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
+        let pool = connect::open(database_url).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Closes the pool, waiting for connections in use; for a clean shutdown (and the WAL
+    /// checkpoint SQLite runs when the last connection closes).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// An activation of this license by id, deactivated or not.
+    pub async fn get(
+        &self,
+        license_hash: &str,
+        activation_id: &str,
+    ) -> Result<Option<Activation>, StoreError> {
+        let sql = format!(
+            "SELECT {ACTIVATION_COLUMNS} FROM activations WHERE license_hash = $1 AND id = $2"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(license_hash)
+            .bind(activation_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The active activation of this machine, if any (deactivated ones are history).
+    pub async fn find_by_fingerprint(
+        &self,
+        license_hash: &str,
+        fingerprint_hash: &str,
+    ) -> Result<Option<Activation>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(activate::find_active(&mut conn, license_hash, fingerprint_hash).await?)
+    }
+
+    /// Active (not deactivated) activations of a license, oldest first (ties by id, so the
+    /// order is stable).
+    pub async fn list(&self, license_hash: &str) -> Result<Vec<Activation>, StoreError> {
+        let sql = format!(
+            "SELECT {ACTIVATION_COLUMNS} FROM activations \
+             WHERE license_hash = $1 AND deactivated_at IS NULL ORDER BY created_at, id"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(license_hash)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Seats taken: the active activations themselves, the truth the counter guards.
+    pub async fn seats_used(&self, license_hash: &str) -> Result<u32, StoreError> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM activations WHERE license_hash = $1 AND deactivated_at IS NULL",
+        )
+        .bind(license_hash)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(to_u32(n))
+    }
+
+    /// Records the latest decision for an activation (`good` = it was VALID), for offline
+    /// grace: `last_good_at` only moves on a good decision.
+    pub async fn record_decision(
+        &self,
+        activation_id: &str,
+        code: &str,
+        good: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        // COALESCE keeps the previous good time on a bad decision, without a boolean
+        // parameter (whose binding differs between the engines).
+        let done = sqlx::query(
+            "UPDATE activations SET last_code = $1, last_good_at = COALESCE($2, last_good_at) \
+             WHERE id = $3",
+        )
+        .bind(code)
+        .bind(good.then_some(now))
+        .bind(activation_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::UnknownActivation(activation_id.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+/// Counts come back as BIGINT; they are never negative nor anywhere near `u32::MAX`.
+fn to_u32(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}

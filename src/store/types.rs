@@ -1,0 +1,122 @@
+//! The values the store takes and returns, and its error.
+
+use serde::Serialize;
+
+/// A request for a seat: the caller has already decided the license is good.
+#[derive(Debug, Clone)]
+pub struct NewActivation {
+    /// `hashes::license_hash` of the license key.
+    pub license_hash: String,
+    pub product_id: String,
+    /// `hashes::fingerprint_hash` of the machine fingerprint.
+    pub fingerprint_hash: String,
+    /// The machine's display name, as the app sent it.
+    pub name: Option<String>,
+    pub platform: Option<String>,
+    /// The seat limit of this license (policy), checked atomically against active activations.
+    pub seats: u32,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// The outcome of [`Store::activate`](super::Store::activate).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Activated {
+    /// A new seat was taken.
+    Created(Activation),
+    /// This machine already holds a seat of this license: the same row, no new seat.
+    Existing(Activation),
+    /// Every seat is taken (`seats_used` as counted when refused).
+    NoSeat { seats_used: u32 },
+}
+
+/// One machine's activation of a license.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Activation {
+    /// `act_` + a v4 UUID in simple form.
+    pub id: String,
+    pub license_hash: String,
+    pub product_id: String,
+    pub fingerprint_hash: String,
+    pub name: Option<String>,
+    pub platform: Option<String>,
+    pub created_at: i64,
+    /// The reason code of the latest decision (`VALID`, `REFUNDED`, ...).
+    pub last_code: Option<String>,
+    /// When a decision was last `VALID`: what offline grace measures from.
+    pub last_good_at: Option<i64>,
+    pub deactivated_at: Option<i64>,
+}
+
+/// Who deactivates: only users are held to the daily limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    User,
+    Admin,
+}
+
+impl Actor {
+    /// The stored form (`activations.deactivated_by`).
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Actor::User => "user",
+            Actor::Admin => "admin",
+        }
+    }
+}
+
+/// The outcome of [`Store::deactivate`](super::Store::deactivate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deactivated {
+    Done,
+    /// No active activation with this id on this license.
+    NotFound,
+    /// The user has used up today's deactivations; one frees up in `retry_after_secs`.
+    TooManyToday {
+        retry_after_secs: i64,
+    },
+}
+
+/// One line of the append-only audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AuditEntry {
+    /// Unix seconds.
+    pub at: i64,
+    /// `activate`, `deny`, `deactivate`, `admin_deactivate`, `release_all`, ...
+    pub action: String,
+    pub license_hash: String,
+    pub activation_id: Option<String>,
+    /// A reason code where there is one (`TOO_MANY_ACTIVATIONS`, ...).
+    pub code: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Why the store failed. Messages name ids and paths, never a license key or fingerprint
+/// (the store only ever sees their hashes).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Only SQLite is wired in so far; the URL itself is not echoed, as a PostgreSQL one
+    /// would carry a password.
+    #[error(
+        "storage.database_url: unsupported database URL (expected sqlite://PATH), scheme {scheme:?}"
+    )]
+    UnsupportedUrl { scheme: String },
+    #[error("storage.database_url: invalid SQLite URL: {0}")]
+    InvalidUrl(#[source] sqlx::Error),
+    #[error("cannot create the database directory {path}: {source}")]
+    CreateDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: std::path::PathBuf,
+        source: sqlx::Error,
+    },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("no activation {0}")]
+    UnknownActivation(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
