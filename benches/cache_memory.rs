@@ -71,7 +71,7 @@ fn main() {
             body: Bytes::from(body(i)),
         };
         let key = keyer.verify("", "9Y2u8Dy4AWioyNrmNROrFA==", &license_key(i));
-        cache.store(key, &answer, Duration::from_secs(300));
+        cache.store(key, &answer, Duration::from_secs(300), cache.asked());
     }
     let fill = started.elapsed();
     let weighed = cache.weighed_bytes();

@@ -135,23 +135,26 @@ async fn fill(
     classify: Classifier,
     ttls: Ttls,
 ) -> Fill {
+    let asked = cache.asked();
     match upstream.send(request).await {
-        Ok(response) => settle(&cache, key, answer_of(response), classify, &ttls),
+        Ok(response) => settle(&cache, key, answer_of(response), classify, &ttls, asked),
         Err(e) => Fill::Failed(failure_of(e)),
     }
 }
 
-/// Applies the verdict on an answer: store it, pass it, or call it an outage.
+/// Applies the verdict on an answer to a question asked at `asked`: store it, pass it, or call
+/// it an outage.
 pub fn settle(
     cache: &AnswerCache,
     key: u128,
     answer: Answer,
     classify: Classifier,
     ttls: &Ttls,
+    asked: Duration,
 ) -> Fill {
     match classify(&answer, ttls) {
         Verdict::Store(ttl) => {
-            cache.store(key, &answer, ttl);
+            cache.store(key, &answer, ttl, asked);
             Fill::Answered {
                 answer,
                 stored: true,

@@ -17,7 +17,15 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn forward(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    let target = Target::Gumroad(inbound::path_segments(req.uri.path()));
+    let segments = inbound::path_segments(req.uri.path());
+    // `/v2/licenses/%64isable` is a disable too: whatever the spelling, a license edit goes
+    // through the handler that invalidates the cache after it.
+    if req.method == http::Method::PUT
+        && let Some(action) = crate::licenses::edit_action(&segments)
+    {
+        return crate::licenses::edit(state, action, req).await;
+    }
+    let target = Target::Gumroad(segments);
     let connection = super::chosen_connection(&req.headers);
     relay(&state, Access::Admin, req, target, connection).await
 }

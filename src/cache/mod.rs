@@ -34,6 +34,11 @@ pub use status::CacheStatus;
 /// (measured with `benches/cache_memory`); counted in the weight so `max_bytes` tracks real
 /// memory.
 const ENTRY_OVERHEAD: u64 = 100;
+/// Recently invalidated keys remembered; a fill outliving this many later invalidations could
+/// still store a stale answer, which fills (seconds) and invalidations (admin edits) make remote.
+const TOMBSTONES: usize = 65_536;
+/// `cleared` before the first clear.
+const NEVER: u64 = u64::MAX;
 
 /// Weighs entries by the bytes they hold.
 #[derive(Clone)]
@@ -68,6 +73,11 @@ pub enum Lookup {
 pub struct AnswerCache {
     name: &'static str,
     entries: Arc<quick_cache::sync::Cache<u128, Stored, ByBytes>>,
+    /// When each recently invalidated key was invalidated (ns since `epoch`), so a fill that
+    /// asked upstream before the invalidation cannot store its older answer after it.
+    invalidated: Arc<quick_cache::sync::Cache<u128, u64>>,
+    /// When the whole cache was last cleared (ns since `epoch`), or [`NEVER`].
+    cleared: Arc<std::sync::atomic::AtomicU64>,
     epoch: Instant,
     stale_for: Duration,
     clock: Clock,
@@ -96,6 +106,8 @@ impl AnswerCache {
         Self {
             name,
             entries,
+            invalidated: Arc::new(quick_cache::sync::Cache::new(TOMBSTONES)),
+            cleared: Arc::new(std::sync::atomic::AtomicU64::new(NEVER)),
             epoch: clock.now(),
             stale_for,
             clock,
@@ -120,7 +132,20 @@ impl AnswerCache {
         }
     }
 
-    pub fn store(&self, key: u128, answer: &Answer, fresh_for: Duration) {
+    /// The moment a fill asks upstream; pass it to [`AnswerCache::store`] with the answer.
+    pub fn asked(&self) -> Duration {
+        self.since_epoch()
+    }
+
+    /// Stores an answer to a question asked at `asked`, unless the key (or the whole cache) was
+    /// invalidated since: then the answer may predate the change and is dropped.
+    pub fn store(&self, key: u128, answer: &Answer, fresh_for: Duration, asked: Duration) {
+        let asked = nanos(asked);
+        let cleared = self.cleared.load(std::sync::atomic::Ordering::Acquire);
+        let since = |at: u64| at != NEVER && at > asked;
+        if self.invalidated.get(&key).is_some_and(since) || since(cleared) {
+            return;
+        }
         let stored = Stored::new(answer, self.since_epoch(), fresh_for);
         self.entries.insert(key, stored);
     }
@@ -130,10 +155,15 @@ impl AnswerCache {
     }
 
     pub fn invalidate(&self, key: u128) {
+        self.invalidated.insert(key, nanos(self.since_epoch()));
         self.entries.remove(&key);
     }
 
     pub fn clear(&self) {
+        self.cleared.store(
+            nanos(self.since_epoch()),
+            std::sync::atomic::Ordering::Release,
+        );
         self.entries.clear();
     }
 
@@ -165,6 +195,13 @@ impl AnswerCache {
     }
 }
 
+/// A duration in nanoseconds, saturating below [`NEVER`].
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos())
+        .unwrap_or(NEVER - 1)
+        .min(NEVER - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,7 +228,7 @@ mod tests {
     fn entries_go_fresh_then_stale_then_away() {
         let clock = Clock::manual();
         let c = cache(&clock);
-        c.store(1, &answer("{}"), Duration::from_secs(60));
+        c.store(1, &answer("{}"), Duration::from_secs(60), c.asked());
         assert!(matches!(c.lookup(1), Lookup::Fresh(_, left) if left == Duration::from_secs(60)));
         clock.advance(Duration::from_secs(61));
         assert!(matches!(c.lookup(1), Lookup::Stale(_, past) if past == Duration::from_secs(1)));
@@ -206,7 +243,7 @@ mod tests {
             "{{\"success\":true,\"purchase\":{{\"x\":\"{}\"}}}}",
             "y".repeat(500)
         );
-        c.store(2, &answer(&body), Duration::from_secs(60));
+        c.store(2, &answer(&body), Duration::from_secs(60), c.asked());
         let Lookup::Fresh(a, _) = c.lookup(2) else {
             panic!()
         };
@@ -214,5 +251,25 @@ mod tests {
         assert_eq!(a.content_type.unwrap(), "application/json; charset=utf-8");
         c.invalidate(2);
         assert!(matches!(c.lookup(2), Lookup::Miss));
+    }
+
+    #[test]
+    fn an_answer_asked_before_an_invalidation_is_not_stored_after_it() {
+        let clock = Clock::manual();
+        let c = cache(&clock);
+        let asked = c.asked();
+        clock.advance(Duration::from_millis(5));
+        c.invalidate(3);
+        c.store(3, &answer("{\"old\":1}"), Duration::from_secs(60), asked);
+        assert!(matches!(c.lookup(3), Lookup::Miss));
+        clock.advance(Duration::from_millis(5));
+        c.store(3, &answer("{}"), Duration::from_secs(60), c.asked());
+        assert!(matches!(c.lookup(3), Lookup::Fresh(..)));
+        // The same after clearing everything.
+        let asked = c.asked();
+        clock.advance(Duration::from_millis(5));
+        c.clear();
+        c.store(4, &answer("{}"), Duration::from_secs(60), asked);
+        assert!(matches!(c.lookup(4), Lookup::Miss));
     }
 }

@@ -48,9 +48,23 @@ pub async fn edit(
     Ok(answer.into_response())
 }
 
-/// Drops the cached verify answers of one license.
+/// Drops the cached verify answers of one license: under its product and under no product (a
+/// legacy product's license verifies without `product_id`, and is keyed so).
 pub fn invalidate(state: &AppState, product: &str, license_key: &str) {
     let connection = state.settings.default_connection().unwrap_or_default();
-    let key = state.caches.keyer.verify(connection, product, license_key);
-    state.caches.verify.invalidate(key);
+    for product in [product, ""] {
+        let key = state.caches.keyer.verify(connection, product, license_key);
+        state.caches.verify.invalidate(key);
+    }
+}
+
+/// The edit a decoded `/v2/licenses/{action}` path names, however it was spelled.
+pub fn action(segments: &[String]) -> Option<&'static str> {
+    let [v2, licenses, action] = segments else {
+        return None;
+    };
+    let action = action.strip_suffix(".json").unwrap_or(action);
+    (v2 == "v2" && licenses == "licenses")
+        .then(|| ACTIONS.iter().find(|a| **a == action).copied())
+        .flatten()
 }

@@ -13,7 +13,7 @@ use crate::limits::{self, InboundLimits};
 use crate::relay::Inbound;
 use crate::state::AppState;
 
-pub use edit::invalidate;
+pub use edit::{action as edit_action, edit, invalidate};
 pub use verify::check;
 
 pub fn router(limits: InboundLimits) -> Router<AppState> {

@@ -17,7 +17,7 @@ use crate::facade::{self, CachedCall, Failure, Fill, Served, Ttls, Verdict};
 use crate::params::increments_uses;
 use crate::relay::{Access, Inbound, Prepared, prepare};
 use crate::state::AppState;
-use crate::upstream::{Retry, Target};
+use crate::upstream::{Retry, Target, UpstreamRequest};
 
 /// Gumroad's answer for a license it does not know, reused for unlisted products.
 const NOT_FOUND: &str = "That license does not exist for the provided product.";
@@ -30,17 +30,102 @@ pub async fn verify(State(state): State<AppState>, req: Inbound) -> Result<Respo
     if !product_allowed(&state, &product) {
         return Ok(not_found());
     }
-    // A license_key that is absent or not a string is upstream's to answer (its 404 or 400);
-    // such requests are relayed without the cache.
-    let Some(license) = p.params.str("license_key").map(str::to_owned) else {
+    // Only a request the cache key fully describes may read or fill the cache: anything else
+    // (a non-string param, Gumroad's legacy `product_permalink`/`id`/`link_id`, any other
+    // extra) could make upstream answer for another license than the key says, so it is
+    // relayed as it came, and its answer is never stored.
+    let Some(canonical) = Canonical::of(&p) else {
         return uncached(&state, &p).await;
     };
     let connection = state.settings.default_connection().unwrap_or_default();
-    let key = state.caches.keyer.verify(connection, &product, &license);
+    let key = state
+        .caches
+        .keyer
+        .verify(connection, &canonical.product, &canonical.license);
     if increments_uses(&p.params) {
-        incrementing(&state, &p, key).await
+        incrementing(&state, &canonical, key).await
     } else {
-        cached(&state, &p, key).await
+        cached(&state, &canonical, key).await
+    }
+}
+
+/// A verify reduced to what the cache key holds, and the upstream request built from only that.
+struct Canonical {
+    /// Trimmed; empty when the caller sent none (a legacy product verifies without one).
+    product: String,
+    license: String,
+    /// The caller's request id, so the call can be followed upstream.
+    request_id: Option<http::HeaderValue>,
+}
+
+/// The params a cacheable verify may carry.
+const CANONICAL_PARAMS: &[&str] = &["product_id", "license_key", "increment_uses_count"];
+
+impl Canonical {
+    fn of(p: &Prepared) -> Option<Self> {
+        let params = p.params.as_map();
+        if params
+            .keys()
+            .any(|k| !CANONICAL_PARAMS.contains(&k.as_str()))
+        {
+            return None;
+        }
+        let product = match params.get("product_id") {
+            None => String::new(),
+            Some(v) => v.as_str()?.trim().to_owned(),
+        };
+        let license = p.params.str("license_key")?.to_owned();
+        if !matches!(
+            params.get("increment_uses_count"),
+            None | Some(Value::String(_)) | Some(Value::Bool(_))
+        ) {
+            return None;
+        }
+        Some(Self {
+            product,
+            license,
+            request_id: p.headers.get("x-request-id").cloned(),
+        })
+    }
+
+    fn new(product: &str, license: &str) -> Self {
+        Self {
+            product: product.trim().to_owned(),
+            license: license.to_owned(),
+            request_id: None,
+        }
+    }
+
+    /// `product_id` (when given), `license_key`, and the increment flag only when it must be
+    /// skipped (its absence increments, as at Gumroad). No caller header but the request id.
+    fn request(&self, increment: bool) -> UpstreamRequest {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        if !self.product.is_empty() {
+            form.append_pair("product_id", &self.product);
+        }
+        form.append_pair("license_key", &self.license);
+        if !increment {
+            form.append_pair("increment_uses_count", "false");
+        }
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        if let Some(id) = &self.request_id {
+            headers.insert("x-request-id", id.clone());
+        }
+        UpstreamRequest {
+            method: http::Method::POST,
+            target: target(),
+            query: None,
+            headers,
+            body: form.finish().into(),
+            connection: None,
+            priority: crate::budget::Priority::Public,
+            // A read may be repeated; an increment never.
+            retry: if increment { Retry::Never } else { Retry::Safe },
+        }
     }
 }
 
@@ -68,12 +153,27 @@ fn target() -> Target {
 fn classify(answer: &Answer, ttls: &Ttls) -> Verdict {
     match answer.status {
         StatusCode::OK => Verdict::Store(ttls.ok),
-        StatusCode::NOT_FOUND => Verdict::Store(ttls.not_found),
+        StatusCode::NOT_FOUND if definitive_not_found(answer) => Verdict::Store(ttls.not_found),
+        StatusCode::NOT_FOUND => Verdict::Pass,
         StatusCode::BAD_REQUEST | StatusCode::INTERNAL_SERVER_ERROR if gumroad_shaped(answer) => {
             Verdict::Pass
         }
         _ => Verdict::Fail,
     }
+}
+
+/// One of Gumroad's three verify 404s, and not some other 404 (a proxy's, a routing error's).
+fn definitive_not_found(answer: &Answer) -> bool {
+    const MESSAGES: &[&str] = &[
+        "That license does not exist for the provided product.",
+        "This license key has been disabled.",
+        "Access to the purchase associated with this license has expired.",
+    ];
+    serde_json::from_slice::<Value>(&answer.body).is_ok_and(|v| {
+        v.get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| MESSAGES.contains(&m))
+    })
 }
 
 fn gumroad_shaped(answer: &Answer) -> bool {
@@ -88,10 +188,8 @@ fn ttls(state: &AppState) -> Ttls {
     }
 }
 
-async fn cached(state: &AppState, p: &Prepared, key: u128) -> Result<Response, AppError> {
-    let mut request = p.upstream_request(target(), None);
-    // A non-incrementing verify reads only: repeating it is harmless.
-    request.retry = Retry::Safe;
+async fn cached(state: &AppState, c: &Canonical, key: u128) -> Result<Response, AppError> {
+    let request = c.request(false);
     let call = CachedCall {
         cache: state.caches.verify.clone(),
         flights: state.caches.verify_fills.clone(),
@@ -110,31 +208,16 @@ async fn cached(state: &AppState, p: &Prepared, key: u128) -> Result<Response, A
 /// The facade's cached, non-incrementing verify of one license, for Gumgate's own callers (the
 /// activation API): the same cache entry, coalescing and stale-if-error an app's verify gets.
 pub async fn check(state: &AppState, product: &str, license: &str) -> Result<Answer, Failure> {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .append_pair("product_id", product)
-        .append_pair("license_key", license)
-        .append_pair("increment_uses_count", "false")
-        .finish();
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/x-www-form-urlencoded"),
-    );
-    let request = crate::upstream::UpstreamRequest {
-        method: http::Method::POST,
-        target: target(),
-        query: None,
-        headers,
-        body: body.into(),
-        connection: None,
-        priority: crate::budget::Priority::Public,
-        retry: Retry::Safe,
-    };
+    let canonical = Canonical::new(product, license);
+    let request = canonical.request(false);
     let connection = state.settings.default_connection().unwrap_or_default();
     let call = CachedCall {
         cache: state.caches.verify.clone(),
         flights: state.caches.verify_fills.clone(),
-        key: state.caches.keyer.verify(connection, product, license),
+        key: state
+            .caches
+            .keyer
+            .verify(connection, &canonical.product, &canonical.license),
         request,
         classify,
         ttls: ttls(state),
@@ -149,20 +232,14 @@ pub async fn check(state: &AppState, product: &str, license: &str) -> Result<Ans
 /// Always upstream, once: an increment must never be swallowed by a cached or shared answer,
 /// nor doubled by a retry after an ambiguous failure. When upstream fails, the increment could
 /// not happen anyway; a stale answer then keeps a paying user working, and says it is stale.
-async fn incrementing(state: &AppState, p: &Prepared, key: u128) -> Result<Response, AppError> {
+async fn incrementing(state: &AppState, c: &Canonical, key: u128) -> Result<Response, AppError> {
     let cache = &state.caches.verify;
-    let fill = match state
-        .upstream
-        .send(p.upstream_request(target(), None))
-        .await
-    {
-        Ok(response) => facade::settle(
-            cache,
-            key,
-            facade::answer_of(response),
-            classify,
-            &ttls(state),
-        ),
+    let asked = cache.asked();
+    let fill = match state.upstream.send(c.request(true)).await {
+        Ok(response) => {
+            let answer = facade::answer_of(response);
+            facade::settle(cache, key, answer, classify, &ttls(state), asked)
+        }
         Err(e) => Fill::Failed(facade::failure_of(e)),
     };
     match fill {
@@ -198,17 +275,32 @@ async fn incrementing(state: &AppState, p: &Prepared, key: u128) -> Result<Respo
 
 /// Requests the cache cannot key (no string `license_key`): relayed as they are.
 async fn uncached(state: &AppState, p: &Prepared) -> Result<Response, AppError> {
-    let answer = state
+    let answer = match state
         .upstream
         .send(p.upstream_request(target(), None))
         .await
-        .map_err(|e| p.failure(e))?;
+    {
+        Ok(answer) => answer,
+        Err(e) => {
+            state.caches.verify.count(CacheStatus::Unavailable);
+            let response = p.failure(e).into_response();
+            return Ok(facade::with_status(response, CacheStatus::Unavailable));
+        }
+    };
     let status = CacheStatus::Bypass {
         status: answer.status.as_u16(),
         stored: false,
     };
     state.caches.verify.count(status);
-    Ok(facade::with_status(answer.into_response(), status))
+    let failed = answer.status.is_client_error() || answer.status.is_server_error();
+    let mut response = facade::with_status(answer.into_response(), status);
+    // A caller whose odd requests only earn errors counts as failing, like a 404 guesser.
+    if failed {
+        response
+            .extensions_mut()
+            .insert(crate::limits::FailedAttempt);
+    }
+    Ok(response)
 }
 
 /// 503 with `Retry-After` and Gumroad's shape: upstream failed and nothing stored can stand in.

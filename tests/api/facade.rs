@@ -369,3 +369,86 @@ async fn cache_metrics_count_lookups_and_size() {
     assert_eq!(sample(&m, r#"gumgate_cache_entries{cache="verify"}"#), 1.0);
     assert!(sample(&m, r#"gumgate_cache_bytes{cache="verify"}"#) > 100.0);
 }
+
+#[tokio::test]
+async fn params_the_cache_key_does_not_hold_never_read_or_fill_the_cache() {
+    let app = spawn_app().await;
+    // A legacy product verifies without product_id: cached under "no product".
+    let legacy = [
+        ("license_key", seed::LICENSE_LEGACY),
+        ("increment_uses_count", "false"),
+    ];
+    assert_eq!(app.verify(&legacy).await.status(), 200);
+    // Another product's app names its product by permalink: that must reach upstream (404),
+    // not get the legacy product's cached 200.
+    let res = app
+        .verify(&[
+            ("license_key", seed::LICENSE_LEGACY),
+            ("increment_uses_count", "false"),
+            ("product_permalink", "sbxap"),
+        ])
+        .await;
+    assert_eq!(res.status(), 404);
+    assert!(
+        cache_status(&res).contains("fwd=request"),
+        "{}",
+        cache_status(&res)
+    );
+    // And a bogus permalink's 404 is not stored for the plain verify that follows.
+    let res = app
+        .verify(&[
+            ("license_key", seed::LICENSE_LEGACY),
+            ("increment_uses_count", "false"),
+            ("product_permalink", "bogus"),
+        ])
+        .await;
+    assert_eq!(res.status(), 404);
+    let res = app.verify(&legacy).await;
+    assert_eq!(res.status(), 200);
+    assert!(cache_status(&res).contains("hit"));
+    // What reached upstream for cached verifies holds only the canonical params.
+    let first = &app.sandbox.requests()[0];
+    assert_eq!(
+        first.body,
+        format!(
+            "license_key={}&increment_uses_count=false",
+            seed::LICENSE_LEGACY
+        )
+    );
+}
+
+#[tokio::test]
+async fn every_spelling_of_a_license_edit_invalidates() {
+    let app = spawn_app().await;
+    assert_eq!(app.verify(&NO_INCREMENT).await.status(), 200);
+    let form = [
+        ("product_id", seed::PRODUCT_ONE_TIME),
+        ("license_key", seed::LICENSE_VALID),
+    ];
+    let res = app
+        .admin(Method::PUT, "/v2/licenses/%64isable")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.verify(&NO_INCREMENT).await.status(), 404);
+
+    // A legacy license verified without product_id, disabled with it: both entries go.
+    let legacy = [
+        ("license_key", seed::LICENSE_LEGACY),
+        ("increment_uses_count", "false"),
+    ];
+    assert_eq!(app.verify(&legacy).await.status(), 200);
+    let res = app
+        .admin(Method::PUT, "/v2/licenses/disable")
+        .form(&[
+            ("product_id", seed::PRODUCT_LEGACY),
+            ("license_key", seed::LICENSE_LEGACY),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.verify(&legacy).await.status(), 404);
+}
