@@ -10,20 +10,33 @@ use subtle::ConstantTimeEq;
 use crate::config::Secret;
 use crate::error::AppError;
 
-/// The configured admin tokens.
+/// The configured admin tokens, held as keyed hashes.
 #[derive(Clone, Default)]
-pub struct AdminTokens(Arc<[Secret]>);
+pub struct AdminTokens(Arc<Tokens>);
+
+#[derive(Default)]
+struct Tokens {
+    key: [u8; 32],
+    digests: Vec<[u8; 32]>,
+}
 
 impl AdminTokens {
     pub fn new(tokens: Vec<Secret>) -> Self {
-        Self(tokens.into())
+        let key: [u8; 32] = rand::random();
+        let digests = tokens
+            .iter()
+            .map(|t| *blake3::keyed_hash(&key, t.expose().as_bytes()).as_bytes())
+            .collect();
+        Self(Arc::new(Tokens { key, digests }))
     }
 
-    /// True when `presented` equals one of the tokens. Every token is compared, whatever the
-    /// outcome, so timing reveals neither which token matched nor how much of one did.
+    /// True when `presented` equals one of the tokens. The presented token is hashed with a
+    /// per-process key and the fixed-size digests are compared in constant time, every one of
+    /// them, so timing reveals neither which token matched, nor how much of it, nor its length.
     pub fn accepts(&self, presented: &str) -> bool {
-        self.0.iter().fold(false, |matched, t| {
-            let eq: bool = t.expose().as_bytes().ct_eq(presented.as_bytes()).into();
+        let digest = blake3::keyed_hash(&self.0.key, presented.as_bytes());
+        self.0.digests.iter().fold(false, |matched, d| {
+            let eq: bool = d.ct_eq(digest.as_bytes()).into();
             matched | eq
         })
     }

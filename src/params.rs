@@ -161,14 +161,20 @@ fn insert_bracketed(map: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
-/// Removes every `name` pair from a form-encoded string (a query or a form body), keeping the
-/// other pairs in order. Returns the new string and the first removed value.
+/// Removes every `name` pair from a form-encoded string (a query or a form body), including the
+/// bracketed spellings Rails also reads as `name` (`name[]`, `name[x]`), keeping the other
+/// pairs in order. Returns the new string and the first plain `name` value.
 pub fn strip_form_param(input: &[u8], name: &str) -> (String, Option<String>) {
     let mut removed = None;
     let mut out = form_urlencoded::Serializer::new(String::new());
     for (k, v) in form_urlencoded::parse(input) {
+        let bracketed = k
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with('['));
         if k == name {
             removed.get_or_insert_with(|| v.into_owned());
+        } else if bracketed {
+            // Never forwarded, never taken as a token.
         } else {
             out.append_pair(&k, &v);
         }
@@ -283,8 +289,11 @@ mod tests {
 
     #[test]
     fn strip_removes_every_occurrence() {
-        let (rest, token) = strip_form_param(b"access_token=a&x=1&access_token=b", "access_token");
-        assert_eq!(rest, "x=1");
+        let (rest, token) = strip_form_param(
+            b"access_token=a&x=1&access_token=b&access_token%5B%5D=c&access_token[k]=d&access_tokens=e",
+            "access_token",
+        );
+        assert_eq!(rest, "x=1&access_tokens=e");
         assert_eq!(token.as_deref(), Some("a"));
         let (body, v) = strip_json_param(br#"{"access_token":"t","k":1}"#, "access_token").unwrap();
         assert_eq!(body, br#"{"k":1}"#);

@@ -94,12 +94,14 @@ fn failed(p: &Prepared, failure: Failure) -> Result<Response, AppError> {
     }
 }
 
-/// The query as a cache key: pairs sorted, so `a=1&b=2` and `b=2&a=1` share an entry.
+/// The query as a cache key: pairs sorted by name, so `a=1&b=2` and `b=2&a=1` share an entry.
+/// The sort is stable, so repeated names keep their order: Rails reads the last one, and
+/// `id=A&id=B` must not share an entry with `id=B&id=A`.
 fn normalized_query(query: Option<&str>) -> String {
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    pairs.sort();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()

@@ -109,3 +109,35 @@ async fn bad_token_on_a_mutation_changes_nothing() {
     assert_eq!(res.status(), 401);
     assert_eq!(app.sandbox.request_count(), 0);
 }
+
+#[tokio::test]
+async fn bracketed_access_token_spellings_never_reach_upstream() {
+    let app = spawn_app().await;
+    let res = app
+        .admin(
+            Method::GET,
+            "/v2/user?access_token%5B%5D=leak-one&access_token[x]=leak-two",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .client
+        .post(format!(
+            "{}/v2/licenses/verify?access_token[]=leak-three",
+            app.api
+        ))
+        .form(&VALID)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    for r in app.sandbox.requests() {
+        let all = format!("{:?} {:?} {}", r.headers, r.query, r.body);
+        assert!(
+            !all.contains("leak-") && !all.contains("access_token"),
+            "{all}"
+        );
+    }
+}

@@ -154,3 +154,37 @@ async fn paging_passes_through_the_cache_intact() {
         "errors are not cached"
     );
 }
+
+#[tokio::test]
+async fn repeated_params_keep_their_order_in_the_key() {
+    let app = spawn_app().await;
+    let (a, b) = (
+        seed::PRODUCT_ONE_TIME.replace('=', "%3D"),
+        seed::PRODUCT_MEMBERSHIP.replace('=', "%3D"),
+    );
+    let first: Value = app
+        .admin(
+            Method::GET,
+            &format!("/v2/sales?product_id={a}&product_id={b}"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .admin(
+            Method::GET,
+            &format!("/v2/sales?product_id={b}&product_id={a}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        cache_status(&res).contains("fwd=miss"),
+        "another query, another entry"
+    );
+    let second: Value = res.json().await.unwrap();
+    assert_ne!(first["sales"], second["sales"]);
+}
