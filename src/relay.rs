@@ -33,6 +33,8 @@ pub struct Inbound {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Body,
+    /// The client's per-IP limit key, on routes behind the inbound limits.
+    pub client: Option<crate::limits::ClientKey>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for Inbound {
@@ -41,6 +43,7 @@ impl<S: Send + Sync> FromRequest<S> for Inbound {
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
         Ok(Self {
+            client: parts.extensions.get().copied(),
             method: parts.method,
             uri: parts.uri,
             headers: parts.headers,
@@ -70,6 +73,7 @@ pub async fn prepare(state: &AppState, access: Access, req: Inbound) -> Result<P
         uri,
         headers,
         body,
+        ..
     } = req;
     // A bad header token is refused before the body is even read.
     if access == Access::Admin && headers.contains_key(header::AUTHORIZATION) {

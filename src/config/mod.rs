@@ -216,6 +216,8 @@ pub struct LimitsSettings {
     pub verify_per_ip: Rate,
     /// Failed (404) verifies per client IP before the IP is refused for a while.
     pub failed_verify_per_ip: Rate,
+    /// Verifies per client IP that must spend upstream budget (incrementing or uncacheable).
+    pub upstream_verify_per_ip: Rate,
 }
 
 /// A rate written `N/s`, `N/min` or `N/h`: `count` events per `period`, with a burst of `count`.

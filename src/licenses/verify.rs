@@ -25,6 +25,7 @@ const NOT_FOUND: &str = "That license does not exist for the provided product.";
 const OUTAGE_RETRY: Duration = Duration::from_secs(5);
 
 pub async fn verify(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
+    let client = req.client;
     let p = prepare(&state, Access::Public, req).await?;
     let product = p.params.str("product_id").unwrap_or_default().to_owned();
     if !product_allowed(&state, &product) {
@@ -35,6 +36,9 @@ pub async fn verify(State(state): State<AppState>, req: Inbound) -> Result<Respo
     // extra) could make upstream answer for another license than the key says, so it is
     // relayed as it came, and its answer is never stored.
     let Some(canonical) = Canonical::of(&p) else {
+        if let Some(refused) = state.limits.upstream_refusal(client) {
+            return Ok(refused);
+        }
         return uncached(&state, &p).await;
     };
     let connection = state.settings.default_connection().unwrap_or_default();
@@ -43,6 +47,10 @@ pub async fn verify(State(state): State<AppState>, req: Inbound) -> Result<Respo
         .keyer
         .verify(connection, &canonical.product, &canonical.license);
     if increments_uses(&p.params) {
+        // Every incrementing verify spends upstream budget: one client gets only its share.
+        if let Some(refused) = state.limits.upstream_refusal(client) {
+            return Ok(refused);
+        }
         incrementing(&state, &canonical, key).await
     } else {
         cached(&state, &canonical, key).await

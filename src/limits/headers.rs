@@ -23,12 +23,13 @@ pub(crate) const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// The message of every 429 this module gives.
 pub(crate) const TOO_MANY: &str = "Too many requests from this address. Please retry later.";
 
-/// The `RateLimit-Policy` value for both limits; it never changes, so it is built once.
-pub(crate) fn policy(verify: Rate, failed: Rate) -> HeaderValue {
+/// The `RateLimit-Policy` value for every limit; it never changes, so it is built once.
+pub(crate) fn policy(verify: Rate, failed: Rate, upstream: Rate) -> HeaderValue {
     let value = format!(
-        "{}, {}",
+        "{}, {}, {}",
         policy_item(Limit::Verify, verify),
-        policy_item(Limit::FailedVerify, failed)
+        policy_item(Limit::FailedVerify, failed),
+        policy_item(Limit::UpstreamVerify, upstream)
     );
     HeaderValue::try_from(value).expect("policy names and numbers are visible ASCII")
 }

@@ -21,6 +21,8 @@ type KeyedLimiter<C> =
 pub(crate) enum Limit {
     Verify,
     FailedVerify,
+    /// Verifies that must spend upstream budget (incrementing or uncacheable ones).
+    UpstreamVerify,
 }
 
 impl Limit {
@@ -28,6 +30,7 @@ impl Limit {
         match self {
             Self::Verify => "verify",
             Self::FailedVerify => "failed_verify",
+            Self::UpstreamVerify => "upstream_verify",
         }
     }
 }
@@ -51,6 +54,7 @@ pub(crate) struct Refused {
 pub(crate) struct Limiters<C: Clock = DefaultClock> {
     verify: KeyedLimiter<C>,
     failed: KeyedLimiter<C>,
+    upstream: KeyedLimiter<C>,
     verify_rate: Rate,
     /// Keys whose failed-verify limiter is exhausted, with when it admits again. Governor has
     /// no way to ask "would you admit?" without spending a cell, so the answer is kept here.
@@ -59,10 +63,11 @@ pub(crate) struct Limiters<C: Clock = DefaultClock> {
 }
 
 impl<C: Clock + Clone> Limiters<C> {
-    pub(crate) fn new(verify: Rate, failed: Rate, clock: C) -> Self {
+    pub(crate) fn new(verify: Rate, failed: Rate, upstream: Rate, clock: C) -> Self {
         Self {
             verify: keyed(verify, clock.clone()),
             failed: keyed(failed, clock.clone()),
+            upstream: keyed(upstream, clock.clone()),
             verify_rate: verify,
             penalties: Mutex::default(),
             clock,
@@ -84,6 +89,18 @@ impl<C: Clock + Clone> Limiters<C> {
                 wait: not_until.wait_time_from(self.clock.now()),
             }),
         }
+    }
+
+    /// Spends a cell of the upstream-verify limit: one client may not drain the shared upstream
+    /// budget with calls the cache cannot answer.
+    pub(crate) fn admit_upstream(&self, key: &IpAddr) -> Result<(), Refused> {
+        self.upstream
+            .check_key(key)
+            .map(|_| ())
+            .map_err(|not_until| Refused {
+                limit: Limit::UpstreamVerify,
+                wait: not_until.wait_time_from(self.clock.now()),
+            })
     }
 
     /// Spends a failed-verify cell; when that empties the limiter, the key is refused
@@ -109,6 +126,8 @@ impl<C: Clock + Clone> Limiters<C> {
         self.verify.shrink_to_fit();
         self.failed.retain_recent();
         self.failed.shrink_to_fit();
+        self.upstream.retain_recent();
+        self.upstream.shrink_to_fit();
         let now = self.clock.now();
         let mut penalties = self.lock();
         penalties.retain(|_, until| *until > now);
@@ -117,7 +136,7 @@ impl<C: Clock + Clone> Limiters<C> {
 
     /// Keys held by both limiters and the penalty list (for tests and the prune log).
     pub(crate) fn len(&self) -> usize {
-        self.verify.len() + self.failed.len() + self.lock().len()
+        self.verify.len() + self.failed.len() + self.upstream.len() + self.lock().len()
     }
 
     fn penalty(&self, key: &IpAddr) -> Option<Duration> {

@@ -56,11 +56,12 @@ impl InboundLimits {
         metrics: Arc<Metrics>,
     ) -> Self {
         let (verify, failed) = (settings.verify_per_ip, settings.failed_verify_per_ip);
+        let upstream = settings.upstream_verify_per_ip;
         let inner = Arc::new(Inner {
-            limiters: Limiters::new(verify, failed, Default::default()),
+            limiters: Limiters::new(verify, failed, upstream, Default::default()),
             trusted_proxies,
             metrics,
-            policy: headers::policy(verify, failed),
+            policy: headers::policy(verify, failed, upstream),
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(prune_periodically(Arc::downgrade(&inner)));
@@ -72,6 +73,14 @@ impl InboundLimits {
     /// rightmost X-Forwarded-For entry that is not itself a trusted proxy.
     pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         client_ip::client_ip(&self.inner.trusted_proxies, peer, headers)
+    }
+
+    /// Spends the client's share of upstream-bound verifies; `Some(429)` when it is used up (a
+    /// request that did not pass `enforce` is not limited here).
+    pub fn upstream_refusal(&self, client: Option<ClientKey>) -> Option<Response> {
+        let ClientKey(key) = client?;
+        let refused = self.inner.limiters.admit_upstream(&key).err()?;
+        Some(self.refuse(refused))
     }
 
     fn refuse(&self, refused: Refused) -> Response {
@@ -90,6 +99,10 @@ impl InboundLimits {
         headers::too_many_requests(&self.inner.policy, refused)
     }
 }
+
+/// A request extension naming the client's limit key, set by [`enforce`] for the handlers.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientKey(IpAddr);
 
 /// A response extension saying "this answer tells a guesser the key is wrong", for routes whose
 /// status for that is not 404.
@@ -110,6 +123,8 @@ pub async fn enforce(State(limits): State<InboundLimits>, req: Request, next: Ne
         Ok(admitted) => admitted,
         Err(refused) => return limits.refuse(refused),
     };
+    let mut req = req;
+    req.extensions_mut().insert(ClientKey(key));
     let mut response = next.run(req).await;
     // 404 is Gumroad's "does not exist / disabled / revoked": what a key guesser mostly sees;
     // other routes (the activation API answers such denials with 403) mark theirs explicitly.

@@ -60,6 +60,7 @@ pub async fn spawn_app_on(sandbox: SandboxConfig, tweak: impl FnOnce(&mut Settin
             // Tests send many verifies from 127.0.0.1; the limit tests set their own.
             ("GUMGATE__LIMITS__VERIFY_PER_IP", "100000/s"),
             ("GUMGATE__LIMITS__FAILED_VERIFY_PER_IP", "100000/s"),
+            ("GUMGATE__LIMITS__UPSTREAM_VERIFY_PER_IP", "100000/s"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     )

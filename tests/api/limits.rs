@@ -112,3 +112,30 @@ async fn admin_calls_are_not_subject_to_the_public_limits() {
         assert_eq!(res.status(), 200);
     }
 }
+
+#[tokio::test]
+async fn one_client_cannot_drain_the_upstream_budget_with_increments() {
+    let app = spawn_app_with(|s| s.limits.upstream_verify_per_ip = "2/min".parse().unwrap()).await;
+    assert_eq!(app.verify(&VALID).await.status(), 200);
+    assert_eq!(app.verify(&VALID).await.status(), 200);
+    let res = app.verify(&VALID).await;
+    assert_eq!(res.status(), 429, "a third incrementing verify this minute");
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(app.sandbox.request_count(), 2);
+    // Cached reads spend no upstream budget and stay available.
+    let cached = [
+        ("product_id", seed::PRODUCT_ONE_TIME),
+        ("license_key", seed::LICENSE_VALID),
+        ("increment_uses_count", "false"),
+    ];
+    assert_eq!(app.verify(&cached).await.status(), 200);
+    assert_eq!(app.verify(&cached).await.status(), 200);
+    let m = app.metrics().await;
+    assert_eq!(
+        sample(
+            &m,
+            r#"gumgate_inbound_limited_total{limit="upstream_verify"}"#
+        ),
+        1.0
+    );
+}

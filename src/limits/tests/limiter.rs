@@ -15,6 +15,7 @@ fn limiters(verify: &str, failed: &str) -> (Limiters<FakeRelativeClock>, FakeRel
     let l = Limiters::new(
         verify.parse().unwrap(),
         failed.parse().unwrap(),
+        "1000/s".parse().unwrap(),
         clock.clone(),
     );
     (l, clock)

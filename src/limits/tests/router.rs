@@ -38,6 +38,7 @@ async fn serve(verify_per_ip: &str, failed_per_ip: &str, trusted: &[&str]) -> Se
     let settings = LimitsSettings {
         verify_per_ip: verify_per_ip.parse().unwrap(),
         failed_verify_per_ip: failed_per_ip.parse().unwrap(),
+        upstream_verify_per_ip: "1000/s".parse().unwrap(),
     };
     let trusted = trusted.iter().map(|n| n.parse().unwrap()).collect();
     let metrics = Arc::new(Metrics::new());
@@ -99,7 +100,7 @@ async fn assert_too_many(r: Response, ratelimit: &str, retry_after: &str) {
 #[tokio::test]
 async fn verify_quota_is_spent_by_every_request_then_429() {
     let s = serve("3/min", "10/min", &[]).await;
-    let policy = "\"verify\";q=3;w=60, \"failed_verify\";q=10;w=60";
+    let policy = "\"verify\";q=3;w=60, \"failed_verify\";q=10;w=60, \"upstream_verify\";q=1000;w=1";
     for (key, state) in [
         ("good", "r=2;t=20"),
         ("bad", "r=1;t=40"),
@@ -167,6 +168,7 @@ async fn without_connect_info_the_peer_is_localhost() {
     let settings = LimitsSettings {
         verify_per_ip: "1/min".parse().unwrap(),
         failed_verify_per_ip: "1/min".parse().unwrap(),
+        upstream_verify_per_ip: "1000/s".parse().unwrap(),
     };
     let limits = InboundLimits::new(&settings, vec![], Arc::new(Metrics::new()));
     let app = Router::new()
