@@ -1,5 +1,6 @@
 //! Integration tests of the gateway: the real router on a real socket against the sandbox.
 
+mod activation;
 mod auth;
 mod budget;
 mod errors;
@@ -8,6 +9,7 @@ mod health;
 mod helpers;
 mod limits;
 mod metrics;
+mod openapi;
 mod passthrough;
 mod paths;
 mod process;

@@ -1,0 +1,449 @@
+//! Desktop activation end to end: one decision per license, seats per machine (also under
+//! concurrency), idempotency, deactivation limits, offline grace, admin views, and tokens an
+//! app verifies offline with the published JWKS.
+
+use std::time::Duration;
+
+use gumgate::sandbox::seed;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[path = "../../examples/verify_token.rs"]
+mod example;
+
+impl TestApp {
+    async fn call(&self, action: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .client
+            .post(format!("{}/v1/licenses/{action}", self.api))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap())
+    }
+
+    async fn activate(&self, license: &str, fingerprint: &str) -> (u16, Value) {
+        let body = json!({
+            "product_id": product_of(license),
+            "license_key": license,
+            "fingerprint": fingerprint,
+            "name": "Ada's laptop",
+            "platform": "macos",
+        });
+        self.call("activate", body).await
+    }
+
+    async fn jwks(&self) -> String {
+        reqwest::get(format!("{}/.well-known/jwks.json", self.api))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+fn product_of(license: &str) -> &'static str {
+    match license {
+        seed::LICENSE_MEMBERSHIP_ACTIVE
+        | seed::LICENSE_MEMBERSHIP_CANCELLED
+        | seed::LICENSE_MEMBERSHIP_ENDED
+        | seed::LICENSE_MEMBERSHIP_FAILED => seed::PRODUCT_MEMBERSHIP,
+        seed::LICENSE_LEGACY => seed::PRODUCT_LEGACY,
+        _ => seed::PRODUCT_ONE_TIME,
+    }
+}
+
+#[tokio::test]
+async fn activation_returns_a_token_the_app_verifies_offline() {
+    let app = spawn_app().await;
+    let (status, body) = app.activate(seed::LICENSE_VALID, "machine-1").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["activated"], true);
+    assert_eq!(body["code"], "VALID");
+    assert_eq!(
+        body["license"],
+        json!({"product_id": seed::PRODUCT_ONE_TIME, "seats": 3, "seats_used": 1})
+    );
+    assert_eq!(body["activation"]["name"], "Ada's laptop");
+    let token = body["token"].as_str().unwrap();
+    let jwks = app.jwks().await;
+    let claims = example::verify_offline(
+        token,
+        &jwks,
+        seed::PRODUCT_ONE_TIME,
+        seed::LICENSE_VALID,
+        "machine-1",
+    )
+    .unwrap();
+    assert_eq!(claims.sub, body["activation"]["id"].as_str().unwrap());
+    assert_eq!(claims.seats, 3);
+    // The same token is worthless on another machine, for another license or another product.
+    assert!(
+        example::verify_offline(
+            token,
+            &jwks,
+            seed::PRODUCT_ONE_TIME,
+            seed::LICENSE_VALID,
+            "machine-2"
+        )
+        .is_err()
+    );
+    assert!(
+        example::verify_offline(
+            token,
+            &jwks,
+            seed::PRODUCT_ONE_TIME,
+            seed::LICENSE_MULTISEAT,
+            "machine-1"
+        )
+        .is_err()
+    );
+    assert!(
+        example::verify_offline(
+            token,
+            &jwks,
+            seed::PRODUCT_MEMBERSHIP,
+            seed::LICENSE_VALID,
+            "machine-1"
+        )
+        .is_err()
+    );
+    // Gumroad's own uses count was not touched (mirror_uses_count is off by default).
+    let seen = app.sandbox.requests();
+    assert!(
+        seen.iter()
+            .all(|r| r.body.contains("increment_uses_count=false"))
+    );
+}
+
+#[tokio::test]
+async fn activation_is_idempotent_per_fingerprint_and_holds_the_seat_limit() {
+    let app = spawn_app().await;
+    let (_, first) = app.activate(seed::LICENSE_VALID, "m1").await;
+    let (status, again) = app.activate(seed::LICENSE_VALID, "m1").await;
+    assert_eq!(status, 200);
+    assert_eq!(again["activation"]["id"], first["activation"]["id"]);
+    assert_eq!(again["license"]["seats_used"], 1);
+    assert_eq!(app.activate(seed::LICENSE_VALID, "m2").await.0, 201);
+    assert_eq!(app.activate(seed::LICENSE_VALID, "m3").await.0, 201);
+    let (status, denied) = app.activate(seed::LICENSE_VALID, "m4").await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        denied,
+        json!({"activated": false, "code": "TOO_MANY_ACTIVATIONS", "message": "Every seat of this license is in use."})
+    );
+    // A multi-seat purchase (quantity 5) has 15 seats.
+    let (_, multi) = app.activate(seed::LICENSE_MULTISEAT, "m1").await;
+    assert_eq!(multi["license"]["seats"], 15);
+}
+
+#[tokio::test]
+async fn fifty_simultaneous_activations_of_a_three_seat_license_give_exactly_three() {
+    let app = spawn_app().await;
+    let calls = (0..50).map(|i| {
+        let (client, url) = (app.client.clone(), format!("{}/v1/licenses/activate", app.api));
+        tokio::spawn(async move {
+            let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "fingerprint": format!("fp-{i}")});
+            client.post(url).json(&body).send().await.unwrap().status().as_u16()
+        })
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        47,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_purchase_state_gets_its_reason_code() {
+    let app = spawn_app().await;
+    for (license, status, code) in [
+        (seed::LICENSE_REFUNDED, 403, "REFUNDED"),
+        (seed::LICENSE_REFUNDED_DISABLED, 403, "DISABLED"),
+        (seed::LICENSE_CHARGEBACKED, 403, "CHARGEBACKED"),
+        (seed::LICENSE_DISPUTED, 403, "DISPUTED"),
+        (seed::LICENSE_DISPUTE_WON, 201, "VALID"),
+        (seed::LICENSE_DISABLED, 403, "DISABLED"),
+        (seed::LICENSE_REVOKED, 403, "ACCESS_REVOKED"),
+        (
+            seed::LICENSE_TEST_PURCHASE,
+            403,
+            "TEST_PURCHASE_NOT_ALLOWED",
+        ),
+        (seed::LICENSE_MEMBERSHIP_ACTIVE, 201, "VALID"),
+        (seed::LICENSE_MEMBERSHIP_CANCELLED, 201, "VALID"),
+        (seed::LICENSE_MEMBERSHIP_ENDED, 403, "SUBSCRIPTION_ENDED"),
+        (seed::LICENSE_LEGACY, 201, "VALID"),
+        ("00000000-00000000-00000000-00000000", 403, "NOT_FOUND"),
+    ] {
+        let (s, body) = app.activate(license, "machine").await;
+        assert_eq!(
+            (s, body["code"].as_str().unwrap()),
+            (status, code),
+            "{license}: {body}"
+        );
+    }
+    // A failed payment: within the grace it still works, after it it does not (seeded dates).
+    let (_, body) = app
+        .activate(seed::LICENSE_MEMBERSHIP_FAILED, "machine")
+        .await;
+    assert!(["VALID", "SUBSCRIPTION_PAYMENT_FAILED"].contains(&body["code"].as_str().unwrap()));
+    // The allow-list applies here too.
+    let app =
+        spawn_app_with(|s| s.licenses.allowed_products = vec![seed::PRODUCT_MEMBERSHIP.into()])
+            .await;
+    let (s, body) = app.activate(seed::LICENSE_VALID, "machine").await;
+    assert_eq!(
+        (s, body["code"].as_str().unwrap()),
+        (403, "PRODUCT_NOT_ALLOWED")
+    );
+    assert_eq!(app.sandbox.request_count(), 0);
+}
+
+#[tokio::test]
+async fn validate_by_id_or_fingerprint_with_a_fresh_token() {
+    let app = spawn_app().await;
+    let (_, act) = app.activate(seed::LICENSE_VALID, "m1").await;
+    let id = act["activation"]["id"].as_str().unwrap();
+    let base = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID});
+    let by_id = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": id});
+    let (s, v) = app.call("validate", by_id).await;
+    assert_eq!(
+        (s, &v["valid"], &v["code"]),
+        (200, &json!(true), &json!("VALID"))
+    );
+    assert!(
+        example::verify_offline(
+            v["token"].as_str().unwrap(),
+            &app.jwks().await,
+            seed::PRODUCT_ONE_TIME,
+            seed::LICENSE_VALID,
+            "m1"
+        )
+        .is_ok()
+    );
+    let mut by_fp = base.clone();
+    by_fp["fingerprint"] = json!("m1");
+    assert_eq!(app.call("validate", by_fp).await.1["valid"], true);
+    let mut other = base.clone();
+    other["fingerprint"] = json!("m9");
+    let (s, v) = app.call("validate", other).await;
+    assert_eq!((s, &v["code"]), (403, &json!("FINGERPRINT_MISMATCH")));
+    let mut both = base.clone();
+    both["activation_id"] = json!(id);
+    both["fingerprint"] = json!("m9");
+    assert_eq!(
+        app.call("validate", both).await.1["code"],
+        "FINGERPRINT_MISMATCH"
+    );
+    let (s, _) = app.call("validate", base).await;
+    assert_eq!(s, 400, "neither activation_id nor fingerprint");
+}
+
+#[tokio::test]
+async fn a_revoked_license_stops_validating_at_once() {
+    let app = spawn_app().await;
+    let (_, act) = app.activate(seed::LICENSE_VALID, "m1").await;
+    let id = act["activation"]["id"].as_str().unwrap();
+    let form = [
+        ("product_id", seed::PRODUCT_ONE_TIME),
+        ("license_key", seed::LICENSE_VALID),
+    ];
+    assert_eq!(
+        app.admin(Method::PUT, "/v2/licenses/disable")
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (s, v) = app
+        .call("validate", json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": id}))
+        .await;
+    assert_eq!(
+        (s, &v["valid"], &v["code"]),
+        (403, &json!(false), &json!("DISABLED"))
+    );
+    assert!(v.get("token").is_none());
+}
+
+#[tokio::test]
+async fn deactivation_frees_a_seat_but_not_too_often() {
+    let app = spawn_app().await;
+    for round in 0..4 {
+        let (_, act) = app
+            .activate(seed::LICENSE_VALID, &format!("m{round}"))
+            .await;
+        let id = act["activation"]["id"].as_str().unwrap().to_owned();
+        let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": id});
+        let (s, v) = app.call("deactivate", body).await;
+        if round < 3 {
+            assert_eq!((s, v), (200, json!({"deactivated": true})));
+        } else {
+            assert_eq!(s, 429, "the fourth deactivation today: {v}");
+            assert_eq!(v["code"], "TOO_MANY_DEACTIVATIONS");
+        }
+    }
+    // A day later it is allowed again.
+    app.clock.advance(Duration::from_secs(86_400));
+    let (_, list) = app.activations(seed::LICENSE_VALID).await;
+    let id = list["activations"][0]["id"].as_str().unwrap().to_owned();
+    let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": id});
+    assert_eq!(app.call("deactivate", body).await.0, 200);
+    // An unknown activation, or the wrong license for it: 404.
+    let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": "act_nope"});
+    assert_eq!(app.call("deactivate", body).await.0, 404);
+}
+
+#[tokio::test]
+async fn existing_activations_survive_an_outage_within_the_grace_new_ones_do_not() {
+    // Stale answers must not stand in here, so that the offline grace is what is tested.
+    let app = spawn_app_with(|s| s.cache.stale_if_error = Duration::from_secs(1)).await;
+    let (_, act) = app.activate(seed::LICENSE_VALID, "m1").await;
+    let id = act["activation"]["id"].as_str().unwrap().to_owned();
+    app.clock.advance(Duration::from_secs(3600));
+    app.sandbox.set_faults(gumgate::sandbox::Faults {
+        refuse_connections: true,
+        ..Default::default()
+    });
+    let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": id});
+    let (s, v) = app.call("validate", body.clone()).await;
+    assert_eq!(
+        (s, &v["valid"], &v["offline"]),
+        (200, &json!(true), &json!(true)),
+        "{v}"
+    );
+    assert!(v["offline_until"].is_string());
+    // Re-activating the same machine is the same: it is already activated.
+    assert_eq!(app.activate(seed::LICENSE_VALID, "m1").await.0, 200);
+    // A new machine cannot activate without Gumroad.
+    let (s, v) = app.activate(seed::LICENSE_VALID, "m2").await;
+    assert_eq!((s, &v["code"]), (503, &json!("UPSTREAM_UNAVAILABLE")));
+    // Past the grace (72 h from the last good check), the outage wins.
+    app.clock.advance(Duration::from_secs(72 * 3600));
+    let (s, v) = app.call("validate", body).await;
+    assert_eq!((s, &v["code"]), (503, &json!("UPSTREAM_UNAVAILABLE")));
+}
+
+impl TestApp {
+    async fn activations(&self, license: &str) -> (u16, Value) {
+        let res = self
+            .admin(Method::GET, "/admin/licenses/activations")
+            .query(&[
+                ("product_id", product_of(license)),
+                ("license_key", license),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn admins_list_force_deactivate_release_and_audit() {
+    let app = spawn_app().await;
+    for m in ["a", "b", "c"] {
+        app.activate(seed::LICENSE_VALID, m).await;
+    }
+    let (s, list) = app.activations(seed::LICENSE_VALID).await;
+    assert_eq!((s, list["seats_used"].as_u64()), (200, Some(3)));
+    let id = list["activations"][0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .admin(Method::DELETE, &format!("/admin/activations/{id}"))
+        .query(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .admin(Method::POST, "/admin/licenses/release")
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["released"], 2);
+    assert_eq!(
+        app.activations(seed::LICENSE_VALID).await.1["seats_used"],
+        0
+    );
+    let audit: Value = app
+        .admin(Method::GET, "/admin/licenses/audit")
+        .query(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"activate")
+            && actions.contains(&"admin_deactivate")
+            && actions.contains(&"release_all"),
+        "{actions:?}"
+    );
+    // None of it without the token.
+    let res = app
+        .client
+        .get(format!("{}/admin/licenses/activations", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_400_and_jwks_is_published() {
+    let app = spawn_app().await;
+    for body in [
+        json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID}),
+        json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": 5, "fingerprint": "m"}),
+        json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "fingerprint": "x".repeat(300)}),
+        json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "fingerprint": "m", "name": "a\u{7}b"}),
+    ] {
+        let (s, v) = app.call("activate", body).await;
+        assert_eq!((s, &v["success"]), (400, &json!(false)), "{v}");
+    }
+    let res = reqwest::get(format!("{}/.well-known/jwks.json", app.api))
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "application/jwk-set+json");
+    let jwks: Value = res.json().await.unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(
+        (&key["kty"], &key["crv"], &key["alg"]),
+        (&json!("OKP"), &json!("Ed25519"), &json!("EdDSA"))
+    );
+}
