@@ -245,8 +245,10 @@ half() { awk -v a="$1" 'BEGIN { printf "%d", a / 2 }'; }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-metric() { # metrics_port name{labels}
-    curl -sf "http://$HOST:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 {print $2; exit}'
+metric() { # metrics_port name{labels}; empty when the scrape fails
+    local text
+    text=$(curl -sf "http://$HOST:$1/metrics") || return 0
+    awk -v m="$2" 'index($0, m) == 1 {print $2}' <<<"$text"
 }
 
 # ---------------------------------------------------------------- run
