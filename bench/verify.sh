@@ -213,7 +213,10 @@ run_wrk() { # label url [wrk args...]
 run_rate() { # label rate url [curl-like args for oha...]
     local label=$1 rate=$2 url=$3 out
     shift 3
+    local before
+    before=$(cpu_busy_ticks)
     out=$("$OHA" --no-tui --latency-correction -z "$DURATION" -c "$CONNECTIONS" -q "$rate" "$@" "$url")
+    R_BUSY=$(busy_pct "$before" "$(cpu_busy_ticks)")
     printf '%s\n%s\n' "-- oha at $rate req/s: $label" "$out" >&2
     R_RPS=$(awk '/Requests\/sec:/ {printf "%.0f", $2; exit}' <<<"$out")
     R_P50=$(pct_ms "50.00%" "$out")
@@ -227,6 +230,13 @@ pct_ms() {
     awk -v p="$1" '$1 == p && $2 == "in" {
         n = $3; if ($4 ~ /^s/) n *= 1000; else if ($4 ~ /^(us|µs)/) n /= 1000;
         printf "%.3f", n; exit }' <<<"$2"
+}
+
+# Whole-machine "idle total" ticks from /proc/stat, and the busy share of all cores between two.
+cpu_busy_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t}' /proc/stat; }
+busy_pct() { # "idle total" "idle total"
+    awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        dt = y[2] - x[2]; if (dt > 0) printf "%.0f", 100 * (1 - (y[1] - x[1]) / dt); else print "n/a" }'
 }
 
 # CPU time (user + system, in clock ticks) of a process and its children (nginx's workers).
@@ -258,6 +268,7 @@ log "building (cargo build --release --locked)"
 
 SB=$(free_port); GG=$(free_port); GGM=$(free_port); NG=$(free_port)
 start_sandbox "$SB"
+SB_PID=$LAST_PID
 start_gumgate "$GG" "$GGM" "$SB"
 GG_PID=$LAST_PID
 start_nginx "$NG" "$SB"
@@ -308,15 +319,15 @@ OHA_VERIFY=(-m POST -H 'Content-Type: application/x-www-form-urlencoded' -d "$VE
 B_GG_RATE=$(half "$A_GG_RPS")
 B_NG_RATE=$(half "$A_NG_RPS")
 run_rate "gumgate verify (hit)" "$B_GG_RATE" "$GG_VERIFY" "${OHA_VERIFY[@]}"
-B_GG=("$R_RPS" "$R_P50" "$R_P99" "$R_P999")
+B_GG=("$R_RPS" "$R_P50" "$R_P99" "$R_P999" "$R_BUSY")
 run_rate "nginx verify (HIT)" "$B_NG_RATE" "$NG_VERIFY" "${OHA_VERIFY[@]}"
-B_NG=("$R_RPS" "$R_P50" "$R_P99" "$R_P999")
+B_NG=("$R_RPS" "$R_P50" "$R_P99" "$R_P999" "$R_BUSY")
 run_rate "nginx verify (HIT) at Gumgate's rate" "$B_GG_RATE" "$NG_VERIFY" "${OHA_VERIFY[@]}"
-B_NG2=("$R_RPS" "$R_P50" "$R_P99" "$R_P999")
+B_NG2=("$R_RPS" "$R_P50" "$R_P99" "$R_P999" "$R_BUSY")
 # Context, not the target: a quarter of peak shows how much of the tail is CPU contention.
 B_GG4_RATE=$(half "$B_GG_RATE")
 run_rate "gumgate verify (hit) at a quarter of peak" "$B_GG4_RATE" "$GG_VERIFY" "${OHA_VERIFY[@]}"
-B_GG4=("$R_RPS" "$R_P50" "$R_P99" "$R_P999")
+B_GG4=("$R_RPS" "$R_P50" "$R_P99" "$R_P999" "$R_BUSY")
 B_PASS=$(awk -v p="${B_GG[2]}" 'BEGIN { print (p < 2.0) ? "met" : "MISSED" }')
 
 # c) passthrough overhead --------------------------------------------------------------------
@@ -324,16 +335,19 @@ log "c) admin GET /v2/user: direct vs nginx proxy_pass vs gumgate ($DURATION)"
 curl -sf -o /dev/null -H "Authorization: Bearer $ADMIN_TOKEN" "http://$HOST:$GG/v2/user" \
     || die "gumgate's admin passthrough did not answer 200"
 curl -s -X DELETE "http://$HOST:$SB/_sandbox/requests" >/dev/null
+T0=$(cpu_ticks "$SB_PID")
 run_wrk "sandbox direct /gumroad/v2/user" "http://$HOST:$SB/gumroad/v2/user" \
     -H "Authorization: Bearer $MATON_KEY"
-C_SB=("$RPS" "$P50" "$P99")
+C_SB=("$RPS" "$P50" "$P99" "$(cpu_us_per_req $(($(cpu_ticks "$SB_PID") - T0)) "$REQS")")
 curl -s -X DELETE "http://$HOST:$SB/_sandbox/requests" >/dev/null
+T0=$(cpu_ticks "$NG_PID")
 run_wrk "nginx proxy_pass /v2/user" "http://$HOST:$NG/v2/user"
-C_NG=("$RPS" "$P50" "$P99")
+C_NG=("$RPS" "$P50" "$P99" "$(cpu_us_per_req $(($(cpu_ticks "$NG_PID") - T0)) "$REQS")")
 curl -s -X DELETE "http://$HOST:$SB/_sandbox/requests" >/dev/null
+T0=$(cpu_ticks "$GG_PID")
 run_wrk "gumgate passthrough /v2/user" "http://$HOST:$GG/v2/user" \
     -H "Authorization: Bearer $ADMIN_TOKEN"
-C_GG=("$RPS" "$P50" "$P99")
+C_GG=("$RPS" "$P50" "$P99" "$(cpu_us_per_req $(($(cpu_ticks "$GG_PID") - T0)) "$REQS")")
 curl -s -X DELETE "http://$HOST:$SB/_sandbox/requests" >/dev/null
 
 for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
@@ -403,22 +417,22 @@ rate with latency correction, -c$CONNECTIONS -z$DURATION. Verify body: $BODY_BYT
 
 ### b) Latency at half of peak (fixed rate, $RATE_TOOL)
 
-| server | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms |
-|---|---:|---:|---:|---:|---:|
-| Gumgate | $B_GG_RATE | ${B_GG[0]} | ${B_GG[1]} | ${B_GG[2]} | ${B_GG[3]} |
-| nginx (half its peak) | $B_NG_RATE | ${B_NG[0]} | ${B_NG[1]} | ${B_NG[2]} | ${B_NG[3]} |
-| nginx (Gumgate's rate) | $B_GG_RATE | ${B_NG2[0]} | ${B_NG2[1]} | ${B_NG2[2]} | ${B_NG2[3]} |
-| Gumgate (a quarter of its peak, context) | $B_GG4_RATE | ${B_GG4[0]} | ${B_GG4[1]} | ${B_GG4[2]} | ${B_GG4[3]} |
+| server | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | both cores busy % |
+|---|---:|---:|---:|---:|---:|---:|
+| Gumgate | $B_GG_RATE | ${B_GG[0]} | ${B_GG[1]} | ${B_GG[2]} | ${B_GG[3]} | ${B_GG[4]} |
+| nginx (half its peak) | $B_NG_RATE | ${B_NG[0]} | ${B_NG[1]} | ${B_NG[2]} | ${B_NG[3]} | ${B_NG[4]} |
+| nginx (Gumgate's rate) | $B_GG_RATE | ${B_NG2[0]} | ${B_NG2[1]} | ${B_NG2[2]} | ${B_NG2[3]} | ${B_NG2[4]} |
+| Gumgate (a quarter of its peak, context) | $B_GG4_RATE | ${B_GG4[0]} | ${B_GG4[1]} | ${B_GG4[2]} | ${B_GG4[3]} | ${B_GG4[4]} |
 
 Target: Gumgate p99 < 2 ms at half of its peak: **$B_PASS** (${B_GG[2]} ms).
 
 ### c) Admin passthrough (\`GET /v2/user\`), wrk -t$THREADS -c$CONNECTIONS
 
-| path | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms |
-|---|---:|---:|---:|---:|---:|
-| sandbox direct (baseline) | ${C_SB[0]} | ${C_SB[1]} | ${C_SB[2]} | | |
-| nginx proxy_pass | ${C_NG[0]} | ${C_NG[1]} | ${C_NG[2]} | $(minus "${C_NG[1]}" "${C_SB[1]}") | $(minus "${C_NG[2]}" "${C_SB[2]}") |
-| Gumgate passthrough | ${C_GG[0]} | ${C_GG[1]} | ${C_GG[2]} | $(minus "${C_GG[1]}" "${C_SB[1]}") | $(minus "${C_GG[2]}" "${C_SB[2]}") |
+| path | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | CPU µs/request (of the proxy, or the sandbox for direct) |
+|---|---:|---:|---:|---:|---:|---:|
+| sandbox direct (baseline) | ${C_SB[0]} | ${C_SB[1]} | ${C_SB[2]} | | | ${C_SB[3]} |
+| nginx proxy_pass | ${C_NG[0]} | ${C_NG[1]} | ${C_NG[2]} | $(minus "${C_NG[1]}" "${C_SB[1]}") | $(minus "${C_NG[2]}" "${C_SB[2]}") | ${C_NG[3]} |
+| Gumgate passthrough | ${C_GG[0]} | ${C_GG[1]} | ${C_GG[2]} | $(minus "${C_GG[1]}" "${C_SB[1]}") | $(minus "${C_GG[2]}" "${C_SB[2]}") | ${C_GG[3]} |
 
 ### d) Resident memory after caching distinct verify answers
 
