@@ -41,6 +41,10 @@ enum Command {
         /// Send `Retry-After: N` with rate-limit 429s (Maton's behaviour here is unknown).
         #[arg(long, value_name = "SECONDS")]
         retry_after: Option<u64>,
+        /// Add N computed one-time licenses for load tests: key i (0 <= i < N) is
+        /// EB000000-{i}-{FFFFFFFF-i}-{i}, 8 upper-case hex digits a group (verify only).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        extra_licenses: u32,
     },
     /// Check the configuration and secrets as `serve` would, then exit.
     CheckConfig {
@@ -91,11 +95,13 @@ async fn main() -> ExitCode {
             api_key,
             rate_limit,
             retry_after,
+            extra_licenses,
         } => {
             let config = SandboxConfig {
                 api_key,
                 rate_limit,
                 rate_limit_retry_after: retry_after,
+                extra_licenses,
             };
             match commands::run_sandbox(listen, config).await {
                 Ok(()) => ExitCode::SUCCESS,

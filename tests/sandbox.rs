@@ -110,6 +110,45 @@ async fn verify_counts_uses_unless_increment_is_exactly_false() {
 }
 
 #[tokio::test]
+async fn extra_licenses_verify_up_to_but_not_including_n() {
+    let sb = Sb::start(SandboxConfig {
+        rate_limit: 0,
+        extra_licenses: 1_000_000,
+        ..SandboxConfig::default()
+    })
+    .await;
+    assert_eq!(extra_license_key(0), "EB000000-00000000-FFFFFFFF-00000000");
+    let last = extra_license_key(999_999);
+    let (status, body) = sb
+        .verify(&[("product_id", PRODUCT_ONE_TIME), ("license_key", &last)])
+        .await;
+    assert_eq!((status, body["success"].clone()), (200, json!(true)));
+    let purchase = &body["purchase"];
+    assert_eq!(purchase["license_key"], last.as_str());
+    assert_eq!(purchase["product_id"], PRODUCT_ONE_TIME);
+    assert_eq!(purchase["email"], "buyer1099999@customer.example");
+    assert_eq!(body["uses"], 1);
+    let (_, first) = sb
+        .verify(&[
+            ("product_id", PRODUCT_ONE_TIME),
+            ("license_key", &extra_license_key(0)),
+            ("increment_uses_count", "false"),
+        ])
+        .await;
+    assert_eq!(first["uses"], 0);
+    assert_ne!(first["purchase"]["sale_id"], purchase["sale_id"]);
+    assert_ne!(first["purchase"]["order_number"], purchase["order_number"]);
+
+    let (status, body) = sb
+        .verify(&[
+            ("product_id", PRODUCT_ONE_TIME),
+            ("license_key", &extra_license_key(1_000_000)),
+        ])
+        .await;
+    assert_eq!((status, body), (404, not_found(DOES_NOT_EXIST)));
+}
+
+#[tokio::test]
 async fn keys_match_case_insensitively_and_trimmed() {
     let sb = Sb::unlimited().await;
     let key = format!("  {}  ", LICENSE_VALID.to_lowercase());

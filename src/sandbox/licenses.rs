@@ -5,11 +5,13 @@ use serde_json::{Value, json};
 use time::{OffsetDateTime, macros::datetime};
 
 use super::{
+    extra_licenses,
     gumroad::unknown_route,
     ids::new_license_key,
     purchase::purchase_json,
     reply::Reply,
-    store::{Account, Store},
+    seed::PRODUCT_ONE_TIME,
+    store::{Account, Sale, Store},
 };
 use crate::params::{Params, increments_uses};
 
@@ -21,6 +23,12 @@ const REVOKED: &str = "Access to the purchase associated with this license has e
 
 /// Verify is not seller-scoped at Gumroad (it needs no token), so any seller's license answers.
 pub fn verify(store: &mut Store, p: &Params) -> Reply {
+    if let Some(i) = p
+        .str("license_key")
+        .and_then(|k| extra_licenses::index(store, k))
+    {
+        return verify_extra(store, p, i);
+    }
     let index = match find(store, p) {
         Ok(i) => i,
         Err(reply) => return reply,
@@ -69,8 +77,24 @@ pub fn edit(store: &mut Store, account: &Account, action: &str, p: &Params) -> R
     success(store, index)
 }
 
+/// An extra license (load tests): enabled, on the one-time product, which needs `product_id`.
+fn verify_extra(store: &mut Store, p: &Params, i: u32) -> Reply {
+    match non_empty(p, "product_id") {
+        None => return product_id_required(PRODUCT_ONE_TIME),
+        Some(id) if id != PRODUCT_ONE_TIME => return not_found(DOES_NOT_EXIST),
+        Some(_) => {}
+    }
+    if increments_uses(p) {
+        *store.extra_uses.entry(i).or_default() += 1;
+    }
+    sale_reply(store, &extra_licenses::sale(store, i))
+}
+
 fn success(store: &Store, index: usize) -> Reply {
-    let sale = &store.sales[index];
+    sale_reply(store, &store.sales[index])
+}
+
+fn sale_reply(store: &Store, sale: &Sale) -> Reply {
     let uses = sale.license.as_ref().map_or(0, |l| l.uses);
     Reply::ok(json!({"success": true, "uses": uses, "purchase": purchase_json(store, sale)}))
 }

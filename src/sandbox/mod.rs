@@ -8,6 +8,7 @@
 mod catalog;
 mod connections;
 mod control;
+mod extra_licenses;
 mod gumroad;
 mod ids;
 mod licenses;
@@ -49,6 +50,17 @@ pub struct SandboxConfig {
     pub rate_limit: u32,
     /// `Retry-After` seconds on natural 429s; `None` sends no header (Maton's is unknown).
     pub rate_limit_retry_after: Option<u64>,
+    /// Extra one-time licenses on seller A's [`seed::PRODUCT_ONE_TIME`], for load tests that
+    /// need many distinct valid keys (0 = only the seed). License `i` (0 ≤ i < N) has the key
+    /// [`seed::extra_license_key`]`(i)` = `EB000000-{i}-{0xFFFFFFFF - i}-{i}` (8 upper-case hex
+    /// digits a group) and a purchase shaped like the seeded one-time ones, with its own sale id,
+    /// email `buyer{100000 + i}@customer.example` and order number `627752800 + i`.
+    ///
+    /// They are computed on demand, not stored, so a million cost nothing until used (only a
+    /// verify's `uses` count is kept, per key). They answer `POST /v2/licenses/verify` only:
+    /// they are not listed by `/v2/sales` or the product's `sales_count`, and the license `PUT`s
+    /// (enable, disable, rotate, ...) do not know them.
+    pub extra_licenses: u32,
 }
 
 impl Default for SandboxConfig {
@@ -57,6 +69,7 @@ impl Default for SandboxConfig {
             api_key: DEFAULT_API_KEY.to_owned(),
             rate_limit: 10,
             rate_limit_retry_after: None,
+            extra_licenses: 0,
         }
     }
 }

@@ -117,3 +117,18 @@ pub const VARIANT_CATEGORY_ID: &str = "0IDCI1DKoXRfyQPAkTjntw==";
 pub const VARIANT_ID: &str = "1haKx3ScFQREdldFmV3SeA==";
 /// Custom field on [`PRODUCT_ONE_TIME`] (required); its values appear on sales.
 pub const CUSTOM_FIELD_NAME: &str = "Company";
+
+/// First group of every extra license key (see [`extra_license_key`]); no seeded key starts
+/// with it, and keys made by `rotate` are random, so the two kinds cannot be confused.
+pub const EXTRA_LICENSE_PREFIX: &str = "EB000000";
+
+/// The key of extra license `i` (`SandboxConfig::extra_licenses`, seller A's one-time
+/// product): `EB000000-{i}-{0xFFFFFFFF - i}-{i}`, each group 8 upper-case hex digits, e.g.
+/// `EB000000-00000000-FFFFFFFF-00000000` for `i = 0`. Simple enough for a wrk Lua script:
+/// `string.format("EB000000-%08X-%08X-%08X", i, 4294967295 - i, i)`.
+pub fn extra_license_key(i: u32) -> String {
+    format!(
+        "{EXTRA_LICENSE_PREFIX}-{i:08X}-{:08X}-{i:08X}",
+        u32::MAX - i
+    )
+}

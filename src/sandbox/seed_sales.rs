@@ -1,5 +1,6 @@
 //! Seed sales: the licensed sales behind every `LICENSE_*` constant, the memberships with
 //! their subscriptions, and unlicensed fillers so seller A has three pages of sales.
+//! [`one_time`] also shapes the load-test extras of `extra_licenses.rs`.
 
 use time::{Duration, OffsetDateTime, macros::datetime};
 
@@ -42,7 +43,7 @@ fn license(key: &str, n: u64) -> Option<License> {
     })
 }
 
-fn one_time(id: &str, key: &str, n: u64, created: OffsetDateTime) -> Sale {
+pub(super) fn one_time(id: &str, key: &str, n: u64, created: OffsetDateTime) -> Sale {
     let mut s = sale(id, PRODUCT_ONE_TIME, n, created);
     s.license = license(key, n);
     s.custom_fields

@@ -27,6 +27,14 @@ struct Inner {
     windows: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
+/// The seed data plus the configured number of (computed) extra licenses.
+fn seeded(config: &SandboxConfig) -> Store {
+    Store {
+        extra_licenses: config.extra_licenses,
+        ..seed_data::store()
+    }
+}
+
 /// A poisoned lock only means a handler panicked mid-request; the data is still usable for a
 /// test double, so recover it rather than cascade the panic into every later request.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -36,9 +44,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl AppState {
     /// Fresh state holding the seed data.
     pub fn new(config: SandboxConfig) -> Self {
+        let store = Mutex::new(seeded(&config));
         Self(Arc::new(Inner {
             config,
-            store: Mutex::new(seed_data::store()),
+            store,
             faults: Mutex::new(Faults::default()),
             refuse: Arc::new(AtomicBool::new(false)),
             recorded: Mutex::new(Vec::new()),
@@ -58,7 +67,7 @@ impl AppState {
 
     /// Puts the seed data back.
     pub fn reset_store(&self) {
-        *lock(&self.0.store) = seed_data::store();
+        *lock(&self.0.store) = seeded(&self.0.config);
     }
 
     /// The flag the listener reads to drop connections.

@@ -1,6 +1,8 @@
 //! The sandbox's data: Maton connections and, per seller, Gumroad products (with their offer
 //! codes, variants and custom fields), sales (with licenses and subscriptions) and webhooks.
 
+use std::collections::HashMap;
+
 use time::OffsetDateTime;
 
 pub use super::catalog::*;
@@ -71,6 +73,10 @@ pub struct Store {
     pub sales: Vec<Sale>,
     /// Webhook registrations.
     pub hooks: Vec<ResourceSubscription>,
+    /// How many computed extra licenses exist (`SandboxConfig::extra_licenses`).
+    pub extra_licenses: u32,
+    /// `uses` of the extra licenses that were verified with counting, by index.
+    pub extra_uses: HashMap<u32, u64>,
 }
 
 impl Store {

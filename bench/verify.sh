@@ -1,0 +1,451 @@
+#!/usr/bin/env bash
+# Gumgate's benchmark: cache-hit verify vs nginx proxy_cache, p99 at half of peak, admin
+# passthrough overhead vs nginx proxy_pass, and resident memory after caching a million verify
+# answers. Everything runs on 127.0.0.1, against `gumgate sandbox`; see bench/README.md.
+#
+#   bash bench/verify.sh                 # full run, prints a Markdown summary at the end
+#   DURATION=5s FILL_COUNT=100000 bash bench/verify.sh    # a quick smoke run
+#
+# Env knobs (defaults in brackets): DURATION [15s] each wrk/oha run; THREADS [2] wrk -t;
+# CONNECTIONS [64] wrk/oha -c; FILL_COUNT [1000000] verify answers cached for the memory
+# figure; FILL_CONNECTIONS [64]; FILL_TIMEOUT [600] seconds the fill may take at most.
+set -euo pipefail
+
+DURATION=${DURATION:-15s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+FILL_COUNT=${FILL_COUNT:-1000000}
+FILL_CONNECTIONS=${FILL_CONNECTIONS:-64}
+FILL_TIMEOUT=${FILL_TIMEOUT:-600}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+BIN="$ROOT/target/release/gumgate"
+OHA="$BENCH/.tools/bin/oha"
+HOST=127.0.0.1
+
+MATON_KEY=sandbox-maton-key
+ADMIN_TOKEN=bench-admin-token-0123456789
+PRODUCT_ID='9Y2u8Dy4AWioyNrmNROrFA=='       # seed::PRODUCT_ONE_TIME
+PRODUCT_ENC='9Y2u8Dy4AWioyNrmNROrFA%3D%3D'
+VALID_KEY='5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A0' # seed::LICENSE_VALID
+VERIFY_BODY="product_id=$PRODUCT_ENC&license_key=$VALID_KEY&increment_uses_count=false"
+export VERIFY_BODY
+
+log() { printf '\n== %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- tools
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_tools() {
+    local missing=()
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    command -v curl >/dev/null || missing+=(curl)
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]} from Debian"
+        as_root apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    fi
+    # A fixed-rate generator for the half-peak figure: wrk2 if Debian has it, else oha.
+    if apt-cache show wrk2 >/dev/null 2>&1; then
+        command -v wrk2 >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk2
+        RATE_TOOL=wrk2
+    else
+        [ -x "$OHA" ] || { log "wrk2 is not in Debian; cargo install --locked oha into bench/.tools";
+                           cargo install --locked oha --root "$BENCH/.tools"; }
+        RATE_TOOL=oha
+    fi
+}
+
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# ---------------------------------------------------------------- processes
+WORK=$(mktemp -d /tmp/gumgate-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A port nobody listens on (checked by connecting; the tiny race is acceptable on a bench box).
+USED_PORTS=" "
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        case "$USED_PORTS" in *" $p "*) continue ;; esac
+        if ! (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then
+            USED_PORTS="$USED_PORTS$p "
+            echo "$p"
+            return
+        fi
+    done
+}
+
+wait_http() { # url [headers...]
+    local url=$1 i
+    shift
+    for i in $(seq 1 200); do
+        if curl -sf -o /dev/null "$@" "$url"; then return 0; fi
+        sleep 0.05
+    done
+    die "$url did not come up"
+}
+
+start_sandbox() { # port [extra args]; sets LAST_PID
+    local port=$1
+    shift
+    "$BIN" sandbox --listen "$HOST:$port" --rate-limit 0 "$@" >"$WORK/sandbox-$port.log" 2>&1 &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+    wait_http "http://$HOST:$port/_sandbox/faults"
+}
+
+start_gumgate() { # port metrics_port upstream_port [extra env]; sets LAST_PID
+    local port=$1 mport=$2 up=$3
+    shift 3
+    env MATON_API_KEY=$MATON_KEY GUMGATE_ADMIN_TOKEN=$ADMIN_TOKEN \
+        GUMGATE__SERVER__LISTEN="$HOST:$port" GUMGATE__SERVER__METRICS_LISTEN="$HOST:$mport" \
+        GUMGATE__UPSTREAM__BASE_URL="http://$HOST:$up" GUMGATE__LOG__LEVEL=warn \
+        GUMGATE__LIMITS__VERIFY_PER_IP=1000000/s GUMGATE__LIMITS__FAILED_VERIFY_PER_IP=1000000/s \
+        GUMGATE__UPSTREAM__RATE_LIMIT=1000000 GUMGATE__UPSTREAM__SPACING_MARGIN=0s \
+        GUMGATE__UPSTREAM__BURST=1000 "$@" \
+        "$BIN" serve >"$WORK/gumgate-$port.log" 2>&1 &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+    wait_http "http://$HOST:$mport/livez"
+}
+
+start_nginx() { # port upstream_port
+    local port=$1 up=$2 dir="$WORK/nginx"
+    mkdir -p "$dir/cache" "$dir/tmp"
+    local user=""
+    if [ "$(id -u)" = 0 ]; then
+        # As root, nginx's workers drop to an unprivileged user that must reach the cache.
+        user="user nobody nogroup;"
+        chmod 755 "$WORK"
+        chown -R nobody:nogroup "$dir"
+    fi
+    cat >"$dir/nginx.conf" <<EOF
+$user
+# Two workers: Gumgate's tokio runtime has one worker thread per core, 2 here.
+worker_processes 2;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    proxy_cache_path $dir/cache levels=1:2 keys_zone=verify:16m max_size=256m inactive=10m use_temp_path=off;
+    # Pooled upstream connections, as Gumgate's HTTP client keeps them.
+    upstream sandbox {
+        server $HOST:$up;
+        keepalive 64;
+    }
+    server {
+        listen $HOST:$port;
+        # Bodies stay in memory, so \$request_body is set for the cache key.
+        client_body_buffer_size 64k;
+        client_max_body_size 64k;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Authorization "Bearer $MATON_KEY";
+        location = /v2/licenses/verify {
+            proxy_cache verify;
+            proxy_cache_methods POST;
+            proxy_cache_key "\$request_uri|\$request_body";
+            proxy_cache_valid 200 5m;
+            proxy_cache_valid 404 1m;
+            proxy_ignore_headers Cache-Control Expires Set-Cookie;
+            add_header X-Cache-Status \$upstream_cache_status always;
+            proxy_pass http://sandbox/gumroad/v2/licenses/verify;
+        }
+        location = /v2/user {
+            proxy_pass http://sandbox/gumroad/v2/user;
+        }
+    }
+}
+EOF
+    "$NGINX" -c "$dir/nginx.conf" -p "$dir" >"$dir/stdout.log" 2>&1 &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+    wait_http "http://$HOST:$port/v2/user"
+}
+
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# ---------------------------------------------------------------- measuring
+# wrk's latency figures come as 812.00us / 1.23ms / 1.02s; print milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000;
+        printf "%.3f", n }'
+}
+
+# Runs wrk; sets RPS, P50, P99 (ms), NON2XX and prints wrk's own output to stderr.
+run_wrk() { # label url [wrk args...]
+    local label=$1 url=$2 out
+    shift 2
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url")
+    printf '%s\n%s\n' "-- wrk: $label" "$out" >&2
+    RPS=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+    REQS=$(awk '/ requests in / {print $1}' <<<"$out")
+    P50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+    P99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+    NON2XX=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+    NON2XX=${NON2XX:-0}
+    [ "$NON2XX" = 0 ] || log "WARNING: $label had $NON2XX non-2xx answers"
+}
+
+# Fixed-rate run with oha (wrk2 is not in Debian); latency corrected for coordinated omission.
+# Sets R_P50, R_P99, R_P999 (ms), R_RPS, R_OK.
+run_rate() { # label rate url [curl-like args for oha...]
+    local label=$1 rate=$2 url=$3 out
+    shift 3
+    local before
+    before=$(cpu_busy_ticks)
+    out=$("$OHA" --no-tui --latency-correction -z "$DURATION" -c "$CONNECTIONS" -q "$rate" "$@" "$url")
+    R_BUSY=$(busy_pct "$before" "$(cpu_busy_ticks)")
+    printf '%s\n%s\n' "-- oha at $rate req/s: $label" "$out" >&2
+    R_RPS=$(awk '/Requests\/sec:/ {printf "%.0f", $2; exit}' <<<"$out")
+    R_P50=$(pct_ms "50.00%" "$out")
+    R_P99=$(pct_ms "99.00%" "$out")
+    R_P999=$(pct_ms "99.90%" "$out")
+    R_OK=$(awk '/\[200\]/ {print $2; exit}' <<<"$out")
+}
+
+# oha's "Response time distribution" lines: "  99.00% in 0.4521 ms" (or secs, us).
+pct_ms() {
+    awk -v p="$1" '$1 == p && $2 == "in" {
+        n = $3; if ($4 ~ /^s/) n *= 1000; else if ($4 ~ /^(us|µs)/) n /= 1000;
+        printf "%.3f", n; exit }' <<<"$2"
+}
+
+# Whole-machine "idle total" ticks from /proc/stat, and the busy share of all cores between two.
+cpu_busy_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t}' /proc/stat; }
+busy_pct() { # "idle total" "idle total"
+    awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        dt = y[2] - x[2]; if (dt > 0) printf "%.0f", 100 * (1 - (y[1] - x[1]) / dt); else print "n/a" }'
+}
+
+# CPU time (user + system, in clock ticks) of a process and its children (nginx's workers).
+cpu_ticks() {
+    awk -v p="$1" '$1 == p || $4 == p {t += $14 + $15} END {print t + 0}' /proc/[0-9]*/stat 2>/dev/null
+}
+TICK_HZ=$(getconf CLK_TCK)
+# CPU microseconds per request: ticks used during a run / requests answered.
+cpu_us_per_req() { # ticks requests
+    awk -v t="$1" -v n="$2" -v hz="$TICK_HZ" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "n/a" }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", a - b }'; }
+half() { awk -v a="$1" 'BEGIN { printf "%d", a / 2 }'; }
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+metric() { # metrics_port name{labels}; empty when the scrape fails
+    local text
+    text=$(curl -sf "http://$HOST:$1/metrics") || return 0
+    awk -v m="$2" 'index($0, m) == 1 {print $2}' <<<"$text"
+}
+
+# ---------------------------------------------------------------- run
+install_tools
+log "building (cargo build --release --locked)"
+(cd "$ROOT" && cargo build --release --locked)
+
+SB=$(free_port); GG=$(free_port); GGM=$(free_port); NG=$(free_port)
+start_sandbox "$SB"
+SB_PID=$LAST_PID
+start_gumgate "$GG" "$GGM" "$SB"
+GG_PID=$LAST_PID
+start_nginx "$NG" "$SB"
+NG_PID=$LAST_PID
+log "sandbox :$SB, gumgate :$GG (metrics :$GGM), nginx :$NG; work dir $WORK"
+
+# a) cache-hit verify ------------------------------------------------------------------------
+log "a) warming both caches and checking they agree"
+GG_VERIFY="http://$HOST:$GG/v2/licenses/verify"
+NG_VERIFY="http://$HOST:$NG/v2/licenses/verify"
+verify_once() { # url file -> prints "status" and writes body + headers
+    curl -s -o "$2.body" -D "$2.head" -w '%{http_code}' -X POST \
+        -H 'Content-Type: application/x-www-form-urlencoded' --data "$VERIFY_BODY" "$1"
+}
+for i in 1 2; do
+    verify_once "$GG_VERIFY" "$WORK/gg" >/dev/null
+    verify_once "$NG_VERIFY" "$WORK/ng" >/dev/null
+done
+GG_STATUS=$(verify_once "$GG_VERIFY" "$WORK/gg")
+NG_STATUS=$(verify_once "$NG_VERIFY" "$WORK/ng")
+GG_CACHE=$(awk -F': ' 'tolower($1) == "cache-status" {gsub(/\r/, "", $2); print $2}' "$WORK/gg.head")
+NG_CACHE=$(awk -F': ' 'tolower($1) == "x-cache-status" {gsub(/\r/, "", $2); print $2}' "$WORK/ng.head")
+echo "gumgate: $GG_STATUS, Cache-Status: $GG_CACHE" >&2
+echo "nginx:   $NG_STATUS, X-Cache-Status: $NG_CACHE" >&2
+[ "$GG_STATUS" = 200 ] && [ "$NG_STATUS" = 200 ] ||
+    die "a verify did not answer 200: gumgate $(head -c 300 "$WORK/gg.body"); nginx $(head -c 300 "$WORK/ng.body")"
+cmp -s "$WORK/gg.body" "$WORK/ng.body" || die "gumgate and nginx answered different bodies"
+grep -q '"success":true' "$WORK/gg.body" || die "the verify body is not a success"
+case "$GG_CACHE" in "gumgate; hit"*) ;; *) die "gumgate did not answer from cache: $GG_CACHE" ;; esac
+[ "$NG_CACHE" = HIT ] || die "nginx did not answer from cache: $NG_CACHE"
+BODY_BYTES=$(wc -c <"$WORK/gg.body")
+echo "both answer 200 with the same $BODY_BYTES-byte JSON body, both from cache" >&2
+
+log "a) cache-hit verify throughput ($DURATION, -t$THREADS -c$CONNECTIONS)"
+T0=$(cpu_ticks "$GG_PID")
+run_wrk "gumgate verify (hit)" "$GG_VERIFY" -s "$BENCH/lua/verify.lua"
+A_GG_RPS=$RPS A_GG_P50=$P50 A_GG_P99=$P99
+A_GG_CPU=$(cpu_us_per_req $(($(cpu_ticks "$GG_PID") - T0)) "$REQS")
+T0=$(cpu_ticks "$NG_PID")
+run_wrk "nginx verify (proxy_cache HIT)" "$NG_VERIFY" -s "$BENCH/lua/verify.lua"
+A_NG_RPS=$RPS A_NG_P50=$P50 A_NG_P99=$P99
+A_NG_CPU=$(cpu_us_per_req $(($(cpu_ticks "$NG_PID") - T0)) "$REQS")
+A_RATIO=$(ratio "$A_GG_RPS" "$A_NG_RPS")
+
+# b) p99 at half of peak ---------------------------------------------------------------------
+log "b) fixed rate at half of each one's peak ($RATE_TOOL, $DURATION, -c$CONNECTIONS)"
+OHA_VERIFY=(-m POST -H 'Content-Type: application/x-www-form-urlencoded' -d "$VERIFY_BODY")
+B_GG_RATE=$(half "$A_GG_RPS")
+B_NG_RATE=$(half "$A_NG_RPS")
+run_rate "gumgate verify (hit)" "$B_GG_RATE" "$GG_VERIFY" "${OHA_VERIFY[@]}"
+B_GG=("$R_RPS" "$R_P50" "$R_P99" "$R_P999" "$R_BUSY")
+run_rate "nginx verify (HIT)" "$B_NG_RATE" "$NG_VERIFY" "${OHA_VERIFY[@]}"
+B_NG=("$R_RPS" "$R_P50" "$R_P99" "$R_P999" "$R_BUSY")
+run_rate "nginx verify (HIT) at Gumgate's rate" "$B_GG_RATE" "$NG_VERIFY" "${OHA_VERIFY[@]}"
+B_NG2=("$R_RPS" "$R_P50" "$R_P99" "$R_P999" "$R_BUSY")
+# Context, not the target: a quarter of peak shows how much of the tail is CPU contention.
+B_GG4_RATE=$(half "$B_GG_RATE")
+run_rate "gumgate verify (hit) at a quarter of peak" "$B_GG4_RATE" "$GG_VERIFY" "${OHA_VERIFY[@]}"
+B_GG4=("$R_RPS" "$R_P50" "$R_P99" "$R_P999" "$R_BUSY")
+B_PASS=$(awk -v p="${B_GG[2]}" 'BEGIN { print (p < 2.0) ? "met" : "MISSED" }')
+
+# c) passthrough overhead --------------------------------------------------------------------
+log "c) admin GET /v2/user: direct vs nginx proxy_pass vs gumgate ($DURATION)"
+curl -sf -o /dev/null -H "Authorization: Bearer $ADMIN_TOKEN" "http://$HOST:$GG/v2/user" \
+    || die "gumgate's admin passthrough did not answer 200"
+curl -s -X DELETE "http://$HOST:$SB/_sandbox/requests" >/dev/null
+T0=$(cpu_ticks "$SB_PID")
+run_wrk "sandbox direct /gumroad/v2/user" "http://$HOST:$SB/gumroad/v2/user" \
+    -H "Authorization: Bearer $MATON_KEY"
+C_SB=("$RPS" "$P50" "$P99" "$(cpu_us_per_req $(($(cpu_ticks "$SB_PID") - T0)) "$REQS")")
+curl -s -X DELETE "http://$HOST:$SB/_sandbox/requests" >/dev/null
+T0=$(cpu_ticks "$NG_PID")
+run_wrk "nginx proxy_pass /v2/user" "http://$HOST:$NG/v2/user"
+C_NG=("$RPS" "$P50" "$P99" "$(cpu_us_per_req $(($(cpu_ticks "$NG_PID") - T0)) "$REQS")")
+curl -s -X DELETE "http://$HOST:$SB/_sandbox/requests" >/dev/null
+T0=$(cpu_ticks "$GG_PID")
+run_wrk "gumgate passthrough /v2/user" "http://$HOST:$GG/v2/user" \
+    -H "Authorization: Bearer $ADMIN_TOKEN"
+C_GG=("$RPS" "$P50" "$P99" "$(cpu_us_per_req $(($(cpu_ticks "$GG_PID") - T0)) "$REQS")")
+curl -s -X DELETE "http://$HOST:$SB/_sandbox/requests" >/dev/null
+
+for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+PIDS=()
+
+# d) memory after a million cached answers ----------------------------------------------------
+log "d) filling a fresh gumgate with $FILL_COUNT distinct verify answers"
+SB2=$(free_port); GG2=$(free_port); GG2M=$(free_port)
+start_sandbox "$SB2" --extra-licenses "$FILL_COUNT"
+SB2_PID=$LAST_PID
+start_gumgate "$GG2" "$GG2M" "$SB2" GUMGATE__CACHE__MAX_BYTES=2000000000
+GG2_PID=$LAST_PID
+D_RSS_EMPTY=$(rss_kb "$GG2_PID")
+ENTRIES_METRIC='gumgate_cache_entries{cache="verify"}'
+FILL_THREADS=$THREADS PRODUCT_ID=$PRODUCT_ENC FILL_COUNT=$FILL_COUNT \
+    wrk -t"$THREADS" -c"$FILL_CONNECTIONS" -d"${FILL_TIMEOUT}s" -s "$BENCH/lua/fill.lua" \
+    "http://$HOST:$GG2/v2/licenses/verify" >"$WORK/fill.out" 2>&1 &
+FILL_PID=$!
+PIDS+=("$FILL_PID")
+FILL_START=$(date +%s)
+ENTRIES=0
+while kill -0 "$FILL_PID" 2>/dev/null; do
+    sleep 2
+    ENTRIES=$(metric "$GG2M" "$ENTRIES_METRIC")
+    ENTRIES=${ENTRIES:-0}
+    # The sandbox records every request it answers; forget them so its memory stays flat.
+    curl -s -X DELETE "http://$HOST:$SB2/_sandbox/requests" >/dev/null || true
+    printf '\r%s: %s entries after %ss ' "$ENTRIES_METRIC" "$ENTRIES" $(($(date +%s) - FILL_START)) >&2
+    [ "$ENTRIES" -ge "$FILL_COUNT" ] && break
+done
+FILL_SECS=$(($(date +%s) - FILL_START))
+kill -INT "$FILL_PID" 2>/dev/null || true
+wait "$FILL_PID" 2>/dev/null || true
+echo >&2
+cat "$WORK/fill.out" >&2
+sleep 1
+ENTRIES=$(metric "$GG2M" "$ENTRIES_METRIC")
+D_BYTES_METRIC=$(metric "$GG2M" 'gumgate_cache_bytes{cache="verify"}')
+[ "${ENTRIES:-0}" -ge "$FILL_COUNT" ] || log "WARNING: only $ENTRIES entries after ${FILL_SECS}s (FILL_TIMEOUT)"
+D_RSS=$(rss_kb "$GG2_PID")
+D_SB_RSS=$(rss_kb "$SB2_PID")
+D_MB=$(awk -v k="$D_RSS" 'BEGIN { printf "%.1f", k / 1024 }')
+D_PER=$(awk -v k="$D_RSS" -v n="$ENTRIES" 'BEGIN { printf "%.0f", k * 1024 / n }')
+D_PER_NET=$(awk -v k="$D_RSS" -v e="$D_RSS_EMPTY" -v n="$ENTRIES" 'BEGIN { printf "%.0f", (k - e) * 1024 / n }')
+D_PASS=$(awk -v m="$D_MB" -v n="$ENTRIES" -v f="$FILL_COUNT" \
+    'BEGIN { print (n >= 1000000 && m < 600) ? "met" : ((n < 1000000) ? "n/a (fewer than 1,000,000)" : "MISSED") }')
+
+# ---------------------------------------------------------------- report
+CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+cat <<EOF
+
+## Gumgate benchmark ($(date -u +%Y-%m-%d), $(git -C "$ROOT" rev-parse --short HEAD))
+
+Machine: $(nproc) cores ($CPU), loopback only. The load generator, Gumgate, nginx and the
+sandbox share these cores, so every figure is a lower bound for each server and the ratios
+matter more than the absolute numbers. nginx runs 2 worker processes (Gumgate's runtime has
+one worker thread per core: 2). wrk: -t$THREADS -c$CONNECTIONS -d$DURATION; oha at a fixed
+rate with latency correction, -c$CONNECTIONS -z$DURATION. Verify body: $BODY_BYTES bytes.
+
+### a) Cache-hit verify (\`POST /v2/licenses/verify\`, one seeded valid key)
+
+| server | req/s | p50 ms | p99 ms | server CPU µs/request |
+|---|---:|---:|---:|---:|
+| Gumgate (\`$GG_CACHE\`) | $A_GG_RPS | $A_GG_P50 | $A_GG_P99 | $A_GG_CPU |
+| nginx proxy_cache (\`X-Cache-Status: $NG_CACHE\`) | $A_NG_RPS | $A_NG_P50 | $A_NG_P99 | $A_NG_CPU |
+| **Gumgate / nginx** | **$A_RATIO** | | | |
+
+### b) Latency at half of peak (fixed rate, $RATE_TOOL)
+
+| server | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | both cores busy % |
+|---|---:|---:|---:|---:|---:|---:|
+| Gumgate | $B_GG_RATE | ${B_GG[0]} | ${B_GG[1]} | ${B_GG[2]} | ${B_GG[3]} | ${B_GG[4]} |
+| nginx (half its peak) | $B_NG_RATE | ${B_NG[0]} | ${B_NG[1]} | ${B_NG[2]} | ${B_NG[3]} | ${B_NG[4]} |
+| nginx (Gumgate's rate) | $B_GG_RATE | ${B_NG2[0]} | ${B_NG2[1]} | ${B_NG2[2]} | ${B_NG2[3]} | ${B_NG2[4]} |
+| Gumgate (a quarter of its peak, context) | $B_GG4_RATE | ${B_GG4[0]} | ${B_GG4[1]} | ${B_GG4[2]} | ${B_GG4[3]} | ${B_GG4[4]} |
+
+Target: Gumgate p99 < 2 ms at half of its peak: **$B_PASS** (${B_GG[2]} ms).
+
+### c) Admin passthrough (\`GET /v2/user\`), wrk -t$THREADS -c$CONNECTIONS
+
+| path | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | CPU µs/request (of the proxy, or the sandbox for direct) |
+|---|---:|---:|---:|---:|---:|---:|
+| sandbox direct (baseline) | ${C_SB[0]} | ${C_SB[1]} | ${C_SB[2]} | | | ${C_SB[3]} |
+| nginx proxy_pass | ${C_NG[0]} | ${C_NG[1]} | ${C_NG[2]} | $(minus "${C_NG[1]}" "${C_SB[1]}") | $(minus "${C_NG[2]}" "${C_SB[2]}") | ${C_NG[3]} |
+| Gumgate passthrough | ${C_GG[0]} | ${C_GG[1]} | ${C_GG[2]} | $(minus "${C_GG[1]}" "${C_SB[1]}") | $(minus "${C_GG[2]}" "${C_SB[2]}") | ${C_GG[3]} |
+
+### d) Resident memory after caching distinct verify answers
+
+| figure | value |
+|---|---:|
+| \`$ENTRIES_METRIC\` | $ENTRIES |
+| fill time (wrk -t$THREADS -c$FILL_CONNECTIONS, misses through the sandbox) | ${FILL_SECS} s |
+| Gumgate VmRSS before the fill | $((D_RSS_EMPTY / 1024)) MB |
+| **Gumgate VmRSS after the fill** | **$D_MB MB** |
+| bytes per entry (whole RSS / entries) | $D_PER |
+| bytes per entry (RSS growth / entries) | $D_PER_NET |
+| \`gumgate_cache_bytes{cache="verify"}\` (Gumgate's own weighing) | ${D_BYTES_METRIC:-n/a} |
+| sandbox VmRSS (not part of the target) | $((D_SB_RSS / 1024)) MB |
+
+Target: under 600 MB for 1,000,000 entries: **$D_PASS**.
+EOF
