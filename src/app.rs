@@ -18,7 +18,7 @@ use crate::config::{Secrets, Settings};
 use crate::error::{method_not_allowed, not_found};
 use crate::limits::InboundLimits;
 use crate::metrics::Metrics;
-use crate::state::{AppState, Caches, Lifecycle};
+use crate::state::{AppState, Caches, Lifecycle, Shared};
 use crate::store::Store;
 use crate::tokens::Signer;
 use crate::upstream::Upstream;
@@ -75,7 +75,7 @@ pub async fn build_state_with_clock(
     if !signer.can_issue() {
         tracing::warn!("no token signing key configured: activations will carry no token");
     }
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         signer,
         store,
         caches: Caches::new(&settings, clock, &metrics),
@@ -85,7 +85,7 @@ pub async fn build_state_with_clock(
         metrics,
         lifecycle: Arc::new(Lifecycle::default()),
         limits,
-    })
+    }))
 }
 
 /// The API router: public license routes, the admin surface, health.

@@ -49,7 +49,8 @@ pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), Star
     let mut state = build_state(settings, secrets).await?;
     if with_sandbox && !state.signer.can_issue() {
         // A demo must show tokens; a key that dies with the process is right for it.
-        state.signer = crate::tokens::Signer::ephemeral(&state.settings.tokens.issuer);
+        let signer = crate::tokens::Signer::ephemeral(&state.settings.tokens.issuer);
+        state.set_signer(signer);
         tracing::info!("sandbox: signing tokens with an ephemeral key");
     }
     let app = Application::bind(state).await?;

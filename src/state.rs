@@ -14,9 +14,35 @@ use crate::store::Store;
 use crate::tokens::Signer;
 use crate::upstream::Upstream;
 
-/// Shared application state.
+/// Shared application state: one `Arc`, so the per-request clones axum makes (one per `State`
+/// extractor and layer) bump a single reference count, not one per handle. Read it through
+/// `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+
+    /// Replaces the token signer (the sandbox demo's ephemeral key); meant for start-up, before
+    /// the state is shared.
+    pub fn set_signer(&mut self, signer: Signer) {
+        Arc::make_mut(&mut self.0).signer = signer;
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub upstream: Upstream,
     pub admin: AdminTokens,

@@ -80,7 +80,7 @@ pub async fn spawn_app_on(sandbox: SandboxConfig, tweak: impl FnOnce(&mut Settin
         .await
         .unwrap();
     if !state.signer.can_issue() {
-        state.signer = gumgate::tokens::Signer::ephemeral("gumgate");
+        state.set_signer(gumgate::tokens::Signer::ephemeral("gumgate"));
     }
     let app = Application::from_listeners(
         TcpListener::bind("127.0.0.1:0").await.unwrap(),
