@@ -165,6 +165,14 @@ fn insert_bracketed(map: &mut Map<String, Value>, key: &str, value: Value) {
 /// bracketed spellings Rails also reads as `name` (`name[]`, `name[x]`), keeping the other
 /// pairs in order. Returns the new string and the first plain `name` value.
 pub fn strip_form_param(input: &[u8], name: &str) -> (String, Option<String>) {
+    let named = |k: &str| {
+        k.strip_prefix(name)
+            .is_some_and(|r| r.is_empty() || r.starts_with('['))
+    };
+    // The common case on the hot path: nothing to strip, so nothing to re-encode.
+    if !form_urlencoded::parse(input).any(|(k, _)| named(&k)) {
+        return (String::from_utf8_lossy(input).into_owned(), None);
+    }
     let mut removed = None;
     let mut out = form_urlencoded::Serializer::new(String::new());
     for (k, v) in form_urlencoded::parse(input) {

@@ -447,3 +447,69 @@ async fn bad_input_is_a_clear_400_and_jwks_is_published() {
         (&json!("OKP"), &json!("Ed25519"), &json!("EdDSA"))
     );
 }
+
+#[tokio::test]
+async fn without_a_signing_key_activations_carry_no_token_and_say_why() {
+    let app = spawn_app_without_keys().await;
+    let (status, body) = app.activate(seed::LICENSE_VALID, "m1").await;
+    assert_eq!(status, 201);
+    assert_eq!(body["token"], Value::Null);
+    assert!(
+        body["token_error"]
+            .as_str()
+            .unwrap()
+            .contains("keys generate"),
+        "{body}"
+    );
+    let jwks: Value = serde_json::from_str(&app.jwks().await).unwrap();
+    assert_eq!(jwks["keys"], json!([]));
+}
+
+#[tokio::test]
+async fn mirroring_uses_counts_activations_in_gumroad_when_a_product_opts_in() {
+    let app = spawn_app_with(|s| {
+        s.products.insert(
+            seed::PRODUCT_ONE_TIME.into(),
+            gumgate::config::PolicyOverride {
+                mirror_uses_count: Some(true),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let (_, act) = app.activate(seed::LICENSE_VALID, "m1").await;
+    // The increment goes in the background: wait for it to reach the sandbox.
+    let uses = || async {
+        let res = app
+            .direct(Method::POST, "/v2/licenses/verify")
+            .form(&[
+                ("product_id", seed::PRODUCT_ONE_TIME),
+                ("license_key", seed::LICENSE_VALID),
+                ("increment_uses_count", "false"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        res.json::<Value>().await.unwrap()["uses"].as_u64().unwrap()
+    };
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = uses().await;
+        if seen == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, 1, "one activation, one use");
+    let id = act["activation"]["id"].as_str().unwrap();
+    let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": id});
+    assert_eq!(app.call("deactivate", body).await.0, 200);
+    for _ in 0..100 {
+        seen = uses().await;
+        if seen == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, 0, "the deactivation gave the use back");
+}

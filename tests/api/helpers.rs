@@ -52,6 +52,23 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// A gateway in front of a sandbox configured by the test (Maton's rate limit, say).
 pub async fn spawn_app_on(sandbox: SandboxConfig, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(sandbox, tweak, true).await
+}
+
+/// A gateway whose configuration has no signing key, as `serve` without `[tokens]` runs.
+pub async fn spawn_app_without_keys() -> TestApp {
+    let sandbox = SandboxConfig {
+        rate_limit: 0,
+        ..SandboxConfig::default()
+    };
+    spawn(sandbox, |_| {}, false).await
+}
+
+async fn spawn(
+    sandbox: SandboxConfig,
+    tweak: impl FnOnce(&mut Settings),
+    ephemeral_key: bool,
+) -> TestApp {
     gumgate::telemetry::init_for_tests();
     let sandbox = sandbox::spawn(TcpListener::bind("127.0.0.1:0").await.unwrap(), sandbox).await;
     let mut settings = Settings::load_from(
@@ -79,7 +96,7 @@ pub async fn spawn_app_on(sandbox: SandboxConfig, tweak: impl FnOnce(&mut Settin
     let mut state = build_state_with_clock(settings, secrets, clock.clone())
         .await
         .unwrap();
-    if !state.signer.can_issue() {
+    if ephemeral_key && !state.signer.can_issue() {
         state.set_signer(gumgate::tokens::Signer::ephemeral("gumgate"));
     }
     let app = Application::from_listeners(
