@@ -22,7 +22,7 @@ use crate::state::{AppState, Caches, Lifecycle, Shared};
 use crate::store::Store;
 use crate::tokens::Signer;
 use crate::upstream::Upstream;
-use crate::{activation, admin, health, licenses, middleware, sales};
+use crate::{activation, admin, health, licenses, middleware, sales, webhooks};
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -75,9 +75,12 @@ pub async fn build_state_with_clock(
     if !signer.can_issue() {
         tracing::warn!("no token signing key configured: activations will carry no token");
     }
+    let webhook_secret = AdminTokens::new(secrets.webhook_secret.into_iter().collect());
     Ok(AppState::new(Shared {
         signer,
         store,
+        webhook_secret,
+        inbox: Arc::new(tokio::sync::Notify::new()),
         caches: Caches::new(&settings, clock, &metrics),
         settings: Arc::new(settings),
         upstream,
@@ -93,6 +96,7 @@ pub fn api_router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(licenses::router(state.limits.clone()))
         .merge(activation::router(state.limits.clone()))
+        .merge(webhooks::router())
         .route("/openapi.json", get(openapi))
         .merge(sales::router())
         .merge(admin::router())
@@ -194,6 +198,8 @@ impl Application {
             trigger.cancel();
         });
 
+        // Pings stored before a crash or restart are processed now, new ones as they come.
+        tokio::spawn(webhooks::process::run(state.clone(), stop.clone()));
         state.lifecycle.set_ready(true);
         tracing::info!(api = %api.local_addr()?, ops = %ops.local_addr()?, "gumgate listening");
         let api_server = axum::serve(

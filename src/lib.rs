@@ -35,5 +35,6 @@ pub mod telemetry;
 pub mod tls;
 pub mod tokens;
 pub mod upstream;
+pub mod webhooks;
 
 pub use app::{Application, api_router, build_state, build_state_with_clock, ops_router};

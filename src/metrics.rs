@@ -47,6 +47,15 @@ pub struct Metrics {
     pub circuit_state: IntGauge,
     /// Inbound requests refused by a per-IP limit, by limit (`verify`, `failed_verify`).
     pub inbound_limited: IntCounterVec,
+    /// Webhook pings by resource name and outcome (`accepted`, `duplicate`, `malformed`,
+    /// `processed`, `retried`, `failed`).
+    pub webhook_pings: IntCounterVec,
+    /// Pings waiting in the inbox.
+    pub webhook_inbox_pending: IntGauge,
+    /// Age of the oldest waiting ping, in seconds.
+    pub webhook_inbox_oldest_seconds: IntGauge,
+    /// Activations re-decided after a ping, by the new code.
+    pub webhook_decisions: IntCounterVec,
 }
 
 impl Metrics {
@@ -147,6 +156,30 @@ impl Metrics {
             &["limit"],
         )
         .expect("valid metric");
+        let webhook_pings = IntCounterVec::new(
+            opts(
+                "webhook_pings_total",
+                "Gumroad pings by resource and outcome.",
+            ),
+            &["resource", "outcome"],
+        )
+        .expect("valid metric");
+        let webhook_inbox_pending =
+            IntGauge::with_opts(opts("webhook_inbox_pending", "Pings waiting in the inbox."))
+                .expect("valid metric");
+        let webhook_inbox_oldest_seconds = IntGauge::with_opts(opts(
+            "webhook_inbox_oldest_seconds",
+            "Age of the oldest waiting ping, in seconds.",
+        ))
+        .expect("valid metric");
+        let webhook_decisions = IntCounterVec::new(
+            opts(
+                "webhook_decisions_total",
+                "Activations re-decided after a ping, by the new code.",
+            ),
+            &["code"],
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Gumgate build; always 1.").namespace(NAMESPACE),
             &["version"],
@@ -172,6 +205,10 @@ impl Metrics {
             Box::new(upstream_blocked_seconds.clone()),
             Box::new(circuit_state.clone()),
             Box::new(inbound_limited.clone()),
+            Box::new(webhook_pings.clone()),
+            Box::new(webhook_inbox_pending.clone()),
+            Box::new(webhook_inbox_oldest_seconds.clone()),
+            Box::new(webhook_decisions.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -198,6 +235,10 @@ impl Metrics {
             upstream_blocked_seconds,
             circuit_state,
             inbound_limited,
+            webhook_pings,
+            webhook_inbox_pending,
+            webhook_inbox_oldest_seconds,
+            webhook_decisions,
         }
     }
 

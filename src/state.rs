@@ -54,6 +54,10 @@ pub struct Shared {
     pub signer: Signer,
     /// Activations, seats and the audit trail.
     pub store: Store,
+    /// The webhook receiver's path secret (none configured: nothing matches).
+    pub webhook_secret: AdminTokens,
+    /// Wakes the inbox processor when a ping arrives.
+    pub inbox: Arc<tokio::sync::Notify>,
 }
 
 /// The answer caches, their single-flight maps and the key derivation.

@@ -19,8 +19,8 @@ use crate::state::AppState;
 use crate::store::{Activated, Activation, Actor, AuditEntry, Deactivated, NewActivation};
 use crate::tokens::NewToken;
 
-/// The license as the activation API sees it.
-pub(super) struct License {
+/// A license as the activation API sees it, with its decision.
+pub struct License {
     pub product: String,
     pub key: String,
     pub hash: String,
@@ -28,7 +28,7 @@ pub(super) struct License {
 }
 
 /// Decides a license through the facade's cached verify and the product's policy.
-pub(super) async fn check(state: &AppState, product: &str, key: &str) -> License {
+pub async fn check(state: &AppState, product: &str, key: &str) -> License {
     let allowed = &state.settings.licenses.allowed_products;
     let decision = if !allowed.is_empty() && !allowed.iter().any(|p| p == product) {
         Decision {

@@ -9,6 +9,8 @@ mod input;
 mod mirror;
 mod reply;
 
+pub use api::{License, check as check_license};
+
 use axum::Router;
 use axum::extract::State;
 use axum::middleware::from_fn_with_state;

@@ -55,6 +55,18 @@ pub struct Settings {
     pub policy: Policy,
     /// Per-product policy overrides, by product id.
     pub products: std::collections::BTreeMap<String, PolicyOverride>,
+    pub webhooks: WebhookSettings,
+}
+
+/// `[webhooks]`: processing of Gumroad's pings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// How often the inbox is polled for due pings.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// Attempts before a ping is given up.
+    pub max_attempts: u32,
 }
 
 /// `[storage]`: where activations live.

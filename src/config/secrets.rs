@@ -36,6 +36,8 @@ pub struct Secrets {
     pub maton_api_key: Option<Secret>,
     /// `GUMGATE_ADMIN_TOKEN`: comma-separated; any one of them opens the admin surface.
     pub admin_tokens: Vec<Secret>,
+    /// `GUMGATE_WEBHOOK_SECRET`: the path secret of the webhook receiver.
+    pub webhook_secret: Option<Secret>,
 }
 
 impl Secrets {
@@ -51,9 +53,20 @@ impl Secrets {
             Some(raw) => parse_admin_tokens(&raw)?,
             None => Vec::new(),
         };
+        let webhook_secret = read("GUMGATE_WEBHOOK_SECRET", &lookup)?.map(Secret::new);
+        if webhook_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < MIN_ADMIN_TOKEN_LEN)
+        {
+            return Err(ConfigError::Invalid {
+                key: "GUMGATE_WEBHOOK_SECRET",
+                reason: format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
+            });
+        }
         Ok(Self {
             maton_api_key,
             admin_tokens,
+            webhook_secret,
         })
     }
 

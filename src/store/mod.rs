@@ -11,6 +11,7 @@ mod activate;
 mod audit;
 mod connect;
 mod deactivate;
+mod inbox;
 mod types;
 
 #[cfg(test)]
@@ -18,6 +19,7 @@ mod tests;
 
 use sqlx::SqlitePool;
 
+pub use inbox::{InboxDepth, Ping};
 pub use types::{Activated, Activation, Actor, AuditEntry, Deactivated, NewActivation, StoreError};
 
 /// The columns of [`Activation`], in one place for every query that returns one.

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub const MATON_KEY: &str = sandbox::DEFAULT_API_KEY;
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
 
 /// Verify params of the sandbox's plain valid license.
 pub const VALID: [(&str, &str); 2] = [
@@ -29,6 +30,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The clock cache freshness is judged by; it only moves when a test advances it.
     pub clock: Clock,
+    /// The running app's state (its store, caches, ...), for assertions.
+    pub state: gumgate::state::AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -92,6 +95,7 @@ async fn spawn(
     let secrets = Secrets {
         maton_api_key: Some(Secret::new(MATON_KEY)),
         admin_tokens: vec![Secret::new(ADMIN_TOKEN)],
+        webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
     };
     let mut state = build_state_with_clock(settings, secrets, clock.clone())
         .await
@@ -99,6 +103,7 @@ async fn spawn(
     if ephemeral_key && !state.signer.can_issue() {
         state.set_signer(gumgate::tokens::Signer::ephemeral("gumgate"));
     }
+    let handle = state.clone();
     let app = Application::from_listeners(
         TcpListener::bind("127.0.0.1:0").await.unwrap(),
         TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -120,6 +125,7 @@ async fn spawn(
         sandbox,
         client: reqwest::Client::new(),
         clock,
+        state: handle,
         stop: Some(stop),
         task: Some(task),
     }

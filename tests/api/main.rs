@@ -15,3 +15,4 @@ mod paths;
 mod process;
 mod sales;
 mod verify;
+mod webhooks;

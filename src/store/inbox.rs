@@ -1,0 +1,116 @@
+//! The webhook inbox: pings stored durably before they are acknowledged, then processed (and
+//! retried) from here.
+
+use serde::Serialize;
+
+use super::{Store, StoreError};
+
+/// A ping waiting to be processed.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
+pub struct Ping {
+    pub id: i64,
+    pub received_at: i64,
+    pub resource_name: Option<String>,
+    /// The ping's params as JSON.
+    pub payload: String,
+    pub attempts: i64,
+}
+
+/// Where the inbox stands, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboxDepth {
+    pub pending: i64,
+    /// When the oldest pending ping arrived (unix seconds).
+    pub oldest: Option<i64>,
+}
+
+impl Store {
+    /// Stores a ping. `false` when the same ping (by `dedup_key`) was already stored: a retry.
+    pub async fn enqueue_ping(
+        &self,
+        dedup_key: &str,
+        resource_name: Option<&str>,
+        payload: &str,
+        malformed: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let state = if malformed { "malformed" } else { "pending" };
+        let done = sqlx::query(
+            "INSERT INTO webhook_inbox (received_at, dedup_key, resource_name, payload, state, \
+             next_attempt_at) VALUES ($1, $2, $3, $4, $5, $1) ON CONFLICT (dedup_key) DO NOTHING",
+        )
+        .bind(now)
+        .bind(dedup_key)
+        .bind(resource_name)
+        .bind(payload)
+        .bind(state)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Pending pings due by `now`, oldest first.
+    pub async fn due_pings(&self, now: i64, limit: i64) -> Result<Vec<Ping>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, received_at, resource_name, payload, attempts FROM webhook_inbox \
+             WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Marks a ping processed.
+    pub async fn finish_ping(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE webhook_inbox SET state = 'done', processed_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; the ping is tried again at `next` unless `give_up`.
+    pub async fn retry_ping(
+        &self,
+        id: i64,
+        error: &str,
+        next: i64,
+        give_up: bool,
+    ) -> Result<(), StoreError> {
+        let state = if give_up { "failed" } else { "pending" };
+        sqlx::query(
+            "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = $2, \
+             next_attempt_at = $3, state = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(next)
+        .bind(state)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// How many pings wait, and since when.
+    pub async fn inbox_depth(&self) -> Result<InboxDepth, StoreError> {
+        let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(received_at) FROM webhook_inbox WHERE state = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(InboxDepth { pending, oldest })
+    }
+
+    /// Pings in a given state (for inspection and tests).
+    pub async fn pings_in(&self, state: &str) -> Result<Vec<Ping>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, received_at, resource_name, payload, attempts FROM webhook_inbox \
+             WHERE state = $1 ORDER BY id",
+        )
+        .bind(state)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

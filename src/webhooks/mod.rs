@@ -1,0 +1,77 @@
+//! Gumroad's webhooks ("pings"): `POST /webhooks/gumroad/{secret}` stores each ping durably
+//! before answering 200 (a crash after the answer loses nothing), de-duplicates retries, and
+//! keeps malformed pings for inspection (400). Processing happens from the inbox
+//! (`process.rs`): a ping is only a hint to re-check upstream, never proof by itself, since pings
+//! are unsigned.
+
+mod ping;
+pub mod process;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::json;
+
+use crate::error::AppError;
+use crate::inbound;
+use crate::params::Params;
+use crate::relay::Inbound;
+use crate::state::AppState;
+use ping::Received;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/webhooks/gumroad/{secret}", post(receive))
+}
+
+async fn receive(
+    State(state): State<AppState>,
+    Path(secret): Path<String>,
+    req: Inbound,
+) -> Result<Response, AppError> {
+    // A wrong (or unconfigured) secret looks exactly like an unknown route.
+    if !state.webhook_secret.accepts(&secret) {
+        return Err(AppError::NotFound);
+    }
+    let limit = state.settings.server.max_body_bytes;
+    let body = inbound::read_body(&req.headers, req.body, limit).await?;
+    let ct = inbound::content_type(&req.headers);
+    let received = match Params::from_request(req.uri.query(), ct, &body) {
+        Ok(params) => Received::new(params.into_map()),
+        Err(_) => Received::unreadable(&body),
+    };
+    let now = state.caches.clock.unix_now();
+    let resource = received.resource.as_deref();
+    let new = state
+        .store
+        .enqueue_ping(
+            &received.dedup_key,
+            resource,
+            &received.payload,
+            received.malformed.is_some(),
+            now,
+        )
+        .await?;
+    let label = resource
+        .filter(|r| ping::RESOURCES.contains(r))
+        .unwrap_or("unknown");
+    if let Some(reason) = received.malformed {
+        count(&state, label, "malformed");
+        tracing::warn!(reason, "malformed webhook ping kept for inspection");
+        return Err(AppError::BadRequest(format!("Malformed ping: {reason}.")));
+    }
+    count(&state, label, if new { "accepted" } else { "duplicate" });
+    if new {
+        state.inbox.notify_one();
+    }
+    Ok(Json(json!({ "success": true })).into_response())
+}
+
+fn count(state: &AppState, resource: &str, outcome: &str) {
+    state
+        .metrics
+        .webhook_pings
+        .with_label_values(&[resource, outcome])
+        .inc();
+}

@@ -1,0 +1,181 @@
+//! Processing the inbox: each ping names a license (directly, or through a sale that upstream
+//! resolves), whose cached answers are dropped; the license is re-verified upstream and every
+//! activation of it re-decided. Failures are retried with backoff; pending pings are resumed at
+//! start. The ping's own fields are never trusted as the decision.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::ping::Subject;
+use crate::activation::{self, decision::Code};
+use crate::budget::Priority;
+use crate::state::AppState;
+use crate::store::{AuditEntry, Ping, StoreError};
+use crate::upstream::{Retry, Target, UpstreamRequest};
+
+/// Pings taken per round.
+const BATCH: i64 = 50;
+/// Longest wait between attempts at one ping.
+const MAX_BACKOFF_SECS: i64 = 600;
+
+/// Processes due pings until `stop`: at once when a ping arrives, else every poll interval.
+pub async fn run(state: AppState, stop: CancellationToken) {
+    let interval = poll_interval(state.settings.webhooks.poll_interval);
+    loop {
+        if let Err(e) = process_due(&state).await {
+            tracing::warn!(error = %e, "webhook inbox could not be processed");
+        }
+        report_depth(&state).await;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = state.inbox.notified() => {}
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// One round over the due pings; returns how many were tried.
+pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
+    let now = state.caches.clock.unix_now();
+    let due = state.store.due_pings(now, BATCH).await?;
+    for ping in &due {
+        let resource = ping.resource_name.as_deref().unwrap_or("unknown");
+        match apply(state, ping).await {
+            Ok(()) => {
+                state.store.finish_ping(ping.id, now).await?;
+                count(state, resource, "processed");
+            }
+            Err(reason) => {
+                let attempts = ping.attempts + 1;
+                let give_up = attempts >= i64::from(state.settings.webhooks.max_attempts);
+                let next = now + backoff(attempts);
+                state
+                    .store
+                    .retry_ping(ping.id, &reason, next, give_up)
+                    .await?;
+                count(state, resource, if give_up { "failed" } else { "retried" });
+                tracing::warn!(resource, attempts, reason, "webhook ping will be retried");
+            }
+        }
+    }
+    Ok(due.len())
+}
+
+/// 5 s, 10 s, 20 s ... capped at ten minutes.
+fn backoff(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.clamp(1, 16) - 1).unwrap_or(0);
+    (5_i64 << exp).min(MAX_BACKOFF_SECS)
+}
+
+/// What one ping changes. `Err` means "try again later" (upstream unavailable, say).
+async fn apply(state: &AppState, ping: &Ping) -> Result<(), String> {
+    // A sale revokes nothing; the other resources are reasons to re-check a license.
+    if ping.resource_name.as_deref() == Some("sale") {
+        return Ok(());
+    }
+    let payload: Value = serde_json::from_str(&ping.payload).map_err(|e| e.to_string())?;
+    let Some((product, key)) = resolve(state, &Subject::of(&payload)).await? else {
+        return Ok(()); // not a licensed product: nothing to revoke
+    };
+    crate::licenses::invalidate(state, &product, &key);
+    let license = activation::check_license(state, &product, &key).await;
+    let code = license.decision.code;
+    if code == Code::UpstreamUnavailable {
+        return Err("upstream unavailable for the re-check".into());
+    }
+    let now = state.caches.clock.unix_now();
+    let activations = state
+        .store
+        .list(&license.hash)
+        .await
+        .map_err(|e| e.to_string())?;
+    for a in &activations {
+        let good = code == Code::Valid;
+        state
+            .store
+            .record_decision(&a.id, code.as_str(), good, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        state
+            .metrics
+            .webhook_decisions
+            .with_label_values(&[code.as_str()])
+            .inc();
+    }
+    let entry = AuditEntry {
+        at: now,
+        action: "webhook".into(),
+        license_hash: license.hash.clone(),
+        activation_id: None,
+        code: Some(code.as_str().into()),
+        detail: ping.resource_name.clone(),
+    };
+    state.store.audit(entry).await.map_err(|e| e.to_string())
+}
+
+/// The license a ping is about: its `license_key`, or the license of the sale it names (asked
+/// upstream, from spare capacity: the ping is not worth an app's slot).
+async fn resolve(state: &AppState, subject: &Subject) -> Result<Option<(String, String)>, String> {
+    if let Some(key) = &subject.license_key {
+        return Ok(Some((
+            subject.product_id.clone().unwrap_or_default(),
+            key.clone(),
+        )));
+    }
+    for sale_id in &subject.sale_ids {
+        let request = UpstreamRequest {
+            method: http::Method::GET,
+            target: Target::Gumroad(vec!["v2".into(), "sales".into(), sale_id.clone()]),
+            query: None,
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::new(),
+            connection: None,
+            priority: Priority::Background,
+            retry: Retry::Safe,
+        };
+        let answer = state
+            .upstream
+            .send(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !answer.status.is_success() {
+            return Err(format!("sale lookup answered {}", answer.status.as_u16()));
+        }
+        let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        let sale = &body["sale"];
+        if let Some(key) = sale["license_key"].as_str() {
+            let product = sale["product_id"].as_str().unwrap_or_default();
+            return Ok(Some((product.to_owned(), key.to_owned())));
+        }
+    }
+    Ok(None)
+}
+
+fn count(state: &AppState, resource: &str, outcome: &str) {
+    let resource = if super::ping::RESOURCES.contains(&resource) {
+        resource
+    } else {
+        "unknown"
+    };
+    state
+        .metrics
+        .webhook_pings
+        .with_label_values(&[resource, outcome])
+        .inc();
+}
+
+async fn report_depth(state: &AppState) {
+    if let Ok(depth) = state.store.inbox_depth().await {
+        let now = state.caches.clock.unix_now();
+        state.metrics.webhook_inbox_pending.set(depth.pending);
+        let oldest = depth.oldest.map_or(0, |at| now.saturating_sub(at));
+        state.metrics.webhook_inbox_oldest_seconds.set(oldest);
+    }
+}
+
+/// Processing interval floor, so a misconfigured zero does not spin.
+pub fn poll_interval(configured: Duration) -> Duration {
+    configured.max(Duration::from_millis(50))
+}

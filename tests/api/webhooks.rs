@@ -1,0 +1,284 @@
+//! Gumroad's pings: stored before the 200, de-duplicated, malformed ones kept, each a reason to
+//! re-check upstream and re-decide the license's activations; resumed after a restart, retried
+//! when upstream is down.
+
+use std::time::Duration;
+
+use gumgate::sandbox::{Faults, seed};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// The captured real sale ping from GUMROAD.md (email redacted), form-encoded.
+const CAPTURED_SALE: &str = "seller_id=9MNhwBVl3w6hN8muzCv86Q%3D%3D&product_id=B3K7zHJBfTCgXhEWPJnJcQ%3D%3D&product_name=txtconv&permalink=txtconv&product_permalink=https%3A%2F%2Fupchen.gumroad.com%2Fl%2Ftxtconv&short_product_id=ccxux&email=redacted%40example.com&price=1500&gumroad_fee=200&currency=usd&quantity=1&discover_fee_charged=false&can_contact=true&referrer=direct&card[visual]=paypal&card[type]=paypal&card[bin]=&order_number=627652801&sale_id=43B-ogwCqvDAPQhlCAALJg%3D%3D&sale_timestamp=2026-01-10T14%3A15%3A40Z&purchaser_id=6923323685518&variants[]=15&ip_country=Taiwan&is_gift_receiver_purchase=false&refunded=false&disputed=false&dispute_won=false&test=true&resource_name=sale";
+
+impl TestApp {
+    async fn ping(&self, secret: &str, body: String) -> reqwest::Response {
+        self.client
+            .post(format!("{}/webhooks/gumroad/{secret}", self.api))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (bounded) until `n` pings are processed.
+    async fn processed(&self, n: usize) {
+        for _ in 0..200 {
+            if self.state.store.pings_in("done").await.unwrap().len() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{n} pings were not processed");
+    }
+
+    async fn validate(&self, id: &str) -> Value {
+        self.client
+            .post(format!("{}/v1/licenses/validate", self.api))
+            .json(&json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": id}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn activate_valid(&self) -> String {
+        let res: Value = self
+            .client
+            .post(format!("{}/v1/licenses/activate", self.api))
+            .json(&json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "fingerprint": "m1"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        res["activation"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Disables the license at Gumroad itself (the sandbox), as the dashboard would: no ping,
+    /// and Gumgate's cache still says valid.
+    async fn disable_upstream(&self) {
+        let res = self
+            .direct(Method::PUT, "/v2/licenses/disable")
+            .form(&[
+                ("product_id", seed::PRODUCT_ONE_TIME),
+                ("license_key", seed::LICENSE_VALID),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn the_captured_sale_ping_is_stored_answered_and_deduplicated() {
+    let app = spawn_app().await;
+    let res = app.ping(WEBHOOK_SECRET, CAPTURED_SALE.into()).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"success": true}));
+    // Gumroad retries on a slow answer: the same ping again changes nothing.
+    assert_eq!(
+        app.ping(WEBHOOK_SECRET, CAPTURED_SALE.into())
+            .await
+            .status(),
+        200
+    );
+    app.processed(1).await;
+    assert_eq!(app.state.store.pings_in("done").await.unwrap().len(), 1);
+    let stored = &app.state.store.pings_in("done").await.unwrap()[0];
+    let payload: Value = serde_json::from_str(&stored.payload).unwrap();
+    assert_eq!(payload["card"]["type"], "paypal");
+    assert_eq!(payload["variants"], json!(["15"]));
+    let m = app.metrics().await;
+    assert_eq!(
+        sample(
+            &m,
+            r#"gumgate_webhook_pings_total{outcome="duplicate",resource="sale"}"#
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_an_unknown_route_and_malformed_pings_are_kept() {
+    let app = spawn_app().await;
+    let wrong = app
+        .ping("not-the-secret-at-all-000", CAPTURED_SALE.into())
+        .await;
+    let unknown = app
+        .client
+        .post(format!("{}/no/such/route", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (wrong.status(), unknown.status()),
+        (
+            reqwest::StatusCode::NOT_FOUND,
+            reqwest::StatusCode::NOT_FOUND
+        )
+    );
+    assert_eq!(wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    for body in ["resource_name=nonsense&x=1", "no_resource=1"] {
+        let res = app.ping(WEBHOOK_SECRET, body.into()).await;
+        assert_eq!(res.status(), 400);
+        assert_eq!(res.json::<Value>().await.unwrap()["success"], false);
+    }
+    let res = app
+        .client
+        .post(format!("{}/webhooks/gumroad/{WEBHOOK_SECRET}", app.api))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        app.state.store.pings_in("malformed").await.unwrap().len(),
+        3
+    );
+    assert!(
+        app.state
+            .store
+            .pings_in("pending")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_refund_ping_rechecks_upstream_and_revokes_the_activation() {
+    let app = spawn_app().await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    // Without a ping the cache still answers valid.
+    assert_eq!(app.validate(&id).await["valid"], true);
+    let ping = format!(
+        "resource_name=refund&refunded=true&license_key={}&product_id={}&sale_id={}",
+        seed::LICENSE_VALID,
+        seed::PRODUCT_ONE_TIME.replace('=', "%3D"),
+        seed::SALE_VALID.replace('=', "%3D"),
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, ping).await.status(), 200);
+    app.processed(1).await;
+    let v = app.validate(&id).await;
+    assert_eq!(
+        (&v["valid"], &v["code"]),
+        (&json!(false), &json!("DISABLED")),
+        "{v}"
+    );
+    let list: Value = app
+        .admin(Method::GET, "/admin/licenses/activations")
+        .query(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["activations"][0]["last_code"], "DISABLED");
+}
+
+#[tokio::test]
+async fn a_subscription_ping_without_a_key_is_resolved_through_its_sale() {
+    let app = spawn_app().await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    let ping = format!(
+        "resource_name=cancellation&subscription_id=sub1&purchase_ids[]={}",
+        seed::SALE_VALID.replace('=', "%3D")
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, ping).await.status(), 200);
+    app.processed(1).await;
+    assert_eq!(app.validate(&id).await["code"], "DISABLED");
+}
+
+#[tokio::test]
+async fn a_ping_stored_before_a_crash_is_processed_after_restart() {
+    let db = std::env::temp_dir().join(format!(
+        "gumgate-restart-{}.db",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let url = format!("sqlite://{}", db.display());
+    {
+        // The process that accepted the ping died before processing it.
+        let store = gumgate::store::Store::connect(&url).await.unwrap();
+        let payload = json!({"resource_name": "dispute", "license_key": seed::LICENSE_VALID, "product_id": seed::PRODUCT_ONE_TIME}).to_string();
+        assert!(
+            store
+                .enqueue_ping("k1", Some("dispute"), &payload, false, 0)
+                .await
+                .unwrap()
+        );
+        store.close().await;
+    }
+    let app = spawn_app_with(move |s| s.storage.database_url = url).await;
+    app.processed(1).await;
+    let trail = app
+        .state
+        .store
+        .audit_trail(&gumgate::hashes::license_hash(seed::LICENSE_VALID), 10)
+        .await
+        .unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == "webhook" && e.code.as_deref() == Some("VALID")),
+        "{trail:?}"
+    );
+}
+
+#[tokio::test]
+async fn processing_waits_out_an_upstream_outage() {
+    let app = spawn_app().await;
+    app.sandbox.set_faults(Faults {
+        refuse_connections: true,
+        ..Faults::default()
+    });
+    let ping = format!(
+        "resource_name=dispute&license_key={}&product_id={}",
+        seed::LICENSE_VALID,
+        seed::PRODUCT_ONE_TIME.replace('=', "%3D")
+    );
+    assert_eq!(
+        app.ping(WEBHOOK_SECRET, ping).await.status(),
+        200,
+        "accepted even while upstream is down"
+    );
+    for _ in 0..200 {
+        if app
+            .state
+            .store
+            .pings_in("pending")
+            .await
+            .unwrap()
+            .first()
+            .is_some_and(|p| p.attempts >= 1)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        app.state.store.pings_in("pending").await.unwrap()[0].attempts,
+        1
+    );
+    // Upstream returns; once the backoff has passed, the ping goes through.
+    app.sandbox.set_faults(Faults::default());
+    app.clock.advance(Duration::from_secs(6));
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(app.state.store.pings_in("done").await.unwrap().len(), 1);
+}
