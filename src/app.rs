@@ -200,6 +200,7 @@ impl Application {
 
         // Pings stored before a crash or restart are processed now, new ones as they come.
         tokio::spawn(webhooks::process::run(state.clone(), stop.clone()));
+        tokio::spawn(webhooks::reconcile::run(state.clone(), stop.clone()));
         state.lifecycle.set_ready(true);
         tracing::info!(api = %api.local_addr()?, ops = %ops.local_addr()?, "gumgate listening");
         let api_server = axum::serve(

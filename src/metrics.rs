@@ -56,6 +56,10 @@ pub struct Metrics {
     pub webhook_inbox_oldest_seconds: IntGauge,
     /// Activations re-decided after a ping, by the new code.
     pub webhook_decisions: IntCounterVec,
+    /// Licenses re-checked by the reconciler.
+    pub reconcile_checks: IntCounter,
+    /// Activations whose decision the reconciler changed, by the new code.
+    pub reconcile_changed: IntCounterVec,
 }
 
 impl Metrics {
@@ -180,6 +184,19 @@ impl Metrics {
             &["code"],
         )
         .expect("valid metric");
+        let reconcile_checks = IntCounter::with_opts(opts(
+            "reconcile_checks_total",
+            "Licenses re-checked by the reconciler.",
+        ))
+        .expect("valid metric");
+        let reconcile_changed = IntCounterVec::new(
+            opts(
+                "reconcile_changed_total",
+                "Activations whose decision the reconciler changed, by the new code.",
+            ),
+            &["code"],
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Gumgate build; always 1.").namespace(NAMESPACE),
             &["version"],
@@ -209,6 +226,8 @@ impl Metrics {
             Box::new(webhook_inbox_pending.clone()),
             Box::new(webhook_inbox_oldest_seconds.clone()),
             Box::new(webhook_decisions.clone()),
+            Box::new(reconcile_checks.clone()),
+            Box::new(reconcile_changed.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -239,6 +258,8 @@ impl Metrics {
             webhook_inbox_pending,
             webhook_inbox_oldest_seconds,
             webhook_decisions,
+            reconcile_checks,
+            reconcile_changed,
         }
     }
 

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::decision::{Code, Decision, Upstream, decide};
 use super::input::{label, required};
 use super::{mirror, reply};
+use crate::budget::Priority;
 use crate::error::AppError;
 use crate::hashes::{fingerprint_hash, license_hash};
 use crate::relay::{Access, Inbound, prepare};
@@ -25,10 +26,19 @@ pub struct License {
     pub key: String,
     pub hash: String,
     pub decision: Decision,
+    /// The Gumroad sale it belongs to, when upstream said (the reconciler re-checks by it).
+    pub sale_id: Option<String>,
 }
 
-/// Decides a license through the facade's cached verify and the product's policy.
+/// Decides a license through the facade's cached verify and the product's policy, as an app's
+/// call (public priority).
 pub async fn check(state: &AppState, product: &str, key: &str) -> License {
+    check_at(state, product, key, Priority::Public).await
+}
+
+/// [`check`] at a given budget priority (the reconciler uses spare capacity only).
+pub async fn check_at(state: &AppState, product: &str, key: &str, priority: Priority) -> License {
+    let mut sale_id = None;
     let allowed = &state.settings.licenses.allowed_products;
     let decision = if !allowed.is_empty() && !allowed.iter().any(|p| p == product) {
         Decision {
@@ -38,9 +48,13 @@ pub async fn check(state: &AppState, product: &str, key: &str) -> License {
     } else {
         let policy = state.settings.policy_for(product);
         let now = state.caches.clock.utc_now();
-        match crate::licenses::check(state, product, key).await {
+        match crate::licenses::check(state, product, key, priority).await {
             Ok(answer) => {
                 let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+                sale_id = body
+                    .pointer("/purchase/id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 decide(
                     Upstream::Answered {
                         status: answer.status,
@@ -58,6 +72,7 @@ pub async fn check(state: &AppState, product: &str, key: &str) -> License {
         key: key.to_owned(),
         hash: license_hash(key),
         decision,
+        sale_id,
     }
 }
 
@@ -193,6 +208,7 @@ pub async fn deactivate(State(state): State<AppState>, req: Inbound) -> Result<R
                     code: Code::Valid,
                     seats: 0,
                 },
+                sale_id: None,
             };
             mirror::uses(&state, &license, false);
             Ok(Json(json!({ "deactivated": true })).into_response())
@@ -232,6 +248,13 @@ async fn granted(
         .store
         .record_decision(&activation.id, Code::Valid.as_str(), true, now)
         .await?;
+    // Remember the license's sale, so the reconciler can re-check it without its key.
+    if let Some(sale) = &license.sale_id {
+        state
+            .store
+            .remember_license(&license.hash, &license.product, sale, now)
+            .await?;
+    }
     let mut body = summary(state, license, activation, flag, true).await?;
     let policy = state.settings.policy_for(&license.product);
     let issued = state.signer.issue(NewToken {

@@ -9,7 +9,7 @@ mod input;
 mod mirror;
 mod reply;
 
-pub use api::{License, check as check_license};
+pub use api::{License, check as check_license, check_at as check_license_at};
 
 use axum::Router;
 use axum::extract::State;

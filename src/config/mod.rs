@@ -56,6 +56,21 @@ pub struct Settings {
     /// Per-product policy overrides, by product id.
     pub products: std::collections::BTreeMap<String, PolicyOverride>,
     pub webhooks: WebhookSettings,
+    pub reconcile: ReconcileSettings,
+}
+
+/// `[reconcile]`: the background re-check of licenses that hold activations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileSettings {
+    /// How often a round runs.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// A license is re-checked once its last check is older than this.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// Licenses re-checked per round at most.
+    pub batch: u32,
 }
 
 /// `[webhooks]`: processing of Gumroad's pings.

@@ -215,9 +215,15 @@ async fn cached(state: &AppState, c: &Canonical, key: u128) -> Result<Response, 
 
 /// The facade's cached, non-incrementing verify of one license, for Gumgate's own callers (the
 /// activation API): the same cache entry, coalescing and stale-if-error an app's verify gets.
-pub async fn check(state: &AppState, product: &str, license: &str) -> Result<Answer, Failure> {
+pub async fn check(
+    state: &AppState,
+    product: &str,
+    license: &str,
+    priority: crate::budget::Priority,
+) -> Result<Answer, Failure> {
     let canonical = Canonical::new(product, license);
-    let request = canonical.request(false);
+    let mut request = canonical.request(false);
+    request.priority = priority;
     let connection = state.settings.default_connection().unwrap_or_default();
     let call = CachedCall {
         cache: state.caches.verify.clone(),

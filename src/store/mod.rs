@@ -12,6 +12,7 @@ mod audit;
 mod connect;
 mod deactivate;
 mod inbox;
+mod refs;
 mod types;
 
 #[cfg(test)]
@@ -20,6 +21,7 @@ mod tests;
 use sqlx::SqlitePool;
 
 pub use inbox::{InboxDepth, Ping};
+pub use refs::LicenseRef;
 pub use types::{Activated, Activation, Actor, AuditEntry, Deactivated, NewActivation, StoreError};
 
 /// The columns of [`Activation`], in one place for every query that returns one.

@@ -6,6 +6,7 @@
 
 mod ping;
 pub mod process;
+pub mod reconcile;
 
 use axum::Json;
 use axum::Router;

@@ -104,6 +104,12 @@ async fn apply(state: &AppState, ping: &Ping) -> Result<(), String> {
             .with_label_values(&[code.as_str()])
             .inc();
     }
+    // A ping's re-check counts as the reconciler's too.
+    state
+        .store
+        .touch_license(&license.hash, now)
+        .await
+        .map_err(|e| e.to_string())?;
     let entry = AuditEntry {
         at: now,
         action: "webhook".into(),
@@ -125,32 +131,42 @@ async fn resolve(state: &AppState, subject: &Subject) -> Result<Option<(String, 
         )));
     }
     for sale_id in &subject.sale_ids {
-        let request = UpstreamRequest {
-            method: http::Method::GET,
-            target: Target::Gumroad(vec!["v2".into(), "sales".into(), sale_id.clone()]),
-            query: None,
-            headers: http::HeaderMap::new(),
-            body: bytes::Bytes::new(),
-            connection: None,
-            priority: Priority::Background,
-            retry: Retry::Safe,
-        };
-        let answer = state
-            .upstream
-            .send(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        if !answer.status.is_success() {
-            return Err(format!("sale lookup answered {}", answer.status.as_u16()));
-        }
-        let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-        let sale = &body["sale"];
-        if let Some(key) = sale["license_key"].as_str() {
-            let product = sale["product_id"].as_str().unwrap_or_default();
-            return Ok(Some((product.to_owned(), key.to_owned())));
+        if let Some(found) = resolve_sale(state, sale_id).await? {
+            return Ok(Some(found));
         }
     }
     Ok(None)
+}
+
+/// The product and license key of one sale, asked upstream from spare capacity.
+pub async fn resolve_sale(
+    state: &AppState,
+    sale_id: &str,
+) -> Result<Option<(String, String)>, String> {
+    let request = UpstreamRequest {
+        method: http::Method::GET,
+        target: Target::Gumroad(vec!["v2".into(), "sales".into(), sale_id.to_owned()]),
+        query: None,
+        headers: http::HeaderMap::new(),
+        body: bytes::Bytes::new(),
+        connection: None,
+        priority: Priority::Background,
+        retry: Retry::Safe,
+    };
+    let answer = state
+        .upstream
+        .send(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !answer.status.is_success() {
+        return Err(format!("sale lookup answered {}", answer.status.as_u16()));
+    }
+    let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    let sale = &body["sale"];
+    Ok(sale["license_key"].as_str().map(|key| {
+        let product = sale["product_id"].as_str().unwrap_or_default();
+        (product.to_owned(), key.to_owned())
+    }))
 }
 
 fn count(state: &AppState, resource: &str, outcome: &str) {

@@ -282,3 +282,61 @@ async fn processing_waits_out_an_upstream_outage() {
         .unwrap();
     assert_eq!(app.state.store.pings_in("done").await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_reconciler_catches_a_disable_that_sent_no_ping() {
+    let app = spawn_app().await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    // Recently checked licenses are left alone.
+    let round = gumgate::webhooks::reconcile::run_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(round.checked, 0);
+    // Once the last check is older than reconcile.max_age (1 h), one round revokes it.
+    app.clock.advance(Duration::from_secs(3601));
+    let round = gumgate::webhooks::reconcile::run_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!((round.checked, round.changed), (1, 1));
+    let v = app.validate(&id).await;
+    assert_eq!(
+        (&v["valid"], &v["code"]),
+        (&json!(false), &json!("DISABLED"))
+    );
+    let m = app.metrics().await;
+    assert_eq!(
+        sample(&m, r#"gumgate_reconcile_changed_total{code="DISABLED"}"#),
+        1.0
+    );
+    // And the next round has nothing to do.
+    assert_eq!(
+        gumgate::webhooks::reconcile::run_once(&app.state)
+            .await
+            .unwrap()
+            .checked,
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_reconciler_stays_quiet_while_upstream_is_paused() {
+    let app = spawn_app().await;
+    app.activate_valid().await;
+    app.clock.advance(Duration::from_secs(3601));
+    app.fail_next(1, 429, Some("30"));
+    assert_eq!(
+        app.admin(Method::GET, "/v2/user")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+    let before = app.sandbox.request_count();
+    let round = gumgate::webhooks::reconcile::run_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(round.checked, 0);
+    assert_eq!(app.sandbox.request_count(), before);
+}
