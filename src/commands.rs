@@ -101,6 +101,53 @@ pub fn generate_key(out: &Path, kid: &str) -> Result<String, crate::tokens::Toke
     ))
 }
 
+/// What `gumgate webhooks` should do.
+pub enum WebhooksAction {
+    Register(url::Url),
+    List,
+    Unregister(url::Url),
+}
+
+/// `gumgate webhooks register | list | unregister`, against the configured upstream with
+/// `MATON_API_KEY` (and `GUMGATE_WEBHOOK_SECRET` for the receiver's URL). Returns the report.
+pub async fn webhooks(config: Option<&Path>, action: WebhooksAction) -> Result<String, String> {
+    use crate::webhooks::register;
+    let settings = Settings::load(config).map_err(|e| e.to_string())?;
+    let secrets = Secrets::from_env().map_err(|e| e.to_string())?;
+    let key = secrets
+        .maton_api_key
+        .ok_or_else(|| ConfigError::MissingSecret("MATON_API_KEY").to_string())?;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+    let upstream =
+        crate::upstream::Upstream::new(&settings, key, metrics).map_err(|e| e.to_string())?;
+    let receiver = |public: &url::Url| {
+        let secret = secrets
+            .webhook_secret
+            .as_ref()
+            .ok_or_else(|| ConfigError::MissingSecret("GUMGATE_WEBHOOK_SECRET").to_string())?;
+        register::receiver_url(public, secret)
+    };
+    let lines = match action {
+        WebhooksAction::Register(public) => {
+            register::register(&upstream, &receiver(&public)?).await?
+        }
+        WebhooksAction::Unregister(public) => {
+            register::unregister(&upstream, &receiver(&public)?).await?
+        }
+        WebhooksAction::List => {
+            let all = register::list(&upstream).await?;
+            return Ok(all
+                .iter()
+                .map(|(resource, id, url)| format!("{resource:<24} {id:<28} {url}\n"))
+                .collect());
+        }
+    };
+    Ok(lines
+        .iter()
+        .map(|l| format!("{:<24} {:<28} {}\n", l.resource, l.id, l.outcome))
+        .collect())
+}
+
 /// `gumgate healthcheck`: true when `url` answers 200 within two seconds. The container's
 /// HEALTHCHECK uses it, so the runtime image needs no shell or curl.
 pub async fn healthcheck(url: &str) -> bool {

@@ -60,6 +60,14 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Subscribe, list or unsubscribe the webhook receiver at Gumroad (through Maton).
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+        /// A TOML file overriding the built-in defaults (for upstream.base_url).
+        #[arg(long, value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+    },
     /// Exit 0 when the server's /livez answers 200 (for container health checks).
     Healthcheck {
         /// The URL to check.
@@ -78,6 +86,24 @@ enum KeysCommand {
         /// The key id to publish it under (e.g. the month it starts signing).
         #[arg(long, default_value = "key-1")]
         kid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Subscribe {public-url}/webhooks/gumroad/{GUMGATE_WEBHOOK_SECRET} to every resource;
+    /// existing subscriptions are kept, not duplicated.
+    Register {
+        /// Where this Gumgate is reachable from the internet, e.g. https://licenses.example.com
+        #[arg(long, value_name = "URL")]
+        public_url: url::Url,
+    },
+    /// List every resource subscription (receiver secrets masked).
+    List,
+    /// Delete the subscriptions that call this receiver.
+    Unregister {
+        #[arg(long, value_name = "URL")]
+        public_url: url::Url,
     },
 }
 
@@ -126,6 +152,24 @@ async fn main() -> ExitCode {
             }
             Err(e) => fail(&e),
         },
+        Command::Webhooks { command, config } => {
+            let action = match command {
+                WebhooksCommand::Register { public_url } => {
+                    commands::WebhooksAction::Register(public_url)
+                }
+                WebhooksCommand::List => commands::WebhooksAction::List,
+                WebhooksCommand::Unregister { public_url } => {
+                    commands::WebhooksAction::Unregister(public_url)
+                }
+            };
+            match commands::webhooks(config.as_deref(), action).await {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
         Command::Healthcheck { url } => {
             if commands::healthcheck(&url).await {
                 ExitCode::SUCCESS

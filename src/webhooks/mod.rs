@@ -7,6 +7,7 @@
 mod ping;
 pub mod process;
 pub mod reconcile;
+pub mod register;
 
 use axum::Json;
 use axum::Router;

@@ -186,3 +186,54 @@ async fn serve_sandbox_works_logs_no_secret_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert!(!hc.success());
 }
+
+#[tokio::test]
+async fn webhooks_register_is_idempotent_lists_masked_and_unregisters() {
+    let sandbox = gumgate::sandbox::spawn(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        gumgate::sandbox::SandboxConfig {
+            rate_limit: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let secret = "cli-webhook-secret-0123456789";
+    let run = |args: &'static [&'static str]| {
+        let mut cmd = gumgate();
+        cmd.arg("webhooks")
+            .args(args)
+            .env("MATON_API_KEY", gumgate::sandbox::DEFAULT_API_KEY)
+            .env("GUMGATE_WEBHOOK_SECRET", secret)
+            .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url());
+        async move {
+            let out = cmd.output().await.unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(!text.contains(secret), "the secret was printed: {text}");
+            (out.status.success(), text)
+        }
+    };
+    let (ok, text) = run(&["register", "--public-url", "https://licenses.example.com"]).await;
+    assert!(ok, "{text}");
+    assert_eq!(text.matches("created").count(), 8, "{text}");
+    let (ok, text) = run(&["register", "--public-url", "https://licenses.example.com"]).await;
+    assert!(
+        ok && text.matches("exists").count() == 8 && !text.contains("created"),
+        "{text}"
+    );
+    let (ok, text) = run(&["list"]).await;
+    assert!(ok, "{text}");
+    assert_eq!(
+        text.matches("https://licenses.example.com/webhooks/gumroad/***")
+            .count(),
+        8,
+        "{text}"
+    );
+    let (ok, text) = run(&["unregister", "--public-url", "https://licenses.example.com"]).await;
+    assert!(ok && text.matches("deleted").count() == 8, "{text}");
+    let (_, text) = run(&["list"]).await;
+    assert!(!text.contains("licenses.example.com"), "{text}");
+}

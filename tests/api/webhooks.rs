@@ -340,3 +340,58 @@ async fn the_reconciler_stays_quiet_while_upstream_is_paused() {
     assert_eq!(round.checked, 0);
     assert_eq!(app.sandbox.request_count(), before);
 }
+
+#[tokio::test]
+async fn each_revoking_ping_revokes_and_a_restart_restores() {
+    for resource in [
+        "refund",
+        "dispute",
+        "cancellation",
+        "subscription_ended",
+        "subscription_updated",
+    ] {
+        let app = spawn_app().await;
+        let id = app.activate_valid().await;
+        app.disable_upstream().await;
+        let ping = format!(
+            "resource_name={resource}&license_key={}&product_id={}",
+            seed::LICENSE_VALID,
+            seed::PRODUCT_ONE_TIME.replace('=', "%3D")
+        );
+        assert_eq!(app.ping(WEBHOOK_SECRET, ping.clone()).await.status(), 200);
+        app.processed(1).await;
+        let v = app.validate(&id).await;
+        assert_eq!(v["code"], "DISABLED", "{resource}: {v}");
+        assert!(
+            v.get("token").is_none(),
+            "no token for a revoked activation"
+        );
+        // A duplicate changes nothing twice.
+        assert_eq!(app.ping(WEBHOOK_SECRET, ping).await.status(), 200);
+        assert_eq!(app.state.store.pings_in("done").await.unwrap().len(), 1);
+        // Gumroad restores the license (a restart, a won dispute): the next ping restores it here.
+        let res = app
+            .direct(Method::PUT, "/v2/licenses/enable")
+            .form(&[
+                ("product_id", seed::PRODUCT_ONE_TIME),
+                ("license_key", seed::LICENSE_VALID),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let restart = format!(
+            "resource_name=subscription_restarted&license_key={}&product_id={}&restarted_at=now",
+            seed::LICENSE_VALID,
+            seed::PRODUCT_ONE_TIME.replace('=', "%3D")
+        );
+        assert_eq!(app.ping(WEBHOOK_SECRET, restart).await.status(), 200);
+        app.processed(2).await;
+        let v = app.validate(&id).await;
+        assert_eq!(
+            (&v["code"], v["token"].is_string()),
+            (&json!("VALID"), true),
+            "{resource}: {v}"
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! `gumgate webhooks register | list | unregister`: subscribing the receiver upstream for every
+//! resource Gumroad pings about. Registration is idempotent (existing subscriptions are listed
+//! first and not duplicated), and the receiver's secret, which is part of the URL Gumroad
+//! calls, is never printed.
+
+use serde_json::Value;
+use url::Url;
+
+use super::ping::RESOURCES;
+use crate::budget::Priority;
+use crate::config::Secret;
+use crate::upstream::{Retry, Target, Upstream, UpstreamRequest};
+
+/// What was done for one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub resource: String,
+    pub id: String,
+    pub outcome: &'static str,
+}
+
+/// The URL Gumroad should call: `{public_url}/webhooks/gumroad/{secret}`.
+pub fn receiver_url(public_url: &Url, secret: &Secret) -> Result<Url, String> {
+    let mut url = public_url.clone();
+    url.path_segments_mut()
+        .map_err(|()| "the public URL cannot carry a path".to_owned())?
+        .pop_if_empty()
+        .extend(["webhooks", "gumroad", secret.expose()]);
+    Ok(url)
+}
+
+/// A receiver URL with its secret masked, for output.
+pub fn masked(url: &str) -> String {
+    match url.rsplit_once("/webhooks/gumroad/") {
+        Some((base, _)) => format!("{base}/webhooks/gumroad/***"),
+        None => url.to_owned(),
+    }
+}
+
+/// Subscribes `url` to every resource that lacks it.
+pub async fn register(upstream: &Upstream, url: &Url) -> Result<Vec<Line>, String> {
+    let mut lines = Vec::new();
+    for resource in RESOURCES {
+        let existing = subscriptions(upstream, resource).await?;
+        if let Some((id, _)) = existing.iter().find(|(_, u)| u == url.as_str()) {
+            lines.push(line(resource, id, "exists"));
+            continue;
+        }
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("resource_name", resource)
+            .append_pair("post_url", url.as_str())
+            .finish();
+        let answer = call(upstream, http::Method::PUT, vec![], None, body).await?;
+        let id = answer["resource_subscription"]["id"]
+            .as_str()
+            .unwrap_or_default();
+        lines.push(line(resource, id, "created"));
+    }
+    Ok(lines)
+}
+
+/// Every subscription, with masked URLs.
+pub async fn list(upstream: &Upstream) -> Result<Vec<(String, String, String)>, String> {
+    let mut out = Vec::new();
+    for resource in RESOURCES {
+        for (id, url) in subscriptions(upstream, resource).await? {
+            out.push(((*resource).to_owned(), id, masked(&url)));
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the subscriptions that call `url`.
+pub async fn unregister(upstream: &Upstream, url: &Url) -> Result<Vec<Line>, String> {
+    let mut lines = Vec::new();
+    for resource in RESOURCES {
+        for (id, existing) in subscriptions(upstream, resource).await? {
+            if existing == url.as_str() {
+                call(
+                    upstream,
+                    http::Method::DELETE,
+                    vec![id.clone()],
+                    None,
+                    String::new(),
+                )
+                .await?;
+                lines.push(line(resource, &id, "deleted"));
+            }
+        }
+    }
+    Ok(lines)
+}
+
+fn line(resource: &str, id: &str, outcome: &'static str) -> Line {
+    Line {
+        resource: resource.to_owned(),
+        id: id.to_owned(),
+        outcome,
+    }
+}
+
+/// `(id, post_url)` of a resource's subscriptions.
+async fn subscriptions(
+    upstream: &Upstream,
+    resource: &str,
+) -> Result<Vec<(String, String)>, String> {
+    let query = format!("resource_name={resource}");
+    let answer = call(
+        upstream,
+        http::Method::GET,
+        vec![],
+        Some(query),
+        String::new(),
+    )
+    .await?;
+    let items = answer["resource_subscriptions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    Ok(items
+        .iter()
+        .map(|s| {
+            let field = |k: &str| s[k].as_str().unwrap_or_default().to_owned();
+            (field("id"), field("post_url"))
+        })
+        .collect())
+}
+
+async fn call(
+    upstream: &Upstream,
+    method: http::Method,
+    extra: Vec<String>,
+    query: Option<String>,
+    body: String,
+) -> Result<Value, String> {
+    let mut path = vec!["v2".to_owned(), "resource_subscriptions".to_owned()];
+    path.extend(extra);
+    let mut headers = http::HeaderMap::new();
+    if !body.is_empty() {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+    }
+    let retry = if method == http::Method::GET {
+        Retry::Safe
+    } else {
+        Retry::Never
+    };
+    let request = UpstreamRequest {
+        method,
+        target: Target::Gumroad(path),
+        query,
+        headers,
+        body: body.into(),
+        connection: None,
+        priority: Priority::Admin,
+        retry,
+    };
+    let answer = upstream.send(request).await.map_err(|e| e.to_string())?;
+    let value: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    if !answer.status.is_success() || value["success"] == Value::Bool(false) {
+        let message = value["message"].as_str().unwrap_or("no message");
+        return Err(format!(
+            "upstream answered {}: {message}",
+            answer.status.as_u16()
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_receiver_url_carries_the_secret_and_output_masks_it() {
+        let base: Url = "https://licenses.example.com/gate/".parse().unwrap();
+        let url = receiver_url(&base, &Secret::new("s3cret-s3cret-s3cret")).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://licenses.example.com/gate/webhooks/gumroad/s3cret-s3cret-s3cret"
+        );
+        assert_eq!(
+            masked(url.as_str()),
+            "https://licenses.example.com/gate/webhooks/gumroad/***"
+        );
+    }
+}
