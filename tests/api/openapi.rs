@@ -19,7 +19,9 @@ async fn every_documented_operation_is_routed() {
     for (path, ops) in paths {
         let concrete = path
             .replace("{id}", "some-id")
-            .replace("{action}", "disable");
+            .replace("{action}", "disable")
+            // A wrong secret must look like an unknown route: use the right one.
+            .replace("{secret}", WEBHOOK_SECRET);
         for method in ops.as_object().unwrap().keys() {
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let res = app
@@ -55,6 +57,7 @@ async fn every_documented_operation_is_routed() {
         "/v2/sales",
         "/v2/sales/{id}",
         "/v2/licenses/{action}",
+        "/webhooks/gumroad/{secret}",
     ] {
         assert!(
             paths.contains_key(documented),

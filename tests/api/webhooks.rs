@@ -395,3 +395,20 @@ async fn each_revoking_ping_revokes_and_a_restart_restores() {
         );
     }
 }
+
+#[tokio::test]
+async fn json_pings_are_taken_too() {
+    let app = spawn_app().await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    let res = app
+        .client
+        .post(format!("{}/webhooks/gumroad/{WEBHOOK_SECRET}", app.api))
+        .json(&json!({"resource_name": "refund", "license_key": seed::LICENSE_VALID, "product_id": seed::PRODUCT_ONE_TIME, "refunded": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.processed(1).await;
+    assert_eq!(app.validate(&id).await["code"], "DISABLED");
+}
