@@ -412,3 +412,79 @@ async fn json_pings_are_taken_too() {
     app.processed(1).await;
     assert_eq!(app.validate(&id).await["code"], "DISABLED");
 }
+
+#[tokio::test]
+async fn under_a_flood_the_reconciler_takes_no_slot_an_app_call_waits_for() {
+    let app = spawn_app().await;
+    app.activate_valid().await;
+    app.clock.advance(Duration::from_secs(3601));
+    app.sandbox.clear_requests();
+    let spawn_verifies = |range: std::ops::Range<u32>| {
+        range
+            .map(|i| {
+                let (client, url) = (
+                    app.client.clone(),
+                    format!("{}/v2/licenses/verify", app.api),
+                );
+                let key = format!("{i:08X}-11111111-22222222-33333333");
+                tokio::spawn(async move {
+                    let form = [
+                        ("product_id", seed::PRODUCT_ONE_TIME),
+                        ("license_key", key.as_str()),
+                        ("increment_uses_count", "false"),
+                    ];
+                    client
+                        .post(url)
+                        .form(&form)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    // A few app calls take the next slots (10/s): once the first has reached upstream, the
+    // others wait in the budget queue for theirs...
+    let mut flood = spawn_verifies(0..8);
+    for _ in 0..500 {
+        if app.sandbox.request_count() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // ...the reconciler starts waiting for spare capacity...
+    let state = app.state.clone();
+    let reconciler = tokio::spawn(async move {
+        gumgate::webhooks::reconcile::run_once(&state)
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    // ...and more app calls arrive after it: they must still go first.
+    flood.extend(spawn_verifies(8..16));
+    let round = reconciler.await.unwrap();
+    for call in flood {
+        assert!([404, 503].contains(&call.await.unwrap()));
+    }
+    // Once the flood is over there is spare capacity, and the reconciler does its work.
+    let checked = round.checked
+        + gumgate::webhooks::reconcile::run_once(&app.state)
+            .await
+            .unwrap()
+            .checked;
+    assert_eq!(checked, 1);
+    let seen = app.sandbox.requests();
+    let is_flood =
+        |r: &gumgate::sandbox::RecordedRequest| r.body.contains("11111111-22222222-33333333");
+    let first_lookup = seen
+        .iter()
+        .position(|r| r.path.contains("/v2/sales/"))
+        .expect("a lookup");
+    assert!(seen.iter().any(is_flood), "the flood reached upstream");
+    assert!(
+        !seen[first_lookup..].iter().any(is_flood),
+        "an app's verify was served after the reconciler took a slot"
+    );
+}
