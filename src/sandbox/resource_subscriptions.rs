@@ -10,16 +10,8 @@ use super::{
 };
 use crate::params::Params;
 
-const NAMES: [&str; 8] = [
-    "sale",
-    "refund",
-    "dispute",
-    "dispute_won",
-    "cancellation",
-    "subscription_updated",
-    "subscription_ended",
-    "subscription_restarted",
-];
+/// Gumroad's resource names: the same list the webhook receiver accepts.
+const NAMES: &[&str] = crate::webhooks::RESOURCES;
 
 /// Registers `post_url` for `resource_name`.
 pub fn create(store: &mut Store, seller: &str, p: &Params) -> Reply {

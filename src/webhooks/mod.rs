@@ -21,6 +21,7 @@ use crate::inbound;
 use crate::params::Params;
 use crate::relay::Inbound;
 use crate::state::AppState;
+pub use ping::RESOURCES;
 use ping::Received;
 
 pub fn router() -> Router<AppState> {
