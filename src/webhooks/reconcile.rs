@@ -61,13 +61,19 @@ pub async fn run_once(state: &AppState) -> Result<Round, crate::store::StoreErro
             break;
         };
         crate::licenses::invalidate(state, &product, &key);
-        let license =
-            activation::check_license_at(state, &product, &key, Priority::Background).await;
-        let code = license.decision.code;
+        let code = if crate::hashes::license_hash(&key) == due.license_hash {
+            let license =
+                activation::check_license_at(state, &product, &key, Priority::Background).await;
+            license.decision.code
+        } else {
+            // The sale now carries another key: this one was rotated away, and Gumroad answers
+            // 404 for it. Its machines hold a key that no longer exists.
+            Code::NotFound
+        };
         if code == Code::UpstreamUnavailable {
             break;
         }
-        for a in state.store.list(&license.hash).await? {
+        for a in state.store.list(&due.license_hash).await? {
             if a.last_code.as_deref() != Some(code.as_str()) {
                 round.changed += 1;
                 state
@@ -81,7 +87,7 @@ pub async fn run_once(state: &AppState) -> Result<Round, crate::store::StoreErro
                 .record_decision(&a.id, code.as_str(), code == Code::Valid, now)
                 .await?;
         }
-        state.store.touch_license(&license.hash, now).await?;
+        state.store.touch_license(&due.license_hash, now).await?;
         state.metrics.reconcile_checks.inc();
         round.checked += 1;
     }

@@ -488,3 +488,38 @@ async fn under_a_flood_the_reconciler_takes_no_slot_an_app_call_waits_for() {
         "an app's verify was served after the reconciler took a slot"
     );
 }
+
+#[tokio::test]
+async fn the_reconciler_notices_a_rotation_done_in_the_dashboard() {
+    let app = spawn_app().await;
+    let id = app.activate_valid().await;
+    let res = app
+        .direct(Method::PUT, "/v2/licenses/rotate")
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.clock.advance(Duration::from_secs(3601));
+    let round = gumgate::webhooks::reconcile::run_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!((round.checked, round.changed), (1, 1));
+    let list: Value = app
+        .admin(Method::GET, "/admin/licenses/activations")
+        .query(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["activations"][0]["last_code"], "NOT_FOUND");
+    assert_eq!(app.validate(&id).await["code"], "NOT_FOUND");
+}
