@@ -52,6 +52,8 @@ pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), Star
         let signer = crate::tokens::Signer::ephemeral(&state.settings.tokens.issuer);
         state.set_signer(signer);
         tracing::info!("sandbox: signing tokens with an ephemeral key");
+    } else if !state.signer.can_issue() {
+        tracing::warn!("no token signing key configured: activations will carry no token");
     }
     let app = Application::bind(state).await?;
     let result = app.run(shutdown_signal()).await;

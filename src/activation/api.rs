@@ -290,18 +290,21 @@ async fn summary(
     ok: bool,
 ) -> Result<Value, AppError> {
     let seats_used = state.store.seats_used(&license.hash).await?;
-    let mut body = json!({
-        "code": Code::Valid.as_str(),
-        "message": Code::Valid.message(),
-        "activation": reply::activation(activation),
-        "license": {
+    // The flag first: it is what an app reads before anything else.
+    let mut body = serde_json::Map::new();
+    body.insert(flag.to_owned(), Value::Bool(ok));
+    body.insert("code".into(), json!(Code::Valid.as_str()));
+    body.insert("message".into(), json!(Code::Valid.message()));
+    body.insert("activation".into(), reply::activation(activation));
+    body.insert(
+        "license".into(),
+        json!({
             "product_id": license.product,
             "seats": license.decision.seats,
             "seats_used": seats_used,
-        },
-    });
-    body[flag] = Value::Bool(ok);
-    Ok(body)
+        }),
+    );
+    Ok(Value::Object(body))
 }
 
 /// The machine's live activation when upstream is down and its last good decision is recent.

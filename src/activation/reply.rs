@@ -32,8 +32,11 @@ pub fn status_of(code: Code) -> StatusCode {
 /// A denial: `{<flag>: false, code, message}` with its status, `Retry-After` when upstream is
 /// down, and the failed-attempt marker when the license itself was not recognised.
 pub fn denied(flag: &str, code: Code) -> Response {
-    let mut body = json!({ "code": code.as_str(), "message": code.message() });
-    body[flag] = Value::Bool(false);
+    let mut body = serde_json::Map::new();
+    body.insert(flag.to_owned(), Value::Bool(false));
+    body.insert("code".into(), json!(code.as_str()));
+    body.insert("message".into(), json!(code.message()));
+    let body = Value::Object(body);
     let mut response = (status_of(code), Json(body)).into_response();
     if code == Code::UpstreamUnavailable {
         response.headers_mut().insert(

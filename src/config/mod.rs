@@ -82,6 +82,9 @@ pub struct WebhookSettings {
     pub poll_interval: Duration,
     /// Attempts before a ping is given up.
     pub max_attempts: u32,
+    /// How long processed pings are kept.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
 }
 
 /// `[storage]`: where activations live.

@@ -103,6 +103,17 @@ impl Store {
         Ok(InboxDepth { pending, oldest })
     }
 
+    /// Deletes processed pings older than `before`; failed and malformed ones stay for a person
+    /// to look at. Returns how many went.
+    pub async fn prune_pings(&self, before: i64) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM webhook_inbox WHERE state = 'done' AND processed_at < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Pings in a given state (for inspection and tests).
     pub async fn pings_in(&self, state: &str) -> Result<Vec<Ping>, StoreError> {
         Ok(sqlx::query_as(

@@ -23,9 +23,14 @@ const MAX_BACKOFF_SECS: i64 = 600;
 /// Processes due pings until `stop`: at once when a ping arrives, else every poll interval.
 pub async fn run(state: AppState, stop: CancellationToken) {
     let interval = poll_interval(state.settings.webhooks.poll_interval);
+    let mut pruned_at = None::<tokio::time::Instant>;
     loop {
         if let Err(e) = process_due(&state).await {
             tracing::warn!(error = %e, "webhook inbox could not be processed");
+        }
+        if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            pruned_at = Some(tokio::time::Instant::now());
+            prune(&state).await;
         }
         report_depth(&state).await;
         tokio::select! {
@@ -61,6 +66,20 @@ pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
         }
     }
     Ok(due.len())
+}
+
+/// Processed pings are pruned this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Drops processed pings past `webhooks.retention`.
+pub async fn prune(state: &AppState) {
+    let keep = i64::try_from(state.settings.webhooks.retention.as_secs()).unwrap_or(i64::MAX);
+    let before = state.caches.clock.unix_now().saturating_sub(keep);
+    match state.store.prune_pings(before).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(pruned = n, "old processed pings removed from the inbox"),
+        Err(e) => tracing::warn!(error = %e, "webhook inbox could not be pruned"),
+    }
 }
 
 /// 5 s, 10 s, 20 s ... capped at ten minutes.

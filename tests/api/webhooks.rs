@@ -523,3 +523,34 @@ async fn the_reconciler_notices_a_rotation_done_in_the_dashboard() {
     assert_eq!(list["activations"][0]["last_code"], "NOT_FOUND");
     assert_eq!(app.validate(&id).await["code"], "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn processed_pings_are_pruned_after_the_retention_failed_ones_stay() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.ping(WEBHOOK_SECRET, CAPTURED_SALE.into())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.ping(WEBHOOK_SECRET, "resource_name=nonsense".into())
+            .await
+            .status(),
+        400
+    );
+    app.processed(1).await;
+    gumgate::webhooks::process::prune(&app.state).await;
+    assert_eq!(
+        app.state.store.pings_in("done").await.unwrap().len(),
+        1,
+        "young pings stay"
+    );
+    app.clock.advance(Duration::from_secs(31 * 86_400));
+    gumgate::webhooks::process::prune(&app.state).await;
+    assert!(app.state.store.pings_in("done").await.unwrap().is_empty());
+    assert_eq!(
+        app.state.store.pings_in("malformed").await.unwrap().len(),
+        1
+    );
+}
