@@ -204,9 +204,11 @@ impl Failure {
 pub fn respond(answer: Answer, status: CacheStatus) -> Response {
     let mut response = (answer.status, answer.body).into_response();
     let headers = response.headers_mut();
-    if let Some(ct) = answer.content_type {
-        headers.insert(header::CONTENT_TYPE, ct);
-    }
+    // Upstream's content type, or none: never the octet-stream default of a bare body.
+    match answer.content_type {
+        Some(ct) => headers.insert(header::CONTENT_TYPE, ct),
+        None => headers.remove(header::CONTENT_TYPE),
+    };
     headers.insert("cache-status", status.header());
     response
 }

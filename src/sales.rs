@@ -65,7 +65,7 @@ async fn sales(State(state): State<AppState>, req: Inbound) -> Result<Response, 
     };
     match facade::serve(&state.upstream, call).await {
         Served::Answer(answer, status) => Ok(facade::respond(answer, status)),
-        Served::Failed(failure) => failed(&p, failure),
+        Served::Failed(failure) => failed(&state, &p, failure),
     }
 }
 
@@ -82,12 +82,19 @@ fn classify(answer: &Answer, ttls: &Ttls) -> Verdict {
 
 /// Without a stale copy, an admin gets what the passthrough would have given: upstream's own
 /// outage answer, or Gumgate's 429/502/504.
-fn failed(p: &Prepared, failure: Failure) -> Result<Response, AppError> {
+fn failed(state: &AppState, p: &Prepared, failure: Failure) -> Result<Response, AppError> {
     match failure {
-        Failure::Outage(answer) => Ok(facade::respond(
-            answer,
-            crate::cache::CacheStatus::Unavailable,
-        )),
+        Failure::Outage(answer) => {
+            let mut response = facade::respond(answer, crate::cache::CacheStatus::Unavailable);
+            // The 429's Retry-After went into the budget's pause; say what is left of it.
+            if let Some(left) = state.upstream.budget().paused_for() {
+                response.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    crate::error::retry_after_value(left),
+                );
+            }
+            Ok(response)
+        }
         Failure::Denied(d) => Err(p.failure(UpstreamError::Denied(d))),
         Failure::Transport("timeout") => Err(AppError::UpstreamTimeout),
         Failure::Transport(_) => Err(AppError::UpstreamUnreachable),

@@ -188,3 +188,17 @@ async fn repeated_params_keep_their_order_in_the_key() {
     let second: Value = res.json().await.unwrap();
     assert_ne!(first["sales"], second["sales"]);
 }
+
+#[tokio::test]
+async fn a_throttled_sales_read_says_when_to_retry() {
+    let app = spawn_app().await;
+    app.fail_next(1, 429, Some("7"));
+    let res = app.admin(Method::GET, "/v2/sales").send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((6..=7).contains(&retry), "{retry}");
+}
