@@ -214,7 +214,8 @@ async fn cached(state: &AppState, c: &Canonical, key: u128) -> Result<Response, 
 }
 
 /// The facade's cached, non-incrementing verify of one license, for Gumgate's own callers (the
-/// activation API): the same cache entry, coalescing and stale-if-error an app's verify gets.
+/// activation API, pings, the reconciler): the same cache entry and coalescing an app's verify
+/// gets, but a stale answer counts as upstream being unavailable.
 pub async fn check(
     state: &AppState,
     product: &str,
@@ -238,6 +239,9 @@ pub async fn check(
         refresh: false,
     };
     match facade::serve(&state.upstream, call).await {
+        // A stale answer stands in for an app's verify, but it is no fresh decision: for
+        // Gumgate's own callers (activations, pings, the reconciler) upstream is unavailable.
+        Served::Answer(_, CacheStatus::StaleIfError { .. }) => Err(Failure::Transport("stale")),
         Served::Answer(answer, _) => Ok(answer),
         Served::Failed(failure) => Err(failure),
     }

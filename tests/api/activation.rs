@@ -513,3 +513,45 @@ async fn mirroring_uses_counts_activations_in_gumroad_when_a_product_opts_in() {
     }
     assert_eq!(seen, 0, "the deactivation gave the use back");
 }
+
+#[tokio::test]
+async fn a_stale_cached_answer_is_no_fresh_decision_for_activations() {
+    // Default settings: stale answers may stand in for app verifies for 72 h.
+    let app = spawn_app().await;
+    let (_, act) = app.activate(seed::LICENSE_VALID, "m1").await;
+    let id = act["activation"]["id"].as_str().unwrap().to_owned();
+    app.clock.advance(Duration::from_secs(600)); // the cached answer is now stale
+    app.sandbox.set_faults(gumgate::sandbox::Faults {
+        refuse_connections: true,
+        ..Default::default()
+    });
+    // An app's plain verify still gets the stale answer...
+    let res = app
+        .verify(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+            ("increment_uses_count", "false"),
+        ])
+        .await;
+    assert!(cache_status(&res).contains("stale-if-error"));
+    // ...but a new machine cannot activate on it,
+    let (s, v) = app.activate(seed::LICENSE_VALID, "m2").await;
+    assert_eq!(
+        (s, &v["code"]),
+        (503, &json!("UPSTREAM_UNAVAILABLE")),
+        "{v}"
+    );
+    // and the existing one validates offline (no new token, grace counted from its last
+    // fresh check, not renewed by the stale answer).
+    let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": id});
+    let (s, v) = app.call("validate", body.clone()).await;
+    assert_eq!((s, &v["offline"]), (200, &json!(true)), "{v}");
+    assert!(v.get("token").is_none());
+    app.clock.advance(Duration::from_secs(72 * 3600));
+    let (s, v) = app.call("validate", body).await;
+    assert_eq!(
+        (s, &v["code"]),
+        (503, &json!("UPSTREAM_UNAVAILABLE")),
+        "{v}"
+    );
+}
