@@ -33,11 +33,18 @@ pub struct License {
 /// Decides a license through the facade's cached verify and the product's policy, as an app's
 /// call (public priority).
 pub async fn check(state: &AppState, product: &str, key: &str) -> License {
-    check_at(state, product, key, Priority::Public).await
+    check_at(state, product, key, Priority::Public, false).await
 }
 
-/// [`check`] at a given budget priority (the reconciler uses spare capacity only).
-pub async fn check_at(state: &AppState, product: &str, key: &str, priority: Priority) -> License {
+/// [`check`] at a given budget priority (pings and the reconciler use spare capacity only),
+/// optionally asking upstream even when a fresh answer is cached (`refresh`).
+pub async fn check_at(
+    state: &AppState,
+    product: &str,
+    key: &str,
+    priority: Priority,
+    refresh: bool,
+) -> License {
     let mut sale_id = None;
     let allowed = &state.settings.licenses.allowed_products;
     let decision = if !allowed.is_empty() && !allowed.iter().any(|p| p == product) {
@@ -48,7 +55,12 @@ pub async fn check_at(state: &AppState, product: &str, key: &str, priority: Prio
     } else {
         let policy = state.settings.policy_for(product);
         let now = state.caches.clock.utc_now();
-        match crate::licenses::check(state, product, key, priority).await {
+        let asked = if refresh {
+            crate::licenses::recheck(state, product, key, priority).await
+        } else {
+            crate::licenses::check(state, product, key, priority).await
+        };
+        match asked {
             Ok(answer) => {
                 let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
                 sale_id = body
@@ -82,7 +94,7 @@ pub async fn activate(State(state): State<AppState>, req: Inbound) -> Result<Res
         required(&p.params, "product_id")?,
         required(&p.params, "license_key")?,
     );
-    let fingerprint = fingerprint_hash(required(&p.params, "fingerprint")?);
+    let fingerprint = fingerprint_hash(super::input::exact(&p.params, "fingerprint")?);
     let (name, platform) = (label(&p.params, "name")?, label(&p.params, "platform")?);
     let license = check(&state, product, key).await;
     let now = state.caches.clock.unix_now();
@@ -140,7 +152,10 @@ pub async fn validate(State(state): State<AppState>, req: Inbound) -> Result<Res
     }
     let hash = license_hash(key);
     let fingerprint = if by_fp {
-        Some(fingerprint_hash(required(&p.params, "fingerprint")?))
+        Some(fingerprint_hash(super::input::exact(
+            &p.params,
+            "fingerprint",
+        )?))
     } else {
         None
     };
@@ -193,6 +208,17 @@ pub async fn deactivate(State(state): State<AppState>, req: Inbound) -> Result<R
     let id = required(&p.params, "activation_id")?;
     let hash = license_hash(key);
     let now = state.caches.clock.unix_now();
+    // The activation's own product decides the limit, never the product the caller names.
+    let stored = state.store.get(&hash, id).await?;
+    let Some(product) = stored
+        .filter(|a| a.deactivated_at.is_none() && a.product_id == product.trim())
+        .map(|a| a.product_id)
+    else {
+        let mut r = reply::denied("deactivated", Code::NotFound);
+        *r.status_mut() = StatusCode::NOT_FOUND;
+        return Ok(r);
+    };
+    let product = product.as_str();
     let limit = state.settings.policy_for(product).max_deactivations_per_day;
     match state
         .store
@@ -324,7 +350,16 @@ async fn offline_activation(
     Ok(found.filter(|a| a.deactivated_at.is_none() && within_grace(state, license, a, now)))
 }
 
+/// Whether an activation may validate offline: its last good decision is recent, and nothing
+/// learnt since (a ping, the reconciler) said the license stopped unlocking.
 fn within_grace(state: &AppState, license: &License, a: &Activation, now: i64) -> bool {
+    let revoked = a
+        .last_code
+        .as_deref()
+        .is_some_and(|c| c != Code::Valid.as_str() && c != Code::UpstreamUnavailable.as_str());
+    if revoked {
+        return false;
+    }
     let grace = state
         .settings
         .policy_for(&license.product)

@@ -35,6 +35,13 @@ pub fn required<'a>(p: &'a Params, name: &str) -> Result<&'a str, AppError> {
     }
 }
 
+/// A required string param exactly as sent (not trimmed): fingerprints are hashed as the app
+/// sent them, so that it computes the same `fp` claim.
+pub fn exact<'a>(p: &'a Params, name: &str) -> Result<&'a str, AppError> {
+    required(p, name)?;
+    Ok(p.str(name).unwrap_or_default())
+}
+
 /// An optional label (machine name, platform), trimmed; empty counts as absent.
 pub fn label(p: &Params, name: &str) -> Result<Option<String>, AppError> {
     match p.get(name) {

@@ -14,7 +14,7 @@ use crate::relay::Inbound;
 use crate::state::AppState;
 
 pub use edit::{action as edit_action, edit, invalidate};
-pub use verify::check;
+pub use verify::{check, recheck};
 
 pub fn router(limits: InboundLimits) -> Router<AppState> {
     let public = Router::new()

@@ -222,6 +222,27 @@ pub async fn check(
     license: &str,
     priority: crate::budget::Priority,
 ) -> Result<Answer, Failure> {
+    check_with(state, product, license, priority, false).await
+}
+
+/// [`check`] asking upstream even when a fresh answer is cached (a ping or the reconciler
+/// re-checking); the fresh answer replaces the cached one, and a failure leaves it in place.
+pub async fn recheck(
+    state: &AppState,
+    product: &str,
+    license: &str,
+    priority: crate::budget::Priority,
+) -> Result<Answer, Failure> {
+    check_with(state, product, license, priority, true).await
+}
+
+async fn check_with(
+    state: &AppState,
+    product: &str,
+    license: &str,
+    priority: crate::budget::Priority,
+    refresh: bool,
+) -> Result<Answer, Failure> {
     let canonical = Canonical::new(product, license);
     let mut request = canonical.request(false);
     request.priority = priority;
@@ -236,7 +257,7 @@ pub async fn check(
         request,
         classify,
         ttls: ttls(state),
-        refresh: false,
+        refresh,
     };
     match facade::serve(&state.upstream, call).await {
         // A stale answer stands in for an app's verify, but it is no fresh decision: for

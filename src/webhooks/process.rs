@@ -98,12 +98,15 @@ async fn apply(state: &AppState, ping: &Ping) -> Result<(), String> {
     let Some((product, key)) = resolve(state, &Subject::of(&payload)).await? else {
         return Ok(()); // not a licensed product: nothing to revoke
     };
-    crate::licenses::invalidate(state, &product, &key);
-    let license = activation::check_license(state, &product, &key).await;
+    // Re-checked from spare capacity, refreshing the cached answer; only a successful re-check
+    // drops the license's other cached entries, so a failed one leaves stale-if-error intact.
+    let license =
+        activation::check_license_at(state, &product, &key, Priority::Background, true).await;
     let code = license.decision.code;
     if code == Code::UpstreamUnavailable {
         return Err("upstream unavailable for the re-check".into());
     }
+    crate::licenses::invalidate(state, &product, &key);
     let now = state.caches.clock.unix_now();
     let activations = state
         .store
@@ -143,18 +146,17 @@ async fn apply(state: &AppState, ping: &Ping) -> Result<(), String> {
 /// The license a ping is about: its `license_key`, or the license of the sale it names (asked
 /// upstream, from spare capacity: the ping is not worth an app's slot).
 async fn resolve(state: &AppState, subject: &Subject) -> Result<Option<(String, String)>, String> {
-    if let Some(key) = &subject.license_key {
-        return Ok(Some((
-            subject.product_id.clone().unwrap_or_default(),
-            key.clone(),
-        )));
-    }
+    // The sale is authoritative for which product and key a ping is about; the ping's own
+    // fields are only used when it names no sale.
     for sale_id in &subject.sale_ids {
         if let Some(found) = resolve_sale(state, sale_id).await? {
             return Ok(Some(found));
         }
     }
-    Ok(None)
+    Ok(subject
+        .license_key
+        .clone()
+        .map(|key| (subject.product_id.clone().unwrap_or_default(), key)))
 }
 
 /// The product and license key of one sale, asked upstream from spare capacity.
@@ -177,6 +179,11 @@ pub async fn resolve_sale(
         .send(request)
         .await
         .map_err(|e| e.to_string())?;
+    // A 4xx (other than 429) is a definite "no such sale here": nothing to resolve. Outages and
+    // throttling are worth another try.
+    if answer.status.is_client_error() && answer.status != http::StatusCode::TOO_MANY_REQUESTS {
+        return Ok(None);
+    }
     if !answer.status.is_success() {
         return Err(format!("sale lookup answered {}", answer.status.as_u16()));
     }

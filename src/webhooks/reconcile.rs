@@ -57,13 +57,22 @@ pub async fn run_once(state: &AppState) -> Result<Round, crate::store::StoreErro
         .await?
     {
         // No budget for the lookup (busy with app calls, paused): try again next round.
-        let Ok(Some((product, key))) = resolve_sale(state, &due.sale_id).await else {
-            break;
+        let (product, key) = match resolve_sale(state, &due.sale_id).await {
+            Ok(Some(found)) => found,
+            // A definite answer with no license (the sale is unknown to this connection, or
+            // carries no key): skip it until its next turn rather than block everyone behind it.
+            Ok(None) => {
+                tracing::warn!("reconciler: a license's sale could not be resolved; skipped");
+                state.store.touch_license(&due.license_hash, now).await?;
+                continue;
+            }
+            // No budget for the lookup (busy with app calls, paused): try again next round.
+            Err(_) => break,
         };
-        crate::licenses::invalidate(state, &product, &key);
         let code = if crate::hashes::license_hash(&key) == due.license_hash {
             let license =
-                activation::check_license_at(state, &product, &key, Priority::Background).await;
+                activation::check_license_at(state, &product, &key, Priority::Background, true)
+                    .await;
             license.decision.code
         } else {
             // The sale now carries another key: this one was rotated away, and Gumroad answers
@@ -73,6 +82,8 @@ pub async fn run_once(state: &AppState) -> Result<Round, crate::store::StoreErro
         if code == Code::UpstreamUnavailable {
             break;
         }
+        // Only a successful re-check drops the cached entries (a failed one keeps stale-if-error).
+        crate::licenses::invalidate(state, &product, &key);
         for a in state.store.list(&due.license_hash).await? {
             if a.last_code.as_deref() != Some(code.as_str()) {
                 round.changed += 1;

@@ -555,3 +555,54 @@ async fn a_stale_cached_answer_is_no_fresh_decision_for_activations() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn the_daily_deactivation_limit_is_the_activations_product_not_the_callers() {
+    let app = spawn_app_with(|s| {
+        s.products.insert(
+            seed::PRODUCT_ONE_TIME.into(),
+            gumgate::config::PolicyOverride {
+                max_deactivations_per_day: Some(1),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let mut ids = Vec::new();
+    for m in ["m1", "m2"] {
+        let (_, act) = app.activate(seed::LICENSE_VALID, m).await;
+        ids.push(act["activation"]["id"].as_str().unwrap().to_owned());
+    }
+    let deactivate = |product: &'static str, id: String| json!({"product_id": product, "license_key": seed::LICENSE_VALID, "activation_id": id});
+    // Naming another product does not pick another (laxer) limit: it names no activation.
+    assert_eq!(
+        app.call("deactivate", deactivate("anything-else", ids[0].clone()))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        app.call(
+            "deactivate",
+            deactivate(seed::PRODUCT_ONE_TIME, ids[0].clone())
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        app.call(
+            "deactivate",
+            deactivate(seed::PRODUCT_ONE_TIME, ids[1].clone())
+        )
+        .await
+        .0,
+        429
+    );
+    assert_eq!(
+        app.call("deactivate", deactivate("anything-else", ids[1].clone()))
+            .await
+            .0,
+        404
+    );
+}

@@ -554,3 +554,71 @@ async fn processed_pings_are_pruned_after_the_retention_failed_ones_stay() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_license_whose_sale_cannot_be_resolved_does_not_stall_the_reconciler() {
+    let app = spawn_app().await;
+    app.activate_valid().await;
+    let res = app
+        .client
+        .post(format!("{}/v1/licenses/activate", app.api))
+        .json(&json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_MULTISEAT, "fingerprint": "m2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // License A's sale is gone (or belongs to another account); it comes first (oldest check).
+    let a = gumgate::hashes::license_hash(seed::LICENSE_VALID);
+    app.state
+        .store
+        .remember_license(&a, seed::PRODUCT_ONE_TIME, "no-such-sale", 0)
+        .await
+        .unwrap();
+    // License B is disabled upstream with no ping.
+    let res = app
+        .direct(Method::PUT, "/v2/licenses/disable")
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_MULTISEAT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.clock.advance(Duration::from_secs(3601));
+    gumgate::webhooks::reconcile::run_once(&app.state)
+        .await
+        .unwrap();
+    let b = app
+        .state
+        .store
+        .list(&gumgate::hashes::license_hash(seed::LICENSE_MULTISEAT))
+        .await
+        .unwrap();
+    assert_eq!(b[0].last_code.as_deref(), Some("DISABLED"));
+}
+
+#[tokio::test]
+async fn offline_grace_never_outlives_a_revocation_gumgate_knows_of() {
+    let app = spawn_app().await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    let ping = format!(
+        "resource_name=refund&refunded=true&license_key={}&product_id={}",
+        seed::LICENSE_VALID,
+        seed::PRODUCT_ONE_TIME.replace('=', "%3D")
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, ping).await.status(), 200);
+    app.processed(1).await;
+    // Gumgate restarts (its cache is in memory) while upstream is down.
+    gumgate::licenses::invalidate(&app.state, seed::PRODUCT_ONE_TIME, seed::LICENSE_VALID);
+    app.sandbox.set_faults(Faults {
+        refuse_connections: true,
+        ..Faults::default()
+    });
+    let v = app.validate(&id).await;
+    assert_ne!(
+        v["valid"], true,
+        "a license known to be DISABLED validated offline: {v}"
+    );
+}
