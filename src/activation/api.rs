@@ -214,9 +214,7 @@ pub async fn deactivate(State(state): State<AppState>, req: Inbound) -> Result<R
         .filter(|a| a.deactivated_at.is_none() && a.product_id == product.trim())
         .map(|a| a.product_id)
     else {
-        let mut r = reply::denied("deactivated", Code::NotFound);
-        *r.status_mut() = StatusCode::NOT_FOUND;
-        return Ok(r);
+        return Ok(no_such_activation());
     };
     let product = product.as_str();
     let limit = state.settings.policy_for(product).max_deactivations_per_day;
@@ -239,11 +237,7 @@ pub async fn deactivate(State(state): State<AppState>, req: Inbound) -> Result<R
             mirror::uses(&state, &license, false);
             Ok(Json(json!({ "deactivated": true })).into_response())
         }
-        Deactivated::NotFound => {
-            let mut r = reply::denied("deactivated", Code::NotFound);
-            *r.status_mut() = StatusCode::NOT_FOUND;
-            Ok(r)
-        }
+        Deactivated::NotFound => Ok(no_such_activation()),
         Deactivated::TooManyToday { retry_after_secs } => {
             let body = json!({
                 "deactivated": false,
@@ -259,6 +253,14 @@ pub async fn deactivate(State(state): State<AppState>, req: Inbound) -> Result<R
             Ok(r)
         }
     }
+}
+
+/// Deactivating what does not exist (or not for this license and product) is a 404, unlike
+/// the 403 of other denials.
+fn no_such_activation() -> Response {
+    let mut r = reply::denied("deactivated", Code::NotFound);
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
 }
 
 /// A valid answer with a fresh token: `{<flag>: true, code, activation, license, token, ...}`.

@@ -3,12 +3,12 @@
 //! the background (the app's answer does not wait on it) and never retried: an increment must
 //! not be doubled.
 
-use http::{HeaderMap, HeaderValue, Method, header};
+use http::Method;
 
 use super::api::License;
 use crate::budget::Priority;
 use crate::state::AppState;
-use crate::upstream::{Retry, Target, UpstreamRequest};
+use crate::upstream::{Retry, UpstreamRequest};
 
 /// Mirrors one activation (`up`) or deactivation into Gumroad's `uses`, if the product opts in.
 pub(super) fn uses(state: &AppState, license: &License, up: bool) {
@@ -28,22 +28,14 @@ pub(super) fn uses(state: &AppState, license: &License, up: bool) {
         .append_pair("product_id", &license.product)
         .append_pair("license_key", &license.key)
         .finish();
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-www-form-urlencoded"),
-    );
-    let request = UpstreamRequest {
+    // Bookkeeping, not an answer anyone waits for: spare capacity only.
+    let request = UpstreamRequest::gumroad(
         method,
-        target: Target::Gumroad(vec!["v2".into(), "licenses".into(), action.into()]),
-        query: None,
-        headers,
-        body: body.into(),
-        connection: None,
-        // Bookkeeping, not an answer anyone waits for: spare capacity only.
-        priority: Priority::Background,
-        retry: Retry::Never,
-    };
+        &["licenses", action],
+        Priority::Background,
+        Retry::Never,
+    )
+    .form(body);
     let (upstream, state2, product, key) = (
         state.upstream.clone(),
         state.clone(),

@@ -115,25 +115,19 @@ impl Canonical {
         if !increment {
             form.append_pair("increment_uses_count", "false");
         }
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
+        // A read may be repeated; an increment never.
+        let retry = if increment { Retry::Never } else { Retry::Safe };
+        let mut request = UpstreamRequest::gumroad(
+            http::Method::POST,
+            &["licenses", "verify"],
+            crate::budget::Priority::Public,
+            retry,
+        )
+        .form(form.finish());
         if let Some(id) = &self.request_id {
-            headers.insert("x-request-id", id.clone());
+            request.headers.insert("x-request-id", id.clone());
         }
-        UpstreamRequest {
-            method: http::Method::POST,
-            target: target(),
-            query: None,
-            headers,
-            body: form.finish().into(),
-            connection: None,
-            priority: crate::budget::Priority::Public,
-            // A read may be repeated; an increment never.
-            retry: if increment { Retry::Never } else { Retry::Safe },
-        }
+        request
     }
 }
 

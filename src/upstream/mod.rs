@@ -108,6 +108,35 @@ pub struct UpstreamRequest {
     pub retry: Retry,
 }
 
+impl UpstreamRequest {
+    /// One of Gumgate's own Gumroad calls (`path` after `/v2`): no query, headers or body yet,
+    /// on the configured connection.
+    pub fn gumroad(method: Method, path: &[&str], priority: Priority, retry: Retry) -> Self {
+        let mut segments = vec!["v2".to_owned()];
+        segments.extend(path.iter().map(|s| (*s).to_owned()));
+        Self {
+            method,
+            target: Target::Gumroad(segments),
+            query: None,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            connection: None,
+            priority,
+            retry,
+        }
+    }
+
+    /// Sets a form-encoded body, as Gumroad documents its params.
+    pub fn form(mut self, body: String) -> Self {
+        self.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        self.body = body.into();
+        self
+    }
+}
+
 /// Upstream's answer, buffered.
 #[derive(Debug, Clone)]
 pub struct UpstreamResponse {

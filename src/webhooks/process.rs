@@ -8,12 +8,13 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::count;
 use super::ping::Subject;
 use crate::activation::{self, decision::Code};
 use crate::budget::Priority;
 use crate::state::AppState;
 use crate::store::{AuditEntry, Ping, StoreError};
-use crate::upstream::{Retry, Target, UpstreamRequest};
+use crate::upstream::{Retry, UpstreamRequest};
 
 /// Pings taken per round.
 const BATCH: i64 = 50;
@@ -164,16 +165,12 @@ pub async fn resolve_sale(
     state: &AppState,
     sale_id: &str,
 ) -> Result<Option<(String, String)>, String> {
-    let request = UpstreamRequest {
-        method: http::Method::GET,
-        target: Target::Gumroad(vec!["v2".into(), "sales".into(), sale_id.to_owned()]),
-        query: None,
-        headers: http::HeaderMap::new(),
-        body: bytes::Bytes::new(),
-        connection: None,
-        priority: Priority::Background,
-        retry: Retry::Safe,
-    };
+    let request = UpstreamRequest::gumroad(
+        http::Method::GET,
+        &["sales", sale_id],
+        Priority::Background,
+        Retry::Safe,
+    );
     let answer = state
         .upstream
         .send(request)
@@ -193,19 +190,6 @@ pub async fn resolve_sale(
         let product = sale["product_id"].as_str().unwrap_or_default();
         (product.to_owned(), key.to_owned())
     }))
-}
-
-fn count(state: &AppState, resource: &str, outcome: &str) {
-    let resource = if super::ping::RESOURCES.contains(&resource) {
-        resource
-    } else {
-        "unknown"
-    };
-    state
-        .metrics
-        .webhook_pings
-        .with_label_values(&[resource, outcome])
-        .inc();
 }
 
 async fn report_depth(state: &AppState) {

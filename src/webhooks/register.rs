@@ -9,7 +9,7 @@ use url::Url;
 use super::ping::RESOURCES;
 use crate::budget::Priority;
 use crate::config::Secret;
-use crate::upstream::{Retry, Target, Upstream, UpstreamRequest};
+use crate::upstream::{Retry, Upstream, UpstreamRequest};
 
 /// What was done for one resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub async fn register(upstream: &Upstream, url: &Url) -> Result<Vec<Line>, Strin
             .append_pair("resource_name", resource)
             .append_pair("post_url", url.as_str())
             .finish();
-        let answer = call(upstream, http::Method::PUT, vec![], None, body).await?;
+        let answer = call(upstream, http::Method::PUT, None, None, body).await?;
         let id = answer["resource_subscription"]["id"]
             .as_str()
             .unwrap_or_default();
@@ -79,7 +79,7 @@ pub async fn unregister(upstream: &Upstream, url: &Url) -> Result<Vec<Line>, Str
                 call(
                     upstream,
                     http::Method::DELETE,
-                    vec![id.clone()],
+                    Some(&id),
                     None,
                     String::new(),
                 )
@@ -108,7 +108,7 @@ async fn subscriptions(
     let answer = call(
         upstream,
         http::Method::GET,
-        vec![],
+        None,
         Some(query),
         String::new(),
     )
@@ -129,34 +129,21 @@ async fn subscriptions(
 async fn call(
     upstream: &Upstream,
     method: http::Method,
-    extra: Vec<String>,
+    id: Option<&str>,
     query: Option<String>,
     body: String,
 ) -> Result<Value, String> {
-    let mut path = vec!["v2".to_owned(), "resource_subscriptions".to_owned()];
-    path.extend(extra);
-    let mut headers = http::HeaderMap::new();
-    if !body.is_empty() {
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
-    }
     let retry = if method == http::Method::GET {
         Retry::Safe
     } else {
         Retry::Never
     };
-    let request = UpstreamRequest {
-        method,
-        target: Target::Gumroad(path),
-        query,
-        headers,
-        body: body.into(),
-        connection: None,
-        priority: Priority::Admin,
-        retry,
-    };
+    let path: Vec<&str> = ["resource_subscriptions"].into_iter().chain(id).collect();
+    let mut request = UpstreamRequest::gumroad(method, &path, Priority::Admin, retry);
+    request.query = query;
+    if !body.is_empty() {
+        request = request.form(body);
+    }
     let answer = upstream.send(request).await.map_err(|e| e.to_string())?;
     let value: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
     if !answer.status.is_success() || value["success"] == Value::Bool(false) {
