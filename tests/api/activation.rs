@@ -342,7 +342,7 @@ async fn existing_activations_survive_an_outage_within_the_grace_new_ones_do_not
 }
 
 impl TestApp {
-    async fn activations(&self, license: &str) -> (u16, Value) {
+    pub(crate) async fn activations(&self, license: &str) -> (u16, Value) {
         let res = self
             .admin(Method::GET, "/admin/licenses/activations")
             .query(&[

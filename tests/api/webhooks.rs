@@ -175,18 +175,7 @@ async fn a_refund_ping_rechecks_upstream_and_revokes_the_activation() {
         (&json!(false), &json!("DISABLED")),
         "{v}"
     );
-    let list: Value = app
-        .admin(Method::GET, "/admin/licenses/activations")
-        .query(&[
-            ("product_id", seed::PRODUCT_ONE_TIME),
-            ("license_key", seed::LICENSE_VALID),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = app.activations(seed::LICENSE_VALID).await;
     assert_eq!(list["activations"][0]["last_code"], "DISABLED");
 }
 
@@ -508,18 +497,7 @@ async fn the_reconciler_notices_a_rotation_done_in_the_dashboard() {
         .await
         .unwrap();
     assert_eq!((round.checked, round.changed), (1, 1));
-    let list: Value = app
-        .admin(Method::GET, "/admin/licenses/activations")
-        .query(&[
-            ("product_id", seed::PRODUCT_ONE_TIME),
-            ("license_key", seed::LICENSE_VALID),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = app.activations(seed::LICENSE_VALID).await;
     assert_eq!(list["activations"][0]["last_code"], "NOT_FOUND");
     assert_eq!(app.validate(&id).await["code"], "NOT_FOUND");
 }
