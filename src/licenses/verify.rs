@@ -41,19 +41,14 @@ pub async fn verify(State(state): State<AppState>, req: Inbound) -> Result<Respo
         }
         return uncached(&state, &p).await;
     };
-    let connection = state.settings.default_connection().unwrap_or_default();
-    let key = state
-        .caches
-        .keyer
-        .verify(connection, &canonical.product, &canonical.license);
     if increments_uses(&p.params) {
         // Every incrementing verify spends upstream budget: one client gets only its share.
         if let Some(refused) = state.limits.upstream_refusal(client) {
             return Ok(refused);
         }
-        incrementing(&state, &canonical, key).await
+        incrementing(&state, &canonical).await
     } else {
-        cached(&state, &canonical, key).await
+        cached(&state, &canonical).await
     }
 }
 
@@ -102,6 +97,15 @@ impl Canonical {
             license: license.to_owned(),
             request_id: None,
         }
+    }
+
+    /// Its cache key: the configured connection, the product, the license as Gumroad matches it.
+    fn key(&self, state: &AppState) -> u128 {
+        let connection = state.settings.default_connection().unwrap_or_default();
+        state
+            .caches
+            .keyer
+            .verify(connection, &self.product, &self.license)
     }
 
     /// `product_id` (when given), `license_key`, and the increment flag only when it must be
@@ -190,20 +194,31 @@ fn ttls(state: &AppState) -> Ttls {
     }
 }
 
-async fn cached(state: &AppState, c: &Canonical, key: u128) -> Result<Response, AppError> {
-    let request = c.request(false);
-    let call = CachedCall {
-        cache: state.caches.verify.clone(),
-        flights: state.caches.verify_fills.clone(),
-        key,
-        request,
-        classify,
-        ttls: ttls(state),
-        refresh: false,
-    };
+async fn cached(state: &AppState, c: &Canonical) -> Result<Response, AppError> {
+    let call = verify_call(state, c, crate::budget::Priority::Public, false);
     match facade::serve(&state.upstream, call).await {
         Served::Answer(answer, status) => Ok(facade::respond(answer, status)),
         Served::Failed(failure) => Ok(unavailable(state, &failure)),
+    }
+}
+
+/// The cached, non-incrementing verify of `c`, as every caller of the cache makes it.
+fn verify_call(
+    state: &AppState,
+    c: &Canonical,
+    priority: crate::budget::Priority,
+    refresh: bool,
+) -> CachedCall {
+    let mut request = c.request(false);
+    request.priority = priority;
+    CachedCall {
+        cache: state.caches.verify.clone(),
+        flights: state.caches.verify_fills.clone(),
+        key: c.key(state),
+        request,
+        classify,
+        ttls: ttls(state),
+        refresh,
     }
 }
 
@@ -237,22 +252,7 @@ async fn check_with(
     priority: crate::budget::Priority,
     refresh: bool,
 ) -> Result<Answer, Failure> {
-    let canonical = Canonical::new(product, license);
-    let mut request = canonical.request(false);
-    request.priority = priority;
-    let connection = state.settings.default_connection().unwrap_or_default();
-    let call = CachedCall {
-        cache: state.caches.verify.clone(),
-        flights: state.caches.verify_fills.clone(),
-        key: state
-            .caches
-            .keyer
-            .verify(connection, &canonical.product, &canonical.license),
-        request,
-        classify,
-        ttls: ttls(state),
-        refresh,
-    };
+    let call = verify_call(state, &Canonical::new(product, license), priority, refresh);
     match facade::serve(&state.upstream, call).await {
         // A stale answer stands in for an app's verify, but it is no fresh decision: for
         // Gumgate's own callers (activations, pings, the reconciler) upstream is unavailable.
@@ -265,8 +265,9 @@ async fn check_with(
 /// Always upstream, once: an increment must never be swallowed by a cached or shared answer,
 /// nor doubled by a retry after an ambiguous failure. When upstream fails, the increment could
 /// not happen anyway; a stale answer then keeps a paying user working, and says it is stale.
-async fn incrementing(state: &AppState, c: &Canonical, key: u128) -> Result<Response, AppError> {
+async fn incrementing(state: &AppState, c: &Canonical) -> Result<Response, AppError> {
     let cache = &state.caches.verify;
+    let key = c.key(state);
     let asked = cache.asked();
     let fill = match state.upstream.send(c.request(true)).await {
         Ok(response) => {
