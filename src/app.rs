@@ -81,7 +81,8 @@ pub async fn build_state_with_clock(
         store,
         webhook_secret,
         inbox: Arc::new(tokio::sync::Notify::new()),
-        caches: Caches::new(&settings, clock, &metrics),
+        caches: Caches::new(&settings, &clock, &metrics),
+        clock,
         settings: Arc::new(settings),
         upstream,
         admin: AdminTokens::new(secrets.admin_tokens),
@@ -200,7 +201,7 @@ impl Application {
 
         // Pings stored before a crash or restart are processed now, new ones as they come.
         tokio::spawn(webhooks::process::run(state.clone(), stop.clone()));
-        tokio::spawn(webhooks::reconcile::run(state.clone(), stop.clone()));
+        tokio::spawn(activation::reconcile::run(state.clone(), stop.clone()));
         state.lifecycle.set_ready(true);
         tracing::info!(api = %api.local_addr()?, ops = %ops.local_addr()?, "gumgate listening");
         let api_server = axum::serve(

@@ -12,11 +12,11 @@ use http::{HeaderMap, Method, StatusCode, header};
 use crate::admin::chosen_connection;
 use crate::cache::Answer;
 use crate::error::AppError;
-use crate::facade::{self, CachedCall, Failure, Served, Ttls, Verdict};
 use crate::inbound;
+use crate::read_through::{self, Call, Failure, Freshness, Served, Ttls, Verdict};
 use crate::relay::{Access, Inbound, Prepared, prepare};
 use crate::state::AppState;
-use crate::upstream::{Target, UpstreamError};
+use crate::upstream::Target;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -51,9 +51,7 @@ async fn sales(State(state): State<AppState>, req: Inbound) -> Result<Response, 
         .caches
         .keyer
         .hash(&[b"sales", &conn_key, path.as_bytes(), query.as_bytes()]);
-    let call = CachedCall {
-        cache: state.caches.sales.clone(),
-        flights: state.caches.sales_fills.clone(),
+    let call = Call {
         key,
         request: p.upstream_request(Target::Gumroad(segments), connection),
         classify,
@@ -61,17 +59,17 @@ async fn sales(State(state): State<AppState>, req: Inbound) -> Result<Response, 
             ok: state.settings.cache.sales_ttl,
             not_found: state.settings.cache.sales_ttl,
         },
-        refresh: wants_refresh(&p.headers),
+        freshness: freshness(&p.headers),
     };
-    match facade::serve(&state.upstream, call).await {
-        Served::Answer(answer, status) => Ok(facade::respond(answer, status)),
+    match state.caches.sales.serve(&state.upstream, call).await {
+        Served::Answer(answer, status) => Ok(read_through::respond(answer, status)),
         Served::Failed(failure) => failed(&state, &p, failure),
     }
 }
 
 /// 200s are kept (including Gumroad's 200 "sale not found"); errors pass; outages fail.
 fn classify(answer: &Answer, ttls: &Ttls) -> Verdict {
-    if facade::is_failure(answer) {
+    if read_through::is_failure(answer) {
         Verdict::Fail
     } else if answer.status == StatusCode::OK {
         Verdict::Store(ttls.ok)
@@ -85,7 +83,8 @@ fn classify(answer: &Answer, ttls: &Ttls) -> Verdict {
 fn failed(state: &AppState, p: &Prepared, failure: Failure) -> Result<Response, AppError> {
     match failure {
         Failure::Outage(answer) => {
-            let mut response = facade::respond(answer, crate::cache::CacheStatus::Unavailable);
+            let mut response =
+                read_through::respond(answer, crate::cache::CacheStatus::Unavailable);
             // The 429's Retry-After went into the budget's pause; say what is left of it.
             if let Some(left) = state.upstream.budget().paused_for() {
                 response.headers_mut().insert(
@@ -95,9 +94,8 @@ fn failed(state: &AppState, p: &Prepared, failure: Failure) -> Result<Response, 
             }
             Ok(response)
         }
-        Failure::Denied(d) => Err(p.failure(UpstreamError::Denied(d))),
-        Failure::Transport("timeout") => Err(AppError::UpstreamTimeout),
-        Failure::Transport(_) => Err(AppError::UpstreamUnreachable),
+        Failure::Upstream(e) => Err(p.failure(e)),
+        Failure::Crashed => Err(AppError::Internal("a sales cache fill panicked".into())),
     }
 }
 
@@ -115,12 +113,17 @@ fn normalized_query(query: Option<&str>) -> String {
 }
 
 /// `Cache-Control: no-cache` (or `max-age=0`) asks for an answer fresh from upstream.
-fn wants_refresh(headers: &HeaderMap) -> bool {
-    headers
+fn freshness(headers: &HeaderMap) -> Freshness {
+    let refresh = headers
         .get_all(header::CACHE_CONTROL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|d| d.trim().to_ascii_lowercase())
-        .any(|d| d == "no-cache" || d == "max-age=0")
+        .any(|d| d == "no-cache" || d == "max-age=0");
+    if refresh {
+        Freshness::Refresh
+    } else {
+        Freshness::Cached
+    }
 }

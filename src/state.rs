@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::auth::AdminTokens;
-use crate::cache::{AnswerCache, Flights, Keyer};
+use crate::cache::{AnswerCache, Keyer};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::facade::Fill;
 use crate::limits::InboundLimits;
 use crate::metrics::Metrics;
+use crate::read_through::ReadThrough;
 use crate::store::Store;
 use crate::tokens::Signer;
 use crate::upstream::Upstream;
@@ -44,6 +44,8 @@ impl AppState {
 #[derive(Clone)]
 pub struct Shared {
     pub settings: Arc<Settings>,
+    /// The time every freshness, grace and daily limit is judged by (tests move it by hand).
+    pub clock: Clock,
     pub upstream: Upstream,
     pub admin: AdminTokens,
     pub metrics: Arc<Metrics>,
@@ -60,49 +62,47 @@ pub struct Shared {
     pub inbox: Arc<tokio::sync::Notify>,
 }
 
-/// The answer caches, their single-flight maps and the key derivation.
+/// The read-through caches and the key derivation.
 #[derive(Clone)]
 pub struct Caches {
-    pub clock: Clock,
     pub keyer: Keyer,
-    pub verify: AnswerCache,
-    pub verify_fills: Arc<Flights<Fill>>,
-    pub sales: AnswerCache,
-    pub sales_fills: Arc<Flights<Fill>>,
+    pub verify: ReadThrough,
+    pub sales: ReadThrough,
 }
 
 impl Caches {
     /// Verify answers get seven eighths of `cache.max_bytes`, sales pages the rest: verifies
     /// are the hot path, sales pages are large but few and short-lived.
-    pub fn new(settings: &Settings, clock: Clock, metrics: &Arc<Metrics>) -> Self {
+    pub fn new(settings: &Settings, clock: &Clock, metrics: &Arc<Metrics>) -> Self {
         let c = &settings.cache;
         let sales_bytes = c.max_bytes / 8;
+        let cache = |name, bytes| {
+            let answers = AnswerCache::new(
+                name,
+                bytes,
+                c.stale_if_error,
+                clock.clone(),
+                metrics.clone(),
+            );
+            ReadThrough::new(answers)
+        };
         Self {
-            verify: AnswerCache::new(
-                "verify",
-                c.max_bytes - sales_bytes,
-                c.stale_if_error,
-                clock.clone(),
-                metrics.clone(),
-            ),
-            sales: AnswerCache::new(
-                "sales",
-                sales_bytes.max(1),
-                c.stale_if_error,
-                clock.clone(),
-                metrics.clone(),
-            ),
-            verify_fills: Flights::new(),
-            sales_fills: Flights::new(),
+            verify: cache("verify", c.max_bytes - sales_bytes),
+            sales: cache("sales", sales_bytes.max(1)),
             keyer: Keyer::random(),
-            clock,
         }
     }
 
     /// Publishes entry counts and sizes (called at scrape time).
     pub fn report(&self) {
-        self.verify.report();
-        self.sales.report();
+        self.verify.cache().report();
+        self.sales.cache().report();
+    }
+
+    /// Empties every cache (an operator's purge).
+    pub fn clear(&self) {
+        self.verify.cache().clear();
+        self.sales.cache().clear();
     }
 }
 

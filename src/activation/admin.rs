@@ -34,7 +34,7 @@ pub async fn force_deactivate(
 ) -> Result<Response, AppError> {
     let p = prepare(&state, Access::Admin, req).await?;
     let hash = license_hash(required(&p.params, "license_key")?);
-    let now = state.caches.clock.unix_now();
+    let now = state.clock.unix_now();
     match state
         .store
         .deactivate(&hash, &id, Actor::Admin, u32::MAX, now)
@@ -52,7 +52,7 @@ pub async fn force_deactivate(
 pub async fn release(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
     let p = prepare(&state, Access::Admin, req).await?;
     let hash = license_hash(required(&p.params, "license_key")?);
-    let now = state.caches.clock.unix_now();
+    let now = state.clock.unix_now();
     // Audited by the store in the same transaction.
     let released = state.store.release_all(&hash, now).await?;
     Ok(Json(json!({ "success": true, "released": released })).into_response())

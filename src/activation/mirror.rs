@@ -5,28 +5,32 @@
 
 use http::Method;
 
-use super::api::License;
 use crate::budget::Priority;
 use crate::state::AppState;
 use crate::upstream::{Retry, UpstreamRequest};
 
-/// Mirrors one activation (`up`) or deactivation into Gumroad's `uses`, if the product opts in.
-pub(super) fn uses(state: &AppState, license: &License, up: bool) {
-    if !state
-        .settings
-        .policy_for(&license.product)
-        .mirror_uses_count
-    {
+/// Which way a seat moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Direction {
+    /// A new activation: Gumroad's `uses` goes up (an incrementing verify).
+    Up,
+    /// A deactivation: `uses` goes down.
+    Down,
+}
+
+/// Mirrors one activation or deactivation of `product`'s license `key` into Gumroad's `uses`,
+/// if the product opts in.
+pub(super) fn uses(state: &AppState, product: &str, key: &str, direction: Direction) {
+    if !state.settings.policy_for(product).mirror_uses_count {
         return;
     }
-    let (method, action) = if up {
-        (Method::POST, "verify")
-    } else {
-        (Method::PUT, "decrement_uses_count")
+    let (method, action) = match direction {
+        Direction::Up => (Method::POST, "verify"),
+        Direction::Down => (Method::PUT, "decrement_uses_count"),
     };
     let body = form_urlencoded::Serializer::new(String::new())
-        .append_pair("product_id", &license.product)
-        .append_pair("license_key", &license.key)
+        .append_pair("product_id", product)
+        .append_pair("license_key", key)
         .finish();
     // Bookkeeping, not an answer anyone waits for: spare capacity only.
     let request = UpstreamRequest::gumroad(
@@ -39,8 +43,8 @@ pub(super) fn uses(state: &AppState, license: &License, up: bool) {
     let (upstream, state2, product, key) = (
         state.upstream.clone(),
         state.clone(),
-        license.product.clone(),
-        license.key.clone(),
+        product.to_owned(),
+        key.to_owned(),
     );
     tokio::spawn(async move {
         match upstream.send(request).await {

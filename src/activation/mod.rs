@@ -4,12 +4,11 @@
 
 mod admin;
 mod api;
-pub mod decision;
+mod grant;
 mod input;
 mod mirror;
+pub mod reconcile;
 mod reply;
-
-pub use api::{License, check as check_license, check_at as check_license_at};
 
 use axum::Router;
 use axum::extract::State;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::decision::Code;
+use crate::decision::Code;
 use crate::error::retry_after_value;
 use crate::limits::FailedAttempt;
 use crate::store::Activation;

@@ -24,8 +24,7 @@ async fn purge(State(state): State<AppState>, req: Inbound) -> Result<Response, 
             "The cached answers for this license were purged."
         }
         (None, None) => {
-            state.caches.verify.clear();
-            state.caches.sales.clear();
+            state.caches.clear();
             "Every cached answer was purged."
         }
         _ => {

@@ -451,6 +451,13 @@ impl Settings {
         p
     }
 
+    /// Whether `licenses.allowed_products` lets Gumgate answer for this product (an empty list
+    /// allows any).
+    pub fn product_allowed(&self, product_id: &str) -> bool {
+        let allowed = &self.licenses.allowed_products;
+        allowed.is_empty() || allowed.iter().any(|p| p == product_id)
+    }
+
     /// The default `Maton-Connection`, when one is configured.
     pub fn default_connection(&self) -> Option<&str> {
         Some(self.upstream.connection.trim()).filter(|c| !c.is_empty())

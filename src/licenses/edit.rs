@@ -51,11 +51,16 @@ pub async fn edit(
 /// Drops the cached verify answers of one license: under its product and under no product (a
 /// legacy product's license verifies without `product_id`, and is keyed so).
 pub fn invalidate(state: &AppState, product: &str, license_key: &str) {
-    let connection = state.settings.default_connection().unwrap_or_default();
     for product in [product, ""] {
-        let key = state.caches.keyer.verify(connection, product, license_key);
-        state.caches.verify.invalidate(key);
+        invalidate_entry(state, product, license_key);
     }
+}
+
+/// Drops one cached verify answer: the license's under exactly this product (`""`: none).
+pub fn invalidate_entry(state: &AppState, product: &str, license_key: &str) {
+    let connection = state.settings.default_connection().unwrap_or_default();
+    let key = state.caches.keyer.verify(connection, product, license_key);
+    state.caches.verify.cache().invalidate(key);
 }
 
 /// The edit a decoded `/v2/licenses/{action}` path names, however it was spelled.

@@ -13,8 +13,8 @@ use crate::limits::{self, InboundLimits};
 use crate::relay::Inbound;
 use crate::state::AppState;
 
-pub use edit::{action as edit_action, edit, invalidate};
-pub use verify::{check, recheck};
+pub use edit::{action as edit_action, edit, invalidate, invalidate_entry};
+pub use verify::cached_verify;
 
 pub fn router(limits: InboundLimits) -> Router<AppState> {
     let public = Router::new()

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::cache::{Answer, CacheStatus, Lookup};
 use crate::error::AppError;
-use crate::facade::{self, CachedCall, Failure, Fill, Served, Ttls, Verdict};
 use crate::params::increments_uses;
+use crate::read_through::{self, Call, Failure, Fill, Freshness, Served, Ttls, Verdict};
 use crate::relay::{Access, Inbound, Prepared, prepare};
 use crate::state::AppState;
 use crate::upstream::{Retry, Target, UpstreamRequest};
@@ -28,7 +28,7 @@ pub async fn verify(State(state): State<AppState>, req: Inbound) -> Result<Respo
     let client = req.client;
     let p = prepare(&state, Access::Public, req).await?;
     let product = p.params.str("product_id").unwrap_or_default().to_owned();
-    if !product_allowed(&state, &product) {
+    if !state.settings.product_allowed(&product) {
         return Ok(not_found());
     }
     // Only a request the cache key fully describes may read or fill the cache: anything else
@@ -135,11 +135,6 @@ impl Canonical {
     }
 }
 
-fn product_allowed(state: &AppState, product: &str) -> bool {
-    let allowed = &state.settings.licenses.allowed_products;
-    allowed.is_empty() || allowed.iter().any(|p| p == product)
-}
-
 fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -195,9 +190,9 @@ fn ttls(state: &AppState) -> Ttls {
 }
 
 async fn cached(state: &AppState, c: &Canonical) -> Result<Response, AppError> {
-    let call = verify_call(state, c, crate::budget::Priority::Public, false);
-    match facade::serve(&state.upstream, call).await {
-        Served::Answer(answer, status) => Ok(facade::respond(answer, status)),
+    let call = verify_call(state, c, crate::budget::Priority::Public, Freshness::Cached);
+    match state.caches.verify.serve(&state.upstream, call).await {
+        Served::Answer(answer, status) => Ok(read_through::respond(answer, status)),
         Served::Failed(failure) => Ok(unavailable(state, &failure)),
     }
 }
@@ -207,74 +202,50 @@ fn verify_call(
     state: &AppState,
     c: &Canonical,
     priority: crate::budget::Priority,
-    refresh: bool,
-) -> CachedCall {
+    freshness: Freshness,
+) -> Call {
     let mut request = c.request(false);
     request.priority = priority;
-    CachedCall {
-        cache: state.caches.verify.clone(),
-        flights: state.caches.verify_fills.clone(),
+    Call {
         key: c.key(state),
         request,
         classify,
         ttls: ttls(state),
-        refresh,
+        freshness,
     }
 }
 
-/// The facade's cached, non-incrementing verify of one license, for Gumgate's own callers (the
-/// activation API, pings, the reconciler): the same cache entry and coalescing an app's verify
-/// gets, but a stale answer counts as upstream being unavailable.
-pub async fn check(
+/// The cached, non-incrementing verify of one license, for Gumgate's own license decisions
+/// (`crate::decision`): the same cache entry and coalescing an app's verify gets.
+pub async fn cached_verify(
     state: &AppState,
     product: &str,
     license: &str,
     priority: crate::budget::Priority,
-) -> Result<Answer, Failure> {
-    check_with(state, product, license, priority, false).await
-}
-
-/// [`check`] asking upstream even when a fresh answer is cached (a ping or the reconciler
-/// re-checking); the fresh answer replaces the cached one, and a failure leaves it in place.
-pub async fn recheck(
-    state: &AppState,
-    product: &str,
-    license: &str,
-    priority: crate::budget::Priority,
-) -> Result<Answer, Failure> {
-    check_with(state, product, license, priority, true).await
-}
-
-async fn check_with(
-    state: &AppState,
-    product: &str,
-    license: &str,
-    priority: crate::budget::Priority,
-    refresh: bool,
-) -> Result<Answer, Failure> {
-    let call = verify_call(state, &Canonical::new(product, license), priority, refresh);
-    match facade::serve(&state.upstream, call).await {
-        // A stale answer stands in for an app's verify, but it is no fresh decision: for
-        // Gumgate's own callers (activations, pings, the reconciler) upstream is unavailable.
-        Served::Answer(_, CacheStatus::StaleIfError { .. }) => Err(Failure::Transport("stale")),
-        Served::Answer(answer, _) => Ok(answer),
-        Served::Failed(failure) => Err(failure),
-    }
+    freshness: Freshness,
+) -> Served {
+    let call = verify_call(
+        state,
+        &Canonical::new(product, license),
+        priority,
+        freshness,
+    );
+    state.caches.verify.serve(&state.upstream, call).await
 }
 
 /// Always upstream, once: an increment must never be swallowed by a cached or shared answer,
 /// nor doubled by a retry after an ambiguous failure. When upstream fails, the increment could
 /// not happen anyway; a stale answer then keeps a paying user working, and says it is stale.
 async fn incrementing(state: &AppState, c: &Canonical) -> Result<Response, AppError> {
-    let cache = &state.caches.verify;
+    let cache = state.caches.verify.cache();
     let key = c.key(state);
     let asked = cache.asked();
     let fill = match state.upstream.send(c.request(true)).await {
         Ok(response) => {
-            let answer = facade::answer_of(response);
-            facade::settle(cache, key, answer, classify, &ttls(state), asked)
+            let answer = read_through::answer_of(response);
+            read_through::settle(cache, key, answer, classify, &ttls(state), asked)
         }
-        Err(e) => Fill::Failed(facade::failure_of(e)),
+        Err(e) => Fill::Failed(Failure::Upstream(e)),
     };
     match fill {
         Fill::Answered { answer, stored } => {
@@ -283,7 +254,7 @@ async fn incrementing(state: &AppState, c: &Canonical) -> Result<Response, AppEr
                 stored,
             };
             cache.count(status);
-            Ok(facade::respond(answer, status))
+            Ok(read_through::respond(answer, status))
         }
         Fill::Failed(failure) => match cache.lookup(key) {
             Lookup::Stale(answer, past) => {
@@ -291,13 +262,13 @@ async fn incrementing(state: &AppState, c: &Canonical) -> Result<Response, AppEr
                     age: past.as_secs(),
                 };
                 cache.count(status);
-                Ok(facade::respond(answer, status))
+                Ok(read_through::respond(answer, status))
             }
             // A fresh entry while upstream fails: the last answer, now at zero staleness.
             Lookup::Fresh(answer, _) => {
                 let status = CacheStatus::StaleIfError { age: 0 };
                 cache.count(status);
-                Ok(facade::respond(answer, status))
+                Ok(read_through::respond(answer, status))
             }
             Lookup::Miss => {
                 cache.count(CacheStatus::Unavailable);
@@ -316,18 +287,21 @@ async fn uncached(state: &AppState, p: &Prepared) -> Result<Response, AppError> 
     {
         Ok(answer) => answer,
         Err(e) => {
-            state.caches.verify.count(CacheStatus::Unavailable);
+            state.caches.verify.cache().count(CacheStatus::Unavailable);
             let response = p.failure(e).into_response();
-            return Ok(facade::with_status(response, CacheStatus::Unavailable));
+            return Ok(read_through::with_status(
+                response,
+                CacheStatus::Unavailable,
+            ));
         }
     };
     let status = CacheStatus::Bypass {
         status: answer.status.as_u16(),
         stored: false,
     };
-    state.caches.verify.count(status);
+    state.caches.verify.cache().count(status);
     let failed = answer.status.is_client_error() || answer.status.is_server_error();
-    let mut response = facade::with_status(answer.into_response(), status);
+    let mut response = read_through::with_status(answer.into_response(), status);
     // A caller whose odd requests only earn errors counts as failing, like a 404 guesser.
     if failed {
         response
@@ -343,5 +317,5 @@ fn unavailable(state: &AppState, failure: &Failure) -> Response {
     let error = AppError::Unavailable {
         retry_after: failure.retry_after(fallback),
     };
-    facade::with_status(error.into_response(), CacheStatus::Unavailable)
+    read_through::with_status(error.into_response(), CacheStatus::Unavailable)
 }

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use sqlx::SqliteExecutor;
+
 use super::{Store, StoreError};
 
 /// A ping waiting to be processed.
@@ -63,12 +65,7 @@ impl Store {
 
     /// Marks a ping processed.
     pub async fn finish_ping(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE webhook_inbox SET state = 'done', processed_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        finish(&self.pool, id, now).await
     }
 
     /// Records a failed attempt; the ping is tried again at `next` unless `give_up`.
@@ -124,4 +121,19 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Marks a ping processed on any executor, so a re-decision finishes its ping in its own
+/// transaction.
+pub(super) async fn finish<'e>(
+    executor: impl SqliteExecutor<'e>,
+    id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE webhook_inbox SET state = 'done', processed_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(executor)
+        .await?;
+    Ok(())
 }

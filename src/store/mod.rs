@@ -12,6 +12,7 @@ mod audit;
 mod connect;
 mod deactivate;
 mod inbox;
+mod redecide;
 mod refs;
 mod types;
 
@@ -21,6 +22,7 @@ mod tests;
 use sqlx::SqlitePool;
 
 pub use inbox::{InboxDepth, Ping};
+pub use redecide::{Cause, Previous};
 pub use refs::LicenseRef;
 pub use types::{Activated, Activation, Actor, AuditEntry, Deactivated, NewActivation, StoreError};
 

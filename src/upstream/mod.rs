@@ -35,7 +35,7 @@ pub const MATON_CONNECTION: &str = "maton-connection";
 /// Why an upstream call produced no answer. Every variant is transient from the caller's point
 /// of view (the same request may succeed later); whether it is *safe* to repeat is the caller's
 /// call, since an incrementing verify may have reached Gumroad before the failure.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
     #[error("upstream did not answer in time")]
     Timeout,

@@ -6,7 +6,6 @@
 
 mod ping;
 pub mod process;
-pub mod reconcile;
 pub mod register;
 
 use axum::Json;
@@ -44,7 +43,7 @@ async fn receive(
         Ok(params) => Received::new(params.into_map()),
         Err(_) => Received::unreadable(&body),
     };
-    let now = state.caches.clock.unix_now();
+    let now = state.clock.unix_now();
     let resource = received.resource.as_deref();
     let new = state
         .store
@@ -58,20 +57,49 @@ async fn receive(
         .await?;
     let label = resource.unwrap_or("unknown");
     if let Some(reason) = received.malformed {
-        count(&state, label, "malformed");
+        count(&state, label, Outcome::Malformed);
         tracing::warn!(reason, "malformed webhook ping kept for inspection");
         return Err(AppError::BadRequest(format!("Malformed ping: {reason}.")));
     }
-    count(&state, label, if new { "accepted" } else { "duplicate" });
+    let outcome = if new {
+        Outcome::Accepted
+    } else {
+        Outcome::Duplicate
+    };
+    count(&state, label, outcome);
     if new {
         state.inbox.notify_one();
     }
     Ok(Json(json!({ "success": true })).into_response())
 }
 
+/// What became of a ping, as counted in `webhook_pings_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Accepted,
+    Duplicate,
+    Malformed,
+    Processed,
+    Retried,
+    Failed,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Duplicate => "duplicate",
+            Self::Malformed => "malformed",
+            Self::Processed => "processed",
+            Self::Retried => "retried",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// Counts a ping under its resource name, or `unknown` for any name Gumroad does not send (a
 /// label must never take an attacker's string).
-fn count(state: &AppState, resource: &str, outcome: &str) {
+fn count(state: &AppState, resource: &str, outcome: Outcome) {
     let resource = if RESOURCES.contains(&resource) {
         resource
     } else {
@@ -80,6 +108,6 @@ fn count(state: &AppState, resource: &str, outcome: &str) {
     state
         .metrics
         .webhook_pings
-        .with_label_values(&[resource, outcome])
+        .with_label_values(&[resource, outcome.label()])
         .inc();
 }

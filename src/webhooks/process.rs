@@ -1,25 +1,53 @@
 //! Processing the inbox: each ping names a license (directly, or through a sale that upstream
-//! resolves), whose cached answers are dropped; the license is re-verified upstream and every
-//! activation of it re-decided. Failures are retried with backoff; pending pings are resumed at
-//! start. The ping's own fields are never trusted as the decision.
+//! resolves), which is re-checked upstream and every activation of it re-decided
+//! (`crate::decision::redecide`), the ping finished in the same transaction. Outages are
+//! retried with backoff; pending pings are resumed at start. The ping's own fields are never
+//! trusted as the decision.
 
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::count;
 use super::ping::Subject;
-use crate::activation::{self, decision::Code};
-use crate::budget::Priority;
+use super::{Outcome, count};
+use crate::decision::{self, Cause, RecheckError, SaleLookupError};
 use crate::state::AppState;
-use crate::store::{AuditEntry, Ping, StoreError};
-use crate::upstream::{Retry, UpstreamRequest};
+use crate::store::{Ping, StoreError};
 
 /// Pings taken per round.
 const BATCH: i64 = 50;
 /// Longest wait between attempts at one ping.
 const MAX_BACKOFF_SECS: i64 = 600;
+
+/// Why a ping was not processed this time.
+#[derive(Debug, thiserror::Error)]
+enum PingError {
+    /// Upstream could not answer (the sale lookup or the re-check): try again later.
+    #[error("upstream unavailable: {0}")]
+    Unavailable(&'static str),
+    /// The stored payload is not the JSON the receiver wrote: no retry can mend it.
+    #[error("the stored payload is unreadable: {0}")]
+    Payload(#[from] serde_json::Error),
+    /// Our own database failed: the ping is not at fault, and the round stops.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<SaleLookupError> for PingError {
+    fn from(e: SaleLookupError) -> Self {
+        Self::Unavailable(e.label())
+    }
+}
+
+impl From<RecheckError> for PingError {
+    fn from(e: RecheckError) -> Self {
+        match e {
+            RecheckError::Unavailable => Self::Unavailable("recheck"),
+            RecheckError::Store(e) => Self::Store(e),
+        }
+    }
+}
 
 /// Processes due pings until `stop`: at once when a ping arrives, else every poll interval.
 pub async fn run(state: AppState, stop: CancellationToken) {
@@ -42,29 +70,42 @@ pub async fn run(state: AppState, stop: CancellationToken) {
     }
 }
 
-/// One round over the due pings; returns how many were tried.
+/// One round over the due pings; returns how many were tried. A store failure ends the round
+/// without charging the ping an attempt.
 pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
-    let now = state.caches.clock.unix_now();
+    let now = state.clock.unix_now();
     let due = state.store.due_pings(now, BATCH).await?;
     for ping in &due {
         let resource = ping.resource_name.as_deref().unwrap_or("unknown");
-        match apply(state, ping).await {
-            Ok(()) => {
-                state.store.finish_ping(ping.id, now).await?;
-                count(state, resource, "processed");
-            }
-            Err(reason) => {
+        let outcome = match apply(state, ping).await {
+            Ok(()) => Outcome::Processed,
+            Err(PingError::Store(e)) => return Err(e),
+            Err(e) => {
                 let attempts = ping.attempts + 1;
-                let give_up = attempts >= i64::from(state.settings.webhooks.max_attempts);
+                let hopeless = matches!(e, PingError::Payload(_));
+                let give_up =
+                    hopeless || attempts >= i64::from(state.settings.webhooks.max_attempts);
+                let reason = e.to_string();
                 let next = now + backoff(attempts);
                 state
                     .store
                     .retry_ping(ping.id, &reason, next, give_up)
                     .await?;
-                count(state, resource, if give_up { "failed" } else { "retried" });
-                tracing::warn!(resource, attempts, reason, "webhook ping will be retried");
+                tracing::warn!(
+                    resource,
+                    attempts,
+                    reason,
+                    give_up,
+                    "webhook ping not processed"
+                );
+                if give_up {
+                    Outcome::Failed
+                } else {
+                    Outcome::Retried
+                }
             }
-        }
+        };
+        count(state, resource, outcome);
     }
     Ok(due.len())
 }
@@ -75,7 +116,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Drops processed pings past `webhooks.retention`.
 pub async fn prune(state: &AppState) {
     let keep = i64::try_from(state.settings.webhooks.retention.as_secs()).unwrap_or(i64::MAX);
-    let before = state.caches.clock.unix_now().saturating_sub(keep);
+    let before = state.clock.unix_now().saturating_sub(keep);
     match state.store.prune_pings(before).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(pruned = n, "old processed pings removed from the inbox"),
@@ -89,68 +130,42 @@ fn backoff(attempts: i64) -> i64 {
     (5_i64 << exp).min(MAX_BACKOFF_SECS)
 }
 
-/// What one ping changes. `Err` means "try again later" (upstream unavailable, say).
-async fn apply(state: &AppState, ping: &Ping) -> Result<(), String> {
+/// What one ping changes; on success the ping is finished.
+async fn apply(state: &AppState, ping: &Ping) -> Result<(), PingError> {
+    let now = state.clock.unix_now();
     // A sale revokes nothing; the other resources are reasons to re-check a license.
     if ping.resource_name.as_deref() == Some("sale") {
-        return Ok(());
+        return Ok(state.store.finish_ping(ping.id, now).await?);
     }
-    let payload: Value = serde_json::from_str(&ping.payload).map_err(|e| e.to_string())?;
+    let payload: Value = serde_json::from_str(&ping.payload)?;
     let Some((product, key)) = resolve(state, &Subject::of(&payload)).await? else {
-        return Ok(()); // not a licensed product: nothing to revoke
+        // Not a licensed product: nothing to revoke.
+        return Ok(state.store.finish_ping(ping.id, now).await?);
     };
-    // Re-checked from spare capacity, refreshing the cached answer; only a successful re-check
-    // drops the license's other cached entries, so a failed one leaves stale-if-error intact.
-    let license =
-        activation::check_license_at(state, &product, &key, Priority::Background, true).await;
-    let code = license.decision.code;
-    if code == Code::UpstreamUnavailable {
-        return Err("upstream unavailable for the re-check".into());
-    }
-    crate::licenses::invalidate(state, &product, &key);
-    let now = state.caches.clock.unix_now();
-    let activations = state
-        .store
-        .list(&license.hash)
-        .await
-        .map_err(|e| e.to_string())?;
-    for a in &activations {
-        let good = code == Code::Valid;
-        state
-            .store
-            .record_decision(&a.id, code.as_str(), good, now)
-            .await
-            .map_err(|e| e.to_string())?;
-        state
-            .metrics
-            .webhook_decisions
-            .with_label_values(&[code.as_str()])
-            .inc();
-    }
-    // A ping's re-check counts as the reconciler's too.
-    state
-        .store
-        .touch_license(&license.hash, now)
-        .await
-        .map_err(|e| e.to_string())?;
-    let entry = AuditEntry {
-        at: now,
-        action: "webhook".into(),
-        license_hash: license.hash.clone(),
-        activation_id: None,
-        code: Some(code.as_str().into()),
-        detail: ping.resource_name.clone(),
+    let cause = Cause::Ping {
+        id: ping.id,
+        resource: ping.resource_name.as_deref(),
     };
-    state.store.audit(entry).await.map_err(|e| e.to_string())
+    let redecided = decision::redecide(state, &product, &key, cause).await?;
+    let decided = redecided.previous.len() as u64;
+    if decided > 0 {
+        let code = redecided.code.as_str();
+        let counter = state.metrics.webhook_decisions.with_label_values(&[code]);
+        counter.inc_by(decided);
+    }
+    Ok(())
 }
 
-/// The license a ping is about: its `license_key`, or the license of the sale it names (asked
-/// upstream, from spare capacity: the ping is not worth an app's slot).
-async fn resolve(state: &AppState, subject: &Subject) -> Result<Option<(String, String)>, String> {
+/// The license a ping is about: the license of the sale it names (asked upstream from spare
+/// capacity: the ping is not worth an app's slot), else its own `license_key`.
+async fn resolve(
+    state: &AppState,
+    subject: &Subject,
+) -> Result<Option<(String, String)>, SaleLookupError> {
     // The sale is authoritative for which product and key a ping is about; the ping's own
     // fields are only used when it names no sale.
     for sale_id in &subject.sale_ids {
-        if let Some(found) = resolve_sale(state, sale_id).await? {
+        if let Some(found) = decision::license_of_sale(state, sale_id).await? {
             return Ok(Some(found));
         }
     }
@@ -160,41 +175,9 @@ async fn resolve(state: &AppState, subject: &Subject) -> Result<Option<(String, 
         .map(|key| (subject.product_id.clone().unwrap_or_default(), key)))
 }
 
-/// The product and license key of one sale, asked upstream from spare capacity.
-pub async fn resolve_sale(
-    state: &AppState,
-    sale_id: &str,
-) -> Result<Option<(String, String)>, String> {
-    let request = UpstreamRequest::gumroad(
-        http::Method::GET,
-        &["sales", sale_id],
-        Priority::Background,
-        Retry::Safe,
-    );
-    let answer = state
-        .upstream
-        .send(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    // A 4xx (other than 429) is a definite "no such sale here": nothing to resolve. Outages and
-    // throttling are worth another try.
-    if answer.status.is_client_error() && answer.status != http::StatusCode::TOO_MANY_REQUESTS {
-        return Ok(None);
-    }
-    if !answer.status.is_success() {
-        return Err(format!("sale lookup answered {}", answer.status.as_u16()));
-    }
-    let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-    let sale = &body["sale"];
-    Ok(sale["license_key"].as_str().map(|key| {
-        let product = sale["product_id"].as_str().unwrap_or_default();
-        (product.to_owned(), key.to_owned())
-    }))
-}
-
 async fn report_depth(state: &AppState) {
     if let Ok(depth) = state.store.inbox_depth().await {
-        let now = state.caches.clock.unix_now();
+        let now = state.clock.unix_now();
         state.metrics.webhook_inbox_pending.set(depth.pending);
         let oldest = depth.oldest.map_or(0, |at| now.saturating_sub(at));
         state.metrics.webhook_inbox_oldest_seconds.set(oldest);

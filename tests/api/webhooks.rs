@@ -278,13 +278,13 @@ async fn the_reconciler_catches_a_disable_that_sent_no_ping() {
     let id = app.activate_valid().await;
     app.disable_upstream().await;
     // Recently checked licenses are left alone.
-    let round = gumgate::webhooks::reconcile::run_once(&app.state)
+    let round = gumgate::activation::reconcile::run_once(&app.state)
         .await
         .unwrap();
     assert_eq!(round.checked, 0);
     // Once the last check is older than reconcile.max_age (1 h), one round revokes it.
     app.clock.advance(Duration::from_secs(3601));
-    let round = gumgate::webhooks::reconcile::run_once(&app.state)
+    let round = gumgate::activation::reconcile::run_once(&app.state)
         .await
         .unwrap();
     assert_eq!((round.checked, round.changed), (1, 1));
@@ -300,7 +300,7 @@ async fn the_reconciler_catches_a_disable_that_sent_no_ping() {
     );
     // And the next round has nothing to do.
     assert_eq!(
-        gumgate::webhooks::reconcile::run_once(&app.state)
+        gumgate::activation::reconcile::run_once(&app.state)
             .await
             .unwrap()
             .checked,
@@ -323,7 +323,7 @@ async fn the_reconciler_stays_quiet_while_upstream_is_paused() {
         429
     );
     let before = app.sandbox.request_count();
-    let round = gumgate::webhooks::reconcile::run_once(&app.state)
+    let round = gumgate::activation::reconcile::run_once(&app.state)
         .await
         .unwrap();
     assert_eq!(round.checked, 0);
@@ -446,7 +446,7 @@ async fn under_a_flood_the_reconciler_takes_no_slot_an_app_call_waits_for() {
     // ...the reconciler starts waiting for spare capacity...
     let state = app.state.clone();
     let reconciler = tokio::spawn(async move {
-        gumgate::webhooks::reconcile::run_once(&state)
+        gumgate::activation::reconcile::run_once(&state)
             .await
             .unwrap()
     });
@@ -459,7 +459,7 @@ async fn under_a_flood_the_reconciler_takes_no_slot_an_app_call_waits_for() {
     }
     // Once the flood is over there is spare capacity, and the reconciler does its work.
     let checked = round.checked
-        + gumgate::webhooks::reconcile::run_once(&app.state)
+        + gumgate::activation::reconcile::run_once(&app.state)
             .await
             .unwrap()
             .checked;
@@ -493,7 +493,7 @@ async fn the_reconciler_notices_a_rotation_done_in_the_dashboard() {
         .unwrap();
     assert_eq!(res.status(), 200);
     app.clock.advance(Duration::from_secs(3601));
-    let round = gumgate::webhooks::reconcile::run_once(&app.state)
+    let round = gumgate::activation::reconcile::run_once(&app.state)
         .await
         .unwrap();
     assert_eq!((round.checked, round.changed), (1, 1));
@@ -564,7 +564,7 @@ async fn a_license_whose_sale_cannot_be_resolved_does_not_stall_the_reconciler()
         .unwrap();
     assert_eq!(res.status(), 200);
     app.clock.advance(Duration::from_secs(3601));
-    gumgate::webhooks::reconcile::run_once(&app.state)
+    gumgate::activation::reconcile::run_once(&app.state)
         .await
         .unwrap();
     let b = app
@@ -599,4 +599,64 @@ async fn offline_grace_never_outlives_a_revocation_gumgate_knows_of() {
         v["valid"], true,
         "a license known to be DISABLED validated offline: {v}"
     );
+}
+
+/// An app's cacheable verify of the valid license (`increment_uses_count=false`).
+const CACHED_VALID: [(&str, &str); 3] = [
+    ("product_id", seed::PRODUCT_ONE_TIME),
+    ("license_key", seed::LICENSE_VALID),
+    ("increment_uses_count", "false"),
+];
+
+impl TestApp {
+    /// How many verifies reached the sandbox.
+    fn upstream_verifies(&self) -> usize {
+        self.sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/gumroad/v2/licenses/verify")
+            .count()
+    }
+}
+
+/// A ping's re-check stores a fresh answer; dropping it right after (as the background paths
+/// once did) made the next app verify a miss that spent one more upstream call.
+#[tokio::test]
+async fn a_processed_ping_leaves_the_fresh_answer_it_fetched_in_the_cache() {
+    let app = spawn_app().await;
+    assert_eq!(app.verify(&CACHED_VALID).await.status(), 200);
+    assert_eq!(app.upstream_verifies(), 1);
+    let ping = format!(
+        "resource_name=refund&license_key={}&product_id={}",
+        seed::LICENSE_VALID,
+        seed::PRODUCT_ONE_TIME.replace('=', "%3D"),
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, ping).await.status(), 200);
+    app.processed(1).await;
+    assert_eq!(app.upstream_verifies(), 2, "the ping re-checked upstream");
+    let res = app.verify(&CACHED_VALID).await;
+    assert_eq!(res.status(), 200);
+    assert!(cache_status(&res).contains("hit"), "{}", cache_status(&res));
+    assert_eq!(app.upstream_verifies(), 2, "the next verify was a hit");
+}
+
+/// The same for the reconciler's re-check.
+#[tokio::test]
+async fn a_reconciled_license_keeps_the_fresh_answer_in_the_cache() {
+    let app = spawn_app().await;
+    app.activate_valid().await;
+    assert_eq!(app.upstream_verifies(), 1);
+    app.clock.advance(Duration::from_secs(3601));
+    let round = gumgate::activation::reconcile::run_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(round.checked, 1);
+    assert_eq!(
+        app.upstream_verifies(),
+        2,
+        "the reconciler re-checked upstream"
+    );
+    let res = app.verify(&CACHED_VALID).await;
+    assert!(cache_status(&res).contains("hit"), "{}", cache_status(&res));
+    assert_eq!(app.upstream_verifies(), 2, "the next verify was a hit");
 }

@@ -3,6 +3,7 @@
 mod deactivations;
 mod opening;
 mod records;
+mod redecisions;
 mod seats;
 
 use std::sync::Arc;

@@ -6,10 +6,11 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::process::resolve_sale;
-use crate::activation::{self, decision::Code};
-use crate::budget::{CircuitState, Priority};
+use crate::budget::CircuitState;
+use crate::decision::{self, Cause, Code, RecheckError, Redecided};
+use crate::hashes::license_hash;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// What one round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -42,13 +43,13 @@ pub async fn run(state: AppState, stop: CancellationToken) {
 
 /// One round: the longest-unchecked licenses first, stopping at the first sign that no spare
 /// budget is left.
-pub async fn run_once(state: &AppState) -> Result<Round, crate::store::StoreError> {
+pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
     let mut round = Round::default();
     let budget = state.upstream.budget();
     if budget.paused_for().is_some() || budget.circuit() == CircuitState::Open {
         return Ok(round);
     }
-    let now = state.caches.clock.unix_now();
+    let now = state.clock.unix_now();
     let max_age = i64::try_from(state.settings.reconcile.max_age.as_secs()).unwrap_or(i64::MAX);
     let batch = i64::from(state.settings.reconcile.batch);
     for due in state
@@ -56,8 +57,7 @@ pub async fn run_once(state: &AppState) -> Result<Round, crate::store::StoreErro
         .licenses_due(now.saturating_sub(max_age), batch)
         .await?
     {
-        // No budget for the lookup (busy with app calls, paused): try again next round.
-        let (product, key) = match resolve_sale(state, &due.sale_id).await {
+        let (product, key) = match decision::license_of_sale(state, &due.sale_id).await {
             Ok(Some(found)) => found,
             // A definite answer with no license (the sale is unknown to this connection, or
             // carries no key): skip it until its next turn rather than block everyone behind it.
@@ -69,38 +69,32 @@ pub async fn run_once(state: &AppState) -> Result<Round, crate::store::StoreErro
             // No budget for the lookup (busy with app calls, paused): try again next round.
             Err(_) => break,
         };
-        let code = if crate::hashes::license_hash(&key) == due.license_hash {
-            let license =
-                activation::check_license_at(state, &product, &key, Priority::Background, true)
-                    .await;
-            license.decision.code
+        let redecided = if license_hash(&key) == due.license_hash {
+            match decision::redecide(state, &product, &key, Cause::Reconcile).await {
+                Ok(r) => r,
+                Err(RecheckError::Unavailable) => break,
+                Err(RecheckError::Store(e)) => return Err(e),
+            }
         } else {
             // The sale now carries another key: this one was rotated away, and Gumroad answers
             // 404 for it. Its machines hold a key that no longer exists.
-            Code::NotFound
+            decision::record(state, &due.license_hash, Code::NotFound, Cause::Reconcile).await?
         };
-        if code == Code::UpstreamUnavailable {
-            break;
-        }
-        // Only a successful re-check drops the cached entries (a failed one keeps stale-if-error).
-        crate::licenses::invalidate(state, &product, &key);
-        for a in state.store.list(&due.license_hash).await? {
-            if a.last_code.as_deref() != Some(code.as_str()) {
-                round.changed += 1;
-                state
-                    .metrics
-                    .reconcile_changed
-                    .with_label_values(&[code.as_str()])
-                    .inc();
-            }
-            state
-                .store
-                .record_decision(&a.id, code.as_str(), code == Code::Valid, now)
-                .await?;
-        }
-        state.store.touch_license(&due.license_hash, now).await?;
-        state.metrics.reconcile_checks.inc();
-        round.checked += 1;
+        count(state, &redecided, &mut round);
     }
     Ok(round)
+}
+
+fn count(state: &AppState, redecided: &Redecided, round: &mut Round) {
+    let code = redecided.code.as_str();
+    for _ in redecided.changed() {
+        round.changed += 1;
+        state
+            .metrics
+            .reconcile_changed
+            .with_label_values(&[code])
+            .inc();
+    }
+    state.metrics.reconcile_checks.inc();
+    round.checked += 1;
 }

@@ -93,8 +93,9 @@ pub struct Decision {
     pub seats: u32,
 }
 
-/// Decides one license. `now` is the current time.
-pub fn decide(upstream: Upstream<'_>, policy: &Policy, now: OffsetDateTime) -> Decision {
+/// Judges what Gumroad answered for one license against its product's policy. `now` is the
+/// current time.
+pub fn judge(upstream: Upstream<'_>, policy: &Policy, now: OffsetDateTime) -> Decision {
     let (status, body) = match upstream {
         Upstream::Unavailable => return denied(Code::UpstreamUnavailable),
         Upstream::Answered { status, body } => (status, body),
@@ -186,5 +187,5 @@ fn duration(d: Duration) -> time::Duration {
 }
 
 #[cfg(test)]
-#[path = "decision_tests.rs"]
+#[path = "rules_tests.rs"]
 mod tests;

@@ -1,5 +1,5 @@
-//! The cached path to upstream, shared by license verifies and admin sales reads: a fresh
-//! entry answers at once; otherwise one coalesced fill (in its own task, see
+//! The read-through path to upstream, shared by license verifies and admin sales reads: a
+//! fresh entry answers at once; otherwise one coalesced fill (in its own task, see
 //! `cache::flight`) asks upstream; when that fails, a stale entry within the stale-if-error
 //! window stands in. Every answer says how it was served in `Cache-Status`.
 
@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 
-use crate::budget::Denied;
 use crate::cache::{Answer, AnswerCache, CacheStatus, Flights, Lookup};
 use crate::upstream::{Upstream, UpstreamError, UpstreamRequest, UpstreamResponse, is_outage};
 
@@ -34,15 +33,26 @@ pub struct Ttls {
     pub not_found: Duration,
 }
 
+/// Whether a fresh cached answer will do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// A fresh entry answers; upstream is asked only on a miss.
+    Cached,
+    /// Ask upstream even past a fresh entry (`Cache-Control: no-cache`, a ping's re-check);
+    /// the new answer replaces it, and on failure the old one may still stand in.
+    Refresh,
+}
+
 /// Why a fill produced nothing to serve.
 #[derive(Debug, Clone)]
 pub enum Failure {
-    /// No budget in time, a 429 pause, or an open circuit: nothing was sent.
-    Denied(Denied),
-    /// Sent, but no answer came (the error kind: timeout, connect, ...).
-    Transport(&'static str),
+    /// No answer: nothing was sent (no budget in time, a 429 pause, an open circuit), or what
+    /// was sent got none (timeout, connection refused, ...).
+    Upstream(UpstreamError),
     /// Upstream answered with an outage (429, 502/503/504, or what the classifier failed).
     Outage(Answer),
+    /// The fill's task panicked: a bug, logged where it happened; nothing was learnt.
+    Crashed,
 }
 
 /// The shared result of one fill.
@@ -60,63 +70,74 @@ pub enum Served {
 }
 
 /// One cacheable upstream call.
-pub struct CachedCall {
-    pub cache: AnswerCache,
-    pub flights: Arc<Flights<Fill>>,
+pub struct Call {
     pub key: u128,
     pub request: UpstreamRequest,
     pub classify: Classifier,
     pub ttls: Ttls,
-    /// Skip the fresh entry (`Cache-Control: no-cache`); stale may still stand in on failure.
-    pub refresh: bool,
+    pub freshness: Freshness,
 }
 
-/// Serves `call` from cache or from one coalesced upstream fill.
-pub async fn serve(upstream: &Upstream, call: CachedCall) -> Served {
-    let stale = match call.cache.lookup(call.key) {
-        Lookup::Fresh(answer, left) if !call.refresh => {
-            return counted(
-                &call.cache,
-                answer,
-                CacheStatus::Hit {
-                    ttl: left.as_secs(),
-                },
-            );
+/// A cached route's answers and the fills in flight for it: always used together.
+#[derive(Clone)]
+pub struct ReadThrough {
+    cache: AnswerCache,
+    fills: Arc<Flights<Fill>>,
+}
+
+impl ReadThrough {
+    pub fn new(cache: AnswerCache) -> Self {
+        Self {
+            cache,
+            fills: Flights::new(),
         }
-        Lookup::Fresh(answer, _) => Some((answer, Duration::ZERO)),
-        Lookup::Stale(answer, past) => Some((answer, past)),
-        Lookup::Miss => None,
-    };
-    let fill = fill(
-        upstream.clone(),
-        call.cache.clone(),
-        call.key,
-        call.request,
-        call.classify,
-        call.ttls,
-    );
-    let on_panic = Fill::Failed(Failure::Transport("internal"));
-    let (result, collapsed) = call.flights.join(call.key, fill, on_panic).await;
-    match (result, stale) {
-        (Fill::Answered { answer, stored }, stale) => {
-            let status = CacheStatus::Forwarded {
-                status: answer.status.as_u16(),
-                stale: stale.is_some(),
-                collapsed,
-                stored,
-            };
-            counted(&call.cache, answer, status)
-        }
-        (Fill::Failed(_), Some((answer, past))) => counted(
-            &call.cache,
-            answer,
-            CacheStatus::StaleIfError {
-                age: past.as_secs(),
-            },
-        ),
-        (Fill::Failed(failure), None) => {
-            call.cache.count(CacheStatus::Unavailable);
-            Served::Failed(failure)
+    }
+
+    /// The answers themselves (lookups, invalidation, metrics).
+    pub fn cache(&self) -> &AnswerCache {
+        &self.cache
+    }
+
+    /// Serves `call` from cache or from one coalesced upstream fill.
+    pub async fn serve(&self, upstream: &Upstream, call: Call) -> Served {
+        let cache = &self.cache;
+        let stale = match cache.lookup(call.key) {
+            Lookup::Fresh(answer, left) if call.freshness == Freshness::Cached => {
+                let ttl = left.as_secs();
+                return counted(cache, answer, CacheStatus::Hit { ttl });
+            }
+            Lookup::Fresh(answer, _) => Some((answer, Duration::ZERO)),
+            Lookup::Stale(answer, past) => Some((answer, past)),
+            Lookup::Miss => None,
+        };
+        let fill = fill(
+            upstream.clone(),
+            cache.clone(),
+            call.key,
+            call.request,
+            call.classify,
+            call.ttls,
+        );
+        let on_panic = Fill::Failed(Failure::Crashed);
+        let (result, collapsed) = self.fills.join(call.key, fill, on_panic).await;
+        match (result, stale) {
+            (Fill::Answered { answer, stored }, stale) => {
+                let status = CacheStatus::Forwarded {
+                    status: answer.status.as_u16(),
+                    stale: stale.is_some(),
+                    collapsed,
+                    stored,
+                };
+                counted(cache, answer, status)
+            }
+            (Fill::Failed(_), Some((answer, past))) => {
+                let age = past.as_secs();
+                counted(cache, answer, CacheStatus::StaleIfError { age })
+            }
+            (Fill::Failed(failure), None) => {
+                cache.count(CacheStatus::Unavailable);
+                Served::Failed(failure)
+            }
         }
     }
 }
@@ -138,7 +159,7 @@ async fn fill(
     let asked = cache.asked();
     match upstream.send(request).await {
         Ok(response) => settle(&cache, key, answer_of(response), classify, &ttls, asked),
-        Err(e) => Fill::Failed(failure_of(e)),
+        Err(e) => Fill::Failed(Failure::Upstream(e)),
     }
 }
 
@@ -176,13 +197,6 @@ pub fn answer_of(r: UpstreamResponse) -> Answer {
     }
 }
 
-pub fn failure_of(e: UpstreamError) -> Failure {
-    match e {
-        UpstreamError::Denied(d) => Failure::Denied(d),
-        other => Failure::Transport(other.kind()),
-    }
-}
-
 /// The classification every cached route starts from: throttling and outages are failures
 /// (stale may stand in), never answers to keep.
 pub fn is_failure(answer: &Answer) -> bool {
@@ -194,8 +208,8 @@ impl Failure {
     /// budget's pause already carries a 429's `Retry-After`, so callers pass what is left of it).
     pub fn retry_after(&self, fallback: Duration) -> Duration {
         match self {
-            Self::Denied(d) => d.retry_after,
-            Self::Outage(_) | Self::Transport(_) => fallback,
+            Self::Upstream(UpstreamError::Denied(d)) => d.retry_after,
+            Self::Upstream(_) | Self::Outage(_) | Self::Crashed => fallback,
         }
     }
 }

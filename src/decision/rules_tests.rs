@@ -21,7 +21,7 @@ const NOW: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
 
 fn ok(purchase: Value) -> Decision {
     let body = json!({ "success": true, "uses": 1, "purchase": purchase });
-    decide(
+    judge(
         Upstream::Answered {
             status: StatusCode::OK,
             body: &body,
@@ -33,7 +33,7 @@ fn ok(purchase: Value) -> Decision {
 
 fn not_found(message: &str) -> Code {
     let body = json!({ "success": false, "message": message });
-    decide(
+    judge(
         Upstream::Answered {
             status: StatusCode::NOT_FOUND,
             body: &body,
@@ -130,7 +130,7 @@ fn test_purchases_need_the_policy() {
         allow_test_purchases: true,
         ..policy()
     };
-    let d = decide(
+    let d = judge(
         Upstream::Answered {
             status: StatusCode::OK,
             body: &body,
@@ -144,11 +144,11 @@ fn test_purchases_need_the_policy() {
 #[test]
 fn no_answer_and_odd_answers() {
     assert_eq!(
-        decide(Upstream::Unavailable, &policy(), NOW).code,
+        judge(Upstream::Unavailable, &policy(), NOW).code,
         Code::UpstreamUnavailable
     );
     let body = json!({"success": false, "message": "The 'product_id' parameter is required"});
-    let d = decide(
+    let d = judge(
         Upstream::Answered {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             body: &body,
@@ -158,7 +158,7 @@ fn no_answer_and_odd_answers() {
     );
     assert_eq!(d.code, Code::NotFound);
     let imported = json!({"success": true, "uses": 0, "imported_customer": {"email": "x"}});
-    let d = decide(
+    let d = judge(
         Upstream::Answered {
             status: StatusCode::OK,
             body: &imported,
