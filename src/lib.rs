@@ -21,6 +21,7 @@ pub mod error;
 pub mod hashes;
 pub mod health;
 pub mod inbound;
+pub mod intake;
 pub mod licenses;
 pub mod limits;
 pub mod metrics;

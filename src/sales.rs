@@ -9,12 +9,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, Method, StatusCode, header};
 
-use crate::admin::chosen_connection;
 use crate::cache::Answer;
 use crate::error::AppError;
 use crate::inbound;
+use crate::intake::{Admin, Intake};
 use crate::read_through::{self, Call, Failure, Freshness, Served, Ttls, Verdict};
-use crate::relay::{Access, Inbound, Prepared, prepare};
 use crate::state::AppState;
 use crate::upstream::Target;
 
@@ -25,10 +24,9 @@ pub fn router() -> Router<AppState> {
         .route("/v2/sales/{id}", get(sales))
 }
 
-async fn sales(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    let segments = inbound::path_segments(req.uri.path());
-    let p = prepare(&state, Access::Admin, req).await?;
-    let connection = chosen_connection(&p.headers);
+async fn sales(State(state): State<AppState>, Admin(p): Admin) -> Result<Response, AppError> {
+    let segments = inbound::path_segments(p.uri.path());
+    let connection = p.connection.clone();
     // axum routes HEAD here too; its empty body must never become the GET's cached answer.
     if p.method != Method::GET {
         let answer = state
@@ -80,7 +78,7 @@ fn classify(answer: &Answer, ttls: &Ttls) -> Verdict {
 
 /// Without a stale copy, an admin gets what the passthrough would have given: upstream's own
 /// outage answer, or Gumgate's 429/502/504.
-fn failed(state: &AppState, p: &Prepared, failure: Failure) -> Result<Response, AppError> {
+fn failed(state: &AppState, p: &Intake, failure: Failure) -> Result<Response, AppError> {
     match failure {
         Failure::Outage(answer) => {
             let mut response =

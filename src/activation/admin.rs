@@ -9,13 +9,12 @@ use serde_json::json;
 use super::input::required;
 use crate::error::AppError;
 use crate::hashes::license_hash;
-use crate::relay::{Access, Inbound, prepare};
+use crate::intake::Admin;
 use crate::state::AppState;
 use crate::store::{Actor, Deactivated};
 
 /// `GET /admin/licenses/activations?product_id&license_key`.
-pub async fn list(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    let p = prepare(&state, Access::Admin, req).await?;
+pub async fn list(State(state): State<AppState>, Admin(p): Admin) -> Result<Response, AppError> {
     let hash = license_hash(required(&p.params, "license_key")?);
     let activations = state.store.list(&hash).await?;
     Ok(Json(json!({
@@ -30,9 +29,8 @@ pub async fn list(State(state): State<AppState>, req: Inbound) -> Result<Respons
 pub async fn force_deactivate(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    req: Inbound,
+    Admin(p): Admin,
 ) -> Result<Response, AppError> {
-    let p = prepare(&state, Access::Admin, req).await?;
     let hash = license_hash(required(&p.params, "license_key")?);
     let now = state.clock.unix_now();
     match state
@@ -49,8 +47,7 @@ pub async fn force_deactivate(
 }
 
 /// `POST /admin/licenses/release` with `product_id` and `license_key`: frees every seat.
-pub async fn release(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    let p = prepare(&state, Access::Admin, req).await?;
+pub async fn release(State(state): State<AppState>, Admin(p): Admin) -> Result<Response, AppError> {
     let hash = license_hash(required(&p.params, "license_key")?);
     let now = state.clock.unix_now();
     // Audited by the store in the same transaction.
@@ -59,8 +56,7 @@ pub async fn release(State(state): State<AppState>, req: Inbound) -> Result<Resp
 }
 
 /// `GET /admin/licenses/audit?product_id&license_key`: the newest entries first.
-pub async fn audit(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    let p = prepare(&state, Access::Admin, req).await?;
+pub async fn audit(State(state): State<AppState>, Admin(p): Admin) -> Result<Response, AppError> {
     let hash = license_hash(required(&p.params, "license_key")?);
     let trail = state.store.audit_trail(&hash, 500).await?;
     Ok(Json(json!({ "success": true, "audit": trail })).into_response())

@@ -16,8 +16,8 @@ use crate::budget::Priority;
 use crate::decision::{self, Code, License, grace};
 use crate::error::AppError;
 use crate::hashes::{fingerprint_hash, license_hash};
+use crate::intake::Public;
 use crate::read_through::Freshness;
-use crate::relay::{Access, Inbound, prepare};
 use crate::state::AppState;
 use crate::store::{Activated, Activation, Actor, AuditEntry, Deactivated, NewActivation};
 
@@ -26,8 +26,10 @@ async fn decide(state: &AppState, product: &str, key: &str) -> License {
     decision::decide(state, product, key, Priority::Public, Freshness::Cached).await
 }
 
-pub async fn activate(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    let p = prepare(&state, Access::Public, req).await?;
+pub async fn activate(
+    State(state): State<AppState>,
+    Public(p): Public,
+) -> Result<Response, AppError> {
     let (product, key) = (
         required(&p.params, "product_id")?,
         required(&p.params, "license_key")?,
@@ -75,8 +77,10 @@ pub async fn activate(State(state): State<AppState>, req: Inbound) -> Result<Res
     granted(&state, &license, &activation, status, "activated").await
 }
 
-pub async fn validate(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    let p = prepare(&state, Access::Public, req).await?;
+pub async fn validate(
+    State(state): State<AppState>,
+    Public(p): Public,
+) -> Result<Response, AppError> {
     let (product, key) = (
         required(&p.params, "product_id")?,
         required(&p.params, "license_key")?,
@@ -130,8 +134,10 @@ pub async fn validate(State(state): State<AppState>, req: Inbound) -> Result<Res
     Ok(reply::denied("valid", license.code()))
 }
 
-pub async fn deactivate(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    let p = prepare(&state, Access::Public, req).await?;
+pub async fn deactivate(
+    State(state): State<AppState>,
+    Public(p): Public,
+) -> Result<Response, AppError> {
     let (product, key) = (
         required(&p.params, "product_id")?,
         required(&p.params, "license_key")?,

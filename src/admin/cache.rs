@@ -9,15 +9,14 @@ use axum::{Router, response::IntoResponse};
 use serde_json::json;
 
 use crate::error::AppError;
-use crate::relay::{Access, Inbound, prepare};
+use crate::intake::Admin;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/admin/cache", delete(purge))
 }
 
-async fn purge(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    let p = prepare(&state, Access::Admin, req).await?;
+async fn purge(State(state): State<AppState>, Admin(p): Admin) -> Result<Response, AppError> {
     let message = match (p.params.str("product_id"), p.params.str("license_key")) {
         (Some(product), Some(key)) => {
             crate::licenses::invalidate(&state, product, key);

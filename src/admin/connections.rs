@@ -8,7 +8,8 @@ use axum::response::Response;
 use axum::routing::get;
 
 use crate::error::AppError;
-use crate::relay::{Access, Inbound, relay};
+use crate::intake::Admin;
+use crate::relay::relay;
 use crate::state::AppState;
 use crate::upstream::Target;
 
@@ -18,21 +19,17 @@ pub fn router() -> Router<AppState> {
         .route("/admin/connections/{id}", get(item).delete(item))
 }
 
-async fn collection(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    relay(&state, Access::Admin, req, Target::Connections(None), None).await
+async fn collection(
+    State(state): State<AppState>,
+    Admin(req): Admin,
+) -> Result<Response, AppError> {
+    relay(&state, &req, Target::Connections(None), None).await
 }
 
 async fn item(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    req: Inbound,
+    Admin(req): Admin,
 ) -> Result<Response, AppError> {
-    relay(
-        &state,
-        Access::Admin,
-        req,
-        Target::Connections(Some(id)),
-        None,
-    )
-    .await
+    relay(&state, &req, Target::Connections(Some(id)), None).await
 }

@@ -6,22 +6,12 @@ mod connections;
 mod passthrough;
 
 use axum::Router;
-use http::{HeaderMap, HeaderValue};
 
 use crate::state::AppState;
-use crate::upstream::MATON_CONNECTION;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(passthrough::router())
         .merge(connections::router())
         .merge(cache::router())
-}
-
-/// The account an admin caller chose with `Maton-Connection`, if any.
-pub fn chosen_connection(headers: &HeaderMap) -> Option<HeaderValue> {
-    headers
-        .get(MATON_CONNECTION)
-        .filter(|v| !v.as_bytes().is_empty())
-        .cloned()
 }

@@ -8,7 +8,8 @@ use axum::routing::any;
 
 use crate::error::AppError;
 use crate::inbound;
-use crate::relay::{Access, Inbound, relay};
+use crate::intake::Admin;
+use crate::relay::relay;
 use crate::state::AppState;
 use crate::upstream::Target;
 
@@ -16,16 +17,20 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v2/{*rest}", any(forward))
 }
 
-async fn forward(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
+async fn forward(State(state): State<AppState>, Admin(req): Admin) -> Result<Response, AppError> {
     let segments = inbound::path_segments(req.uri.path());
     // `/v2/licenses/%64isable` is a disable too: whatever the spelling, a license edit goes
     // through the handler that invalidates the cache after it.
     if req.method == http::Method::PUT
         && let Some(action) = crate::licenses::edit_action(&segments)
     {
-        return crate::licenses::edit(state, action, req).await;
+        return crate::licenses::edit(&state, action, &req).await;
     }
-    let target = Target::Gumroad(segments);
-    let connection = super::chosen_connection(&req.headers);
-    relay(&state, Access::Admin, req, target, connection).await
+    relay(
+        &state,
+        &req,
+        Target::Gumroad(segments),
+        req.connection.clone(),
+    )
+    .await
 }

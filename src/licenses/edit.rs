@@ -5,9 +5,8 @@
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::admin::chosen_connection;
 use crate::error::AppError;
-use crate::relay::{Access, Inbound, prepare};
+use crate::intake::Intake;
 use crate::state::AppState;
 use crate::upstream::Target;
 
@@ -15,23 +14,22 @@ use crate::upstream::Target;
 pub const ACTIONS: &[&str] = &["enable", "disable", "decrement_uses_count", "rotate"];
 
 /// Handles `PUT /v2/licenses/{action}` for one of [`ACTIONS`].
+/// `p` is an admin's request (the router and the passthrough take [`crate::intake::Admin`]).
 pub async fn edit(
-    state: AppState,
+    state: &AppState,
     action: &'static str,
-    req: Inbound,
+    p: &Intake,
 ) -> Result<Response, AppError> {
-    let p = prepare(&state, Access::Admin, req).await?;
     let target = Target::Gumroad(vec!["v2".into(), "licenses".into(), action.into()]);
-    let connection = chosen_connection(&p.headers);
     let answer = state
         .upstream
-        .send(p.upstream_request(target, connection))
+        .send(p.upstream_request(target, p.connection.clone()))
         .await
         .map_err(|e| p.failure(e))?;
     if answer.status.is_success() {
         let product = p.params.str("product_id").unwrap_or_default();
         if let Some(key) = p.params.str("license_key") {
-            invalidate(&state, product, key);
+            invalidate(state, product, key);
         }
         // After a rotate the new key must not meet an old entry either.
         let new_key = serde_json::from_slice::<Value>(&answer.body)
@@ -42,7 +40,7 @@ pub async fn edit(
                     .map(str::to_owned)
             });
         if let Some(key) = new_key {
-            invalidate(&state, product, &key);
+            invalidate(state, product, &key);
         }
     }
     Ok(answer.into_response())

@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{post, put};
 
+use crate::intake::Admin;
 use crate::limits::{self, InboundLimits};
-use crate::relay::Inbound;
 use crate::state::AppState;
 
 pub use edit::{action as edit_action, edit, invalidate, invalidate_entry};
@@ -22,8 +22,9 @@ pub fn router(limits: InboundLimits) -> Router<AppState> {
         .route("/v2/licenses/verify.json", post(verify::verify))
         .route_layer(from_fn_with_state(limits, limits::enforce));
     edit::ACTIONS.iter().fold(public, |router, action| {
-        let handler =
-            move |State(state): State<AppState>, req: Inbound| edit::edit(state, action, req);
+        let handler = move |State(state): State<AppState>, Admin(req): Admin| async move {
+            edit::edit(&state, action, &req).await
+        };
         router
             .route(&format!("/v2/licenses/{action}"), put(handler))
             .route(&format!("/v2/licenses/{action}.json"), put(handler))

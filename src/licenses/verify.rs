@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use crate::cache::{Answer, CacheStatus, Lookup};
 use crate::error::AppError;
+use crate::intake::{Intake, Public};
 use crate::params::increments_uses;
 use crate::read_through::{self, Call, Failure, Fill, Freshness, Served, Ttls, Verdict};
-use crate::relay::{Access, Inbound, Prepared, prepare};
 use crate::state::AppState;
 use crate::upstream::{Retry, Target, UpstreamRequest};
 
@@ -24,9 +24,11 @@ const NOT_FOUND: &str = "That license does not exist for the provided product.";
 /// `Retry-After` when an outage gives no better hint.
 const OUTAGE_RETRY: Duration = Duration::from_secs(5);
 
-pub async fn verify(State(state): State<AppState>, req: Inbound) -> Result<Response, AppError> {
-    let client = req.client;
-    let p = prepare(&state, Access::Public, req).await?;
+pub async fn verify(
+    State(state): State<AppState>,
+    Public(p): Public,
+) -> Result<Response, AppError> {
+    let client = p.client;
     let product = p.params.str("product_id").unwrap_or_default().to_owned();
     if !state.settings.product_allowed(&product) {
         return Ok(not_found());
@@ -65,7 +67,7 @@ struct Canonical {
 const CANONICAL_PARAMS: &[&str] = &["product_id", "license_key", "increment_uses_count"];
 
 impl Canonical {
-    fn of(p: &Prepared) -> Option<Self> {
+    fn of(p: &Intake) -> Option<Self> {
         let params = p.params.as_map();
         if params
             .keys()
@@ -279,7 +281,7 @@ async fn incrementing(state: &AppState, c: &Canonical) -> Result<Response, AppEr
 }
 
 /// Requests the cache cannot key (no string `license_key`): relayed as they are.
-async fn uncached(state: &AppState, p: &Prepared) -> Result<Response, AppError> {
+async fn uncached(state: &AppState, p: &Intake) -> Result<Response, AppError> {
     let answer = match state
         .upstream
         .send(p.upstream_request(target(), None))

@@ -10,15 +10,16 @@ pub mod register;
 
 use axum::Json;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use http::{HeaderMap, Uri};
 use serde_json::json;
 
 use crate::error::AppError;
 use crate::inbound;
 use crate::params::Params;
-use crate::relay::Inbound;
 use crate::state::AppState;
 pub use ping::RESOURCES;
 use ping::Received;
@@ -30,16 +31,18 @@ pub fn router() -> Router<AppState> {
 async fn receive(
     State(state): State<AppState>,
     Path(secret): Path<String>,
-    req: Inbound,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, AppError> {
     // A wrong (or unconfigured) secret looks exactly like an unknown route.
     if !state.webhook_secret.accepts(&secret) {
         return Err(AppError::NotFound);
     }
     let limit = state.settings.server.max_body_bytes;
-    let body = inbound::read_body(&req.headers, req.body, limit).await?;
-    let ct = inbound::content_type(&req.headers);
-    let received = match Params::from_request(req.uri.query(), ct, &body) {
+    let body = inbound::read_body(&headers, body, limit).await?;
+    let ct = inbound::content_type(&headers);
+    let received = match Params::from_request(uri.query(), ct, &body) {
         Ok(params) => Received::new(params.into_map()),
         Err(_) => Received::unreadable(&body),
     };

@@ -141,3 +141,33 @@ async fn bracketed_access_token_spellings_never_reach_upstream() {
         );
     }
 }
+
+/// A wrong `Authorization` header is refused before a byte of the body is read: a body over the
+/// limit gets 401, not 413. Without a header the token may sit in the body, so it is read (and
+/// then refused as too large).
+#[tokio::test]
+async fn a_bad_header_token_is_refused_before_the_body_is_read() {
+    let app = spawn_app().await;
+    let url = format!("{}/v2/products", app.api);
+    let big = "x".repeat(app.state.settings.server.max_body_bytes + 1);
+    let with_header = app
+        .client
+        .post(&url)
+        .bearer_auth("wrong-token-wrong-token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("name={big}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_header.status(), 401);
+    let without = app
+        .client
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("access_token=wrong-token-wrong-token&name={big}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without.status(), 413);
+    assert_eq!(app.sandbox.request_count(), 0);
+}
