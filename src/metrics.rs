@@ -1,13 +1,31 @@
 //! Every Prometheus metric Gumgate exports, in one registry owned here. Labels are bounded
 //! sets: matched route templates, methods, status codes and upstream endpoint templates;
 //! never a raw path, key, token, email or IP.
+//!
+//! # The declaration table
+//! Each metric is declared once, in the `metrics!` table below, so adding one is one edit:
+//!
+//! ```text
+//! /// Help text, exported as the metric's HELP line: the doc comment's first paragraph.
+//! ///
+//! /// Later paragraphs are for readers of the code only.
+//! pub field: Type["label", ...] as "exported_name" buckets BUCKETS,
+//! ```
+//!
+//! The exported name is `gumgate_` and the field name, unless `as` gives another (counters end
+//! in `_total`, durations in `_seconds`). Only vec types name labels, each a bounded set as
+//! above, and only histograms name buckets; a declaration that gets this wrong does not
+//! compile. The macro (`metrics/macros.rs`) writes the struct and `Metrics::declared`, which
+//! creates every declared metric and registers it, so a metric cannot be declared yet
+//! unregistered; `Metrics::new` adds what a declaration cannot say: the build info's value and,
+//! on Linux, the process collector.
 
 use prometheus::{
-    Counter, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Counter, Encoder, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, TextEncoder,
 };
 
-const NAMESPACE: &str = "gumgate";
+mod macros;
+use macros::metrics;
 
 /// Latency buckets in seconds: cache hits answer in microseconds, upstream calls in tens to
 /// hundreds of milliseconds, timeouts at seconds.
@@ -15,252 +33,99 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// The metric handles; cheap to share behind an `Arc`.
-pub struct Metrics {
-    registry: Registry,
-    /// Inbound requests by matched route, method and status.
-    pub http_requests: IntCounterVec,
-    /// Inbound latency by matched route, method and status.
-    pub http_duration: HistogramVec,
-    /// Inbound requests being served right now.
-    pub http_in_flight: IntGauge,
-    /// Upstream requests by endpoint template, method and outcome (status code or error kind).
-    pub upstream_requests: IntCounterVec,
-    /// Upstream latency by endpoint template.
-    pub upstream_duration: HistogramVec,
-    /// Cache lookups by cache (`verify`, `sales`) and result (`hit`, `miss`, `stale`,
-    /// `collapsed`, `bypass`).
-    pub cache_lookups: IntCounterVec,
-    /// Entries held, by cache (refreshed at scrape time).
-    pub cache_entries: IntGaugeVec,
-    /// Weighed bytes held, by cache (refreshed at scrape time).
-    pub cache_bytes: IntGaugeVec,
-    /// Time calls waited for upstream budget, by priority.
-    pub budget_wait: HistogramVec,
-    /// Calls refused budget, by priority and reason (`budget`, `paused`, `circuit_open`).
-    pub budget_denials: IntCounterVec,
-    /// 429 answers received from upstream.
-    pub upstream_throttled: IntCounter,
-    /// Seconds of upstream pause ordered by 429s.
-    pub upstream_blocked_seconds: Counter,
-    /// Circuit breaker state: 0 closed, 1 half-open, 2 open.
-    pub circuit_state: IntGauge,
-    /// Inbound requests refused by a per-IP limit, by limit (`verify`, `failed_verify`).
-    pub inbound_limited: IntCounterVec,
-    /// Webhook pings by resource name and outcome (`accepted`, `duplicate`, `malformed`,
-    /// `processed`, `retried`, `failed`).
-    pub webhook_pings: IntCounterVec,
-    /// Pings waiting in the inbox.
-    pub webhook_inbox_pending: IntGauge,
-    /// Age of the oldest waiting ping, in seconds.
-    pub webhook_inbox_oldest_seconds: IntGauge,
-    /// Activations re-decided after a ping, by the new code.
-    pub webhook_decisions: IntCounterVec,
-    /// Licenses re-checked by the reconciler.
-    pub reconcile_checks: IntCounter,
-    /// Activations whose decision the reconciler changed, by the new code.
-    pub reconcile_changed: IntCounterVec,
+metrics! {
+    /// The metric handles; cheap to share behind an `Arc`.
+    pub struct Metrics {
+        /// Inbound HTTP requests.
+        ///
+        /// By matched route, method and status.
+        pub http_requests: IntCounterVec["route", "method", "status"] as "http_requests_total",
+        /// Inbound HTTP request latency in seconds.
+        ///
+        /// By matched route, method and status.
+        pub http_duration: HistogramVec["route", "method", "status"]
+            as "http_request_duration_seconds" buckets LATENCY_BUCKETS,
+        /// Inbound HTTP requests being served.
+        pub http_in_flight: IntGauge as "http_requests_in_flight",
+        /// Requests sent to Maton/Gumroad.
+        ///
+        /// By endpoint template, method and outcome (status code or error kind).
+        pub upstream_requests: IntCounterVec["endpoint", "method", "status"]
+            as "upstream_requests_total",
+        /// Latency of requests sent to Maton/Gumroad, in seconds.
+        ///
+        /// By endpoint template.
+        pub upstream_duration: HistogramVec["endpoint"]
+            as "upstream_request_duration_seconds" buckets LATENCY_BUCKETS,
+        /// Cache lookups by cache and result.
+        ///
+        /// Caches are `verify` and `sales`; results `hit`, `miss`, `stale`, `collapsed` and
+        /// `bypass`.
+        pub cache_lookups: IntCounterVec["cache", "result"] as "cache_lookups_total",
+        /// Entries held by each cache.
+        ///
+        /// Refreshed at scrape time.
+        pub cache_entries: IntGaugeVec["cache"],
+        /// Weighed bytes held by each cache.
+        ///
+        /// Refreshed at scrape time.
+        pub cache_bytes: IntGaugeVec["cache"],
+        /// Time upstream calls waited for budget, by priority.
+        pub budget_wait: HistogramVec["priority"]
+            as "budget_wait_seconds" buckets LATENCY_BUCKETS,
+        /// Upstream calls refused budget, by priority and reason.
+        ///
+        /// Reasons are `budget`, `paused` and `circuit_open`.
+        pub budget_denials: IntCounterVec["priority", "reason"] as "budget_denials_total",
+        /// 429 answers received from upstream.
+        pub upstream_throttled: IntCounter as "upstream_throttled_total",
+        /// Seconds of upstream pause ordered by 429 answers.
+        pub upstream_blocked_seconds: Counter as "upstream_blocked_seconds_total",
+        /// Upstream circuit breaker: 0 closed, 1 half-open, 2 open.
+        pub circuit_state: IntGauge,
+        /// Inbound requests refused by a per-IP limit.
+        ///
+        /// Limits are `verify` and `failed_verify`.
+        pub inbound_limited: IntCounterVec["limit"] as "inbound_limited_total",
+        /// Gumroad pings by resource and outcome.
+        ///
+        /// Outcomes are `accepted`, `duplicate`, `malformed`, `processed`, `retried` and
+        /// `failed`.
+        pub webhook_pings: IntCounterVec["resource", "outcome"] as "webhook_pings_total",
+        /// Pings waiting in the inbox.
+        pub webhook_inbox_pending: IntGauge,
+        /// Age of the oldest waiting ping, in seconds.
+        pub webhook_inbox_oldest_seconds: IntGauge,
+        /// Activations re-decided after a ping, by the new code.
+        pub webhook_decisions: IntCounterVec["code"] as "webhook_decisions_total",
+        /// Licenses re-checked by the reconciler.
+        pub reconcile_checks: IntCounter as "reconcile_checks_total",
+        /// Activations whose decision the reconciler changed, by the new code.
+        pub reconcile_changed: IntCounterVec["code"] as "reconcile_changed_total",
+        /// Gumgate build; always 1.
+        ///
+        /// Set by `Metrics::new`, labelled with the crate version.
+        build_info: IntGaugeVec["version"],
+    }
+    namespace: "gumgate",
 }
 
 impl Metrics {
+    /// Every declared metric, registered, with the build info set and the process collector.
     pub fn new() -> Self {
-        let registry = Registry::new();
-        let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "Inbound HTTP requests.").namespace(NAMESPACE),
-            &["route", "method", "status"],
-        )
-        .expect("valid metric");
-        let http_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "Inbound HTTP request latency in seconds.",
-            )
-            .namespace(NAMESPACE)
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["route", "method", "status"],
-        )
-        .expect("valid metric");
-        let http_in_flight = IntGauge::with_opts(
-            Opts::new(
-                "http_requests_in_flight",
-                "Inbound HTTP requests being served.",
-            )
-            .namespace(NAMESPACE),
-        )
-        .expect("valid metric");
-        let upstream_requests = IntCounterVec::new(
-            Opts::new("upstream_requests_total", "Requests sent to Maton/Gumroad.")
-                .namespace(NAMESPACE),
-            &["endpoint", "method", "status"],
-        )
-        .expect("valid metric");
-        let upstream_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "upstream_request_duration_seconds",
-                "Latency of requests sent to Maton/Gumroad, in seconds.",
-            )
-            .namespace(NAMESPACE)
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["endpoint"],
-        )
-        .expect("valid metric");
-        let cache_lookups = IntCounterVec::new(
-            opts("cache_lookups_total", "Cache lookups by cache and result."),
-            &["cache", "result"],
-        )
-        .expect("valid metric");
-        let cache_entries = IntGaugeVec::new(
-            opts("cache_entries", "Entries held by each cache."),
-            &["cache"],
-        )
-        .expect("valid metric");
-        let cache_bytes = IntGaugeVec::new(
-            opts("cache_bytes", "Weighed bytes held by each cache."),
-            &["cache"],
-        )
-        .expect("valid metric");
-        let budget_wait = HistogramVec::new(
-            HistogramOpts::new(
-                "budget_wait_seconds",
-                "Time upstream calls waited for budget, by priority.",
-            )
-            .namespace(NAMESPACE)
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["priority"],
-        )
-        .expect("valid metric");
-        let budget_denials = IntCounterVec::new(
-            opts(
-                "budget_denials_total",
-                "Upstream calls refused budget, by priority and reason.",
-            ),
-            &["priority", "reason"],
-        )
-        .expect("valid metric");
-        let upstream_throttled = IntCounter::with_opts(opts(
-            "upstream_throttled_total",
-            "429 answers received from upstream.",
-        ))
-        .expect("valid metric");
-        let upstream_blocked_seconds = Counter::with_opts(opts(
-            "upstream_blocked_seconds_total",
-            "Seconds of upstream pause ordered by 429 answers.",
-        ))
-        .expect("valid metric");
-        let circuit_state = IntGauge::with_opts(opts(
-            "circuit_state",
-            "Upstream circuit breaker: 0 closed, 1 half-open, 2 open.",
-        ))
-        .expect("valid metric");
-        let inbound_limited = IntCounterVec::new(
-            opts(
-                "inbound_limited_total",
-                "Inbound requests refused by a per-IP limit.",
-            ),
-            &["limit"],
-        )
-        .expect("valid metric");
-        let webhook_pings = IntCounterVec::new(
-            opts(
-                "webhook_pings_total",
-                "Gumroad pings by resource and outcome.",
-            ),
-            &["resource", "outcome"],
-        )
-        .expect("valid metric");
-        let webhook_inbox_pending =
-            IntGauge::with_opts(opts("webhook_inbox_pending", "Pings waiting in the inbox."))
-                .expect("valid metric");
-        let webhook_inbox_oldest_seconds = IntGauge::with_opts(opts(
-            "webhook_inbox_oldest_seconds",
-            "Age of the oldest waiting ping, in seconds.",
-        ))
-        .expect("valid metric");
-        let webhook_decisions = IntCounterVec::new(
-            opts(
-                "webhook_decisions_total",
-                "Activations re-decided after a ping, by the new code.",
-            ),
-            &["code"],
-        )
-        .expect("valid metric");
-        let reconcile_checks = IntCounter::with_opts(opts(
-            "reconcile_checks_total",
-            "Licenses re-checked by the reconciler.",
-        ))
-        .expect("valid metric");
-        let reconcile_changed = IntCounterVec::new(
-            opts(
-                "reconcile_changed_total",
-                "Activations whose decision the reconciler changed, by the new code.",
-            ),
-            &["code"],
-        )
-        .expect("valid metric");
-        let build_info = IntGaugeVec::new(
-            Opts::new("build_info", "Gumgate build; always 1.").namespace(NAMESPACE),
-            &["version"],
-        )
-        .expect("valid metric");
-        build_info
+        let metrics = Self::declared();
+        metrics
+            .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
-
-        for c in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(http_duration.clone()),
-            Box::new(http_in_flight.clone()),
-            Box::new(upstream_requests.clone()),
-            Box::new(upstream_duration.clone()),
-            Box::new(build_info),
-            Box::new(cache_lookups.clone()),
-            Box::new(cache_entries.clone()),
-            Box::new(cache_bytes.clone()),
-            Box::new(budget_wait.clone()),
-            Box::new(budget_denials.clone()),
-            Box::new(upstream_throttled.clone()),
-            Box::new(upstream_blocked_seconds.clone()),
-            Box::new(circuit_state.clone()),
-            Box::new(inbound_limited.clone()),
-            Box::new(webhook_pings.clone()),
-            Box::new(webhook_inbox_pending.clone()),
-            Box::new(webhook_inbox_oldest_seconds.clone()),
-            Box::new(webhook_decisions.clone()),
-            Box::new(reconcile_checks.clone()),
-            Box::new(reconcile_changed.clone()),
-        ] {
-            registry.register(c).expect("metric registered once");
-        }
         #[cfg(target_os = "linux")]
-        registry
+        metrics
+            .registry
             .register(Box::new(
                 prometheus::process_collector::ProcessCollector::for_self(),
             ))
             .expect("process collector registered once");
-
-        Self {
-            registry,
-            http_requests,
-            http_duration,
-            http_in_flight,
-            upstream_requests,
-            upstream_duration,
-            cache_lookups,
-            cache_entries,
-            cache_bytes,
-            budget_wait,
-            budget_denials,
-            upstream_throttled,
-            upstream_blocked_seconds,
-            circuit_state,
-            inbound_limited,
-            webhook_pings,
-            webhook_inbox_pending,
-            webhook_inbox_oldest_seconds,
-            webhook_decisions,
-            reconcile_checks,
-            reconcile_changed,
-        }
+        metrics
     }
 
     /// The text exposition of every metric.
@@ -279,10 +144,6 @@ impl Default for Metrics {
     }
 }
 
-fn opts(name: &str, help: &str) -> Opts {
-    Opts::new(name, help).namespace(NAMESPACE)
-}
-
 /// A method label from a bounded set, so that invented methods cannot grow the series count.
 pub fn method_label(method: &http::Method) -> &'static str {
     match *method {
@@ -294,5 +155,35 @@ pub fn method_label(method: &http::Method) -> &'static str {
         http::Method::HEAD => "HEAD",
         http::Method::OPTIONS => "OPTIONS",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_declared_metric_is_exported_with_its_help_and_type() {
+        let metrics = Metrics::new();
+        metrics.touch_every_vec();
+        let text = metrics.render();
+        for declaration in Metrics::DECLARATIONS {
+            let name = format!("{}_{}", declaration.namespace, declaration.name);
+            let help = format!("# HELP {name} {}\n", declaration.help());
+            assert!(text.contains(&help), "no `{help}` in:\n{text}");
+            assert!(
+                text.contains(&format!("# TYPE {name} ")),
+                "no TYPE for {name}"
+            );
+        }
+        let exported = text.lines().filter(|l| l.starts_with("# HELP gumgate_"));
+        assert_eq!(exported.count(), Metrics::DECLARATIONS.len());
+        // The table's syntax, pinned on one row of each shape.
+        assert!(text.contains("# HELP gumgate_http_requests_total Inbound HTTP requests.\n"));
+        assert!(text.contains("# TYPE gumgate_http_request_duration_seconds histogram\n"));
+        assert!(
+            text.contains(r#"gumgate_budget_wait_seconds_bucket{priority="priority",le="30"} 0"#)
+        );
+        assert!(text.contains("# TYPE gumgate_circuit_state gauge\n"));
     }
 }
