@@ -1,16 +1,19 @@
-//! Assembling and running the application: the API router, the operations router, both
-//! listeners, and a graceful shutdown that first turns readiness off, then lets in-flight
-//! requests finish.
+//! Assembling and running the application: the state built once ([`build_state`], every
+//! start-up decision made there), the API router, the operations router, both listeners, the
+//! background tasks, and a graceful shutdown that first turns readiness off, lets in-flight
+//! requests finish, waits for the background tasks and closes the store.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::AdminTokens;
 use crate::clock::Clock;
@@ -24,7 +27,12 @@ use crate::tokens::Signer;
 use crate::upstream::Upstream;
 use crate::{activation, admin, health, licenses, middleware, sales, webhooks};
 
-/// Why the application could not start.
+/// How long shutdown waits for background work (the inbox processor's current ping, a
+/// reconciliation round, a uses mirror in flight) once serving has stopped: about one upstream
+/// call. Whatever is cut short is safe to redo: unfinished pings stay in the inbox.
+const BACKGROUND_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Why the application could not start (or stopped with an error).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("could not listen on {addr} ({key}): {source}")]
@@ -41,19 +49,26 @@ pub enum StartError {
     Tokens(#[from] crate::tokens::TokenError),
     #[error("storage.database_url: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("serving failed: {0}")]
+    Serve(#[source] std::io::Error),
 }
 
-/// Builds the shared state from settings and secrets (opening and migrating the database).
-/// `MATON_API_KEY` must be present.
-pub async fn build_state(settings: Settings, secrets: Secrets) -> Result<AppState, StartError> {
-    build_state_with_clock(settings, secrets, Clock::system()).await
+/// What start-up decides beyond the settings and secrets.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// The clock freshness, grace and daily limits are judged by (tests pass a manual one).
+    pub clock: Clock,
+    /// With no signing key configured, sign with a key that dies with the process (the
+    /// sandbox demo, tests) rather than answer activations with `"token": null`.
+    pub ephemeral_signing_key: bool,
 }
 
-/// [`build_state`] with the clock cache freshness is judged by (tests pass a manual one).
-pub async fn build_state_with_clock(
+/// Builds the shared state from settings and secrets (opening and migrating the database),
+/// making every start-up decision once. `MATON_API_KEY` must be present.
+pub async fn build_state(
     settings: Settings,
     secrets: Secrets,
-    clock: Clock,
+    options: StartOptions,
 ) -> Result<AppState, StartError> {
     let api_key = secrets
         .maton_api_key
@@ -70,17 +85,16 @@ pub async fn build_state_with_clock(
             "licenses.allowed_products is empty: the public verify answers for any product id"
         );
     }
-    let signer = Signer::from_settings(&settings.tokens)?;
+    let signer = signer(&settings, options.ephemeral_signing_key)?;
     let store = Store::connect(&settings.storage.database_url).await?;
-    if !signer.can_issue() {
-        tracing::warn!("no token signing key configured: activations will carry no token");
-    }
     let webhook_secret = AdminTokens::new(secrets.webhook_secret.into_iter().collect());
+    let clock = options.clock;
     Ok(AppState::new(Shared {
         signer,
         store,
         webhook_secret,
         inbox: Arc::new(tokio::sync::Notify::new()),
+        tasks: TaskTracker::new(),
         caches: Caches::new(&settings, &clock, &metrics),
         clock,
         settings: Arc::new(settings),
@@ -90,6 +104,21 @@ pub async fn build_state_with_clock(
         lifecycle: Arc::new(Lifecycle::default()),
         limits,
     }))
+}
+
+/// The token signer: the configured keys; else, when asked, an ephemeral key; else none, said
+/// once here.
+fn signer(settings: &Settings, ephemeral: bool) -> Result<Signer, StartError> {
+    let configured = Signer::from_settings(&settings.tokens)?;
+    if configured.can_issue() {
+        Ok(configured)
+    } else if ephemeral {
+        tracing::info!("no token signing key configured: signing with an ephemeral key");
+        Ok(Signer::ephemeral(&settings.tokens.issuer))
+    } else {
+        tracing::warn!("no token signing key configured: activations will carry no token");
+        Ok(configured)
+    }
 }
 
 /// The API router: public license routes, the admin surface, health.
@@ -178,7 +207,8 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves; then readiness turns off, `server.shutdown_delay`
-    /// passes, the listeners stop accepting, and in-flight requests finish.
+    /// passes, the listeners stop accepting, in-flight requests finish, the background tasks
+    /// stop (within [`BACKGROUND_DEADLINE`]) and the store is closed.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -199,9 +229,12 @@ impl Application {
             trigger.cancel();
         });
 
-        // Pings stored before a crash or restart are processed now, new ones as they come.
-        tokio::spawn(webhooks::process::run(state.clone(), stop.clone()));
-        tokio::spawn(activation::reconcile::run(state.clone(), stop.clone()));
+        // Every long-running task, on the state's tracker with the stop token. Pings stored
+        // before a crash or restart are processed now, new ones as they come.
+        let tasks = state.tasks.clone();
+        tasks.spawn(webhooks::process::run(state.clone(), stop.clone()));
+        tasks.spawn(activation::reconcile::run(state.clone(), stop.clone()));
+        tasks.spawn(state.limits.clone().prune_until(stop.clone()));
         state.lifecycle.set_ready(true);
         tracing::info!(api = %api.local_addr()?, ops = %ops.local_addr()?, "gumgate listening");
         let api_server = axum::serve(
@@ -209,9 +242,23 @@ impl Application {
             api_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(stop.clone().cancelled_owned());
-        let ops_server =
-            axum::serve(ops, ops_router(state)).with_graceful_shutdown(stop.cancelled_owned());
-        tokio::try_join!(async { api_server.await }, async { ops_server.await })?;
+        let ops_server = axum::serve(ops, ops_router(state.clone()))
+            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let served = tokio::try_join!(async { api_server.await }, async { ops_server.await });
+        // Serving ended (by the stop token, or an error): the background tasks end too.
+        stop.cancel();
+        tasks.close();
+        if tokio::time::timeout(BACKGROUND_DEADLINE, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                pending = tasks.len(),
+                "background tasks still running at shutdown"
+            );
+        }
+        state.store.close().await;
+        served?;
         tracing::info!("gumgate stopped");
         Ok(())
     }

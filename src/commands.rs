@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::app::{Application, StartError, build_state, shutdown_signal};
+use crate::app::{Application, StartError, StartOptions, build_state, shutdown_signal};
 use crate::config::{ConfigError, Secret, Secrets, Settings};
 use crate::sandbox::{self, SandboxConfig};
 use crate::telemetry;
@@ -46,25 +46,18 @@ pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), Star
     } else {
         secrets.require_for_serve()?;
     }
-    let mut state = build_state(settings, secrets).await?;
-    if with_sandbox && !state.signer.can_issue() {
+    let options = StartOptions {
         // A demo must show tokens; a key that dies with the process is right for it.
-        let signer = crate::tokens::Signer::ephemeral(&state.settings.tokens.issuer);
-        state.set_signer(signer);
-        tracing::info!("sandbox: signing tokens with an ephemeral key");
-    } else if !state.signer.can_issue() {
-        tracing::warn!("no token signing key configured: activations will carry no token");
-    }
+        ephemeral_signing_key: with_sandbox,
+        ..StartOptions::default()
+    };
+    let state = build_state(settings, secrets, options).await?;
     let app = Application::bind(state).await?;
     let result = app.run(shutdown_signal()).await;
     if let Some(handle) = sandbox_handle {
         handle.shutdown().await;
     }
-    result.map_err(|source| StartError::Bind {
-        key: "server.listen",
-        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-        source,
-    })
+    result.map_err(StartError::Serve)
 }
 
 /// `gumgate sandbox`: the stand-in for Maton and Gumroad on its own.

@@ -39,4 +39,4 @@ pub mod tokens;
 pub mod upstream;
 pub mod webhooks;
 
-pub use app::{Application, api_router, build_state, build_state_with_clock, ops_router};
+pub use app::{Application, StartOptions, api_router, build_state, ops_router};

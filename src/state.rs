@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use tokio_util::task::TaskTracker;
+
 use crate::auth::AdminTokens;
 use crate::cache::{AnswerCache, Keyer};
 use crate::clock::Clock;
@@ -29,19 +31,13 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// Wraps what `crate::app::build_state` built.
     pub fn new(shared: Shared) -> Self {
         Self(Arc::new(shared))
-    }
-
-    /// Replaces the token signer (the sandbox demo's ephemeral key); meant for start-up, before
-    /// the state is shared.
-    pub fn set_signer(&mut self, signer: Signer) {
-        Arc::make_mut(&mut self.0).signer = signer;
     }
 }
 
 /// Everything the handlers share.
-#[derive(Clone)]
 pub struct Shared {
     pub settings: Arc<Settings>,
     /// The time every freshness, grace and daily limit is judged by (tests move it by hand).
@@ -60,6 +56,9 @@ pub struct Shared {
     pub webhook_secret: AdminTokens,
     /// Wakes the inbox processor when a ping arrives.
     pub inbox: Arc<tokio::sync::Notify>,
+    /// Every background task (the inbox processor, the reconciler, limiter pruning, uses
+    /// mirroring): `Application::run` waits for them at shutdown.
+    pub tasks: TaskTracker,
 }
 
 /// The read-through caches and the key derivation.

@@ -46,7 +46,8 @@ pub(super) fn uses(state: &AppState, product: &str, key: &str, direction: Direct
         product.to_owned(),
         key.to_owned(),
     );
-    tokio::spawn(async move {
+    // On the state's tracker: shutdown waits for a mirror in flight rather than cut it off.
+    state.tasks.spawn(async move {
         match upstream.send(request).await {
             Ok(r) if r.status.is_success() => crate::licenses::invalidate(&state2, &product, &key),
             Ok(r) => tracing::warn!(

@@ -17,7 +17,7 @@ mod limiter;
 mod tests;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -25,6 +25,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use ipnet::IpNet;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::LimitsSettings;
 use crate::metrics::Metrics;
@@ -48,8 +49,7 @@ struct Inner {
 }
 
 impl InboundLimits {
-    /// Builds the limiters; when called inside a Tokio runtime it also starts the pruning task,
-    /// which ends by itself once every clone of these limits is dropped.
+    /// Builds the limiters; [`InboundLimits::prune_until`] keeps them small.
     pub fn new(
         settings: &LimitsSettings,
         trusted_proxies: Vec<IpNet>,
@@ -63,10 +63,22 @@ impl InboundLimits {
             metrics,
             policy: headers::policy(verify, failed, upstream),
         });
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(prune_periodically(Arc::downgrade(&inner)));
-        }
         Self { inner }
+    }
+
+    /// Drops idle entries every [`PRUNE_EVERY`] until `stop` (a task `Application::run` owns).
+    pub async fn prune_until(self, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        // The first tick is immediate and there is nothing to prune yet.
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            self.inner.limiters.prune();
+            tracing::debug!(keys = self.inner.limiters.len(), "pruned inbound limiters");
+        }
     }
 
     /// The client's IP: the socket peer, or — only when the peer is a trusted proxy — the
@@ -135,16 +147,4 @@ pub async fn enforce(State(limits): State<InboundLimits>, req: Request, next: Ne
     }
     headers::annotate(response.headers_mut(), &limits.inner.policy, admitted);
     response
-}
-
-async fn prune_periodically(inner: Weak<Inner>) {
-    let mut tick = tokio::time::interval(PRUNE_EVERY);
-    // The first tick is immediate and there is nothing to prune yet.
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        inner.limiters.prune();
-        tracing::debug!(keys = inner.limiters.len(), "pruned inbound limiters");
-    }
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use gumgate::clock::Clock;
 use gumgate::config::{Secret, Secrets, Settings};
 use gumgate::sandbox::{self, SandboxConfig, SandboxHandle};
-use gumgate::{Application, build_state_with_clock};
+use gumgate::{Application, StartOptions, build_state};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -97,12 +97,11 @@ async fn spawn(
         admin_tokens: vec![Secret::new(ADMIN_TOKEN)],
         webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
     };
-    let mut state = build_state_with_clock(settings, secrets, clock.clone())
-        .await
-        .unwrap();
-    if ephemeral_key && !state.signer.can_issue() {
-        state.set_signer(gumgate::tokens::Signer::ephemeral("gumgate"));
-    }
+    let options = StartOptions {
+        clock: clock.clone(),
+        ephemeral_signing_key: ephemeral_key,
+    };
+    let state = build_state(settings, secrets, options).await.unwrap();
     let handle = state.clone();
     let app = Application::from_listeners(
         TcpListener::bind("127.0.0.1:0").await.unwrap(),

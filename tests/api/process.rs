@@ -167,6 +167,13 @@ async fn serve_sandbox_works_logs_no_secret_and_stops_cleanly_on_sigterm() {
     assert!(status.success(), "exit {status:?}: {log:?}");
     let all = log.join("\n");
     assert!(all.contains("gumgate stopped"), "{all}");
+    // The signing decision is made (and said) once: the demo signs with an ephemeral key.
+    assert_eq!(
+        all.matches("signing with an ephemeral key").count(),
+        1,
+        "{all}"
+    );
+    assert!(!all.contains("activations will carry no token"), "{all}");
     for secret in [
         admin,
         "wrong-token-0000000000",
@@ -236,4 +243,73 @@ async fn webhooks_register_is_idempotent_lists_masked_and_unregisters() {
     assert!(ok && text.matches("deleted").count() == 8, "{text}");
     let (_, text) = run(&["list"]).await;
     assert!(!text.contains("licenses.example.com"), "{text}");
+}
+
+/// `serve` without `[tokens]` says once that activations carry no token, and a clean stop
+/// closes the database (SQLite checkpoints and removes its WAL file as the last connection
+/// closes).
+#[tokio::test]
+async fn serve_without_keys_warns_once_and_closes_the_store_on_sigterm() {
+    let sandbox = gumgate::sandbox::spawn(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        gumgate::sandbox::SandboxConfig::default(),
+    )
+    .await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let db = dir.path().join("gumgate.db");
+    let mut child = gumgate()
+        .arg("serve")
+        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__SHUTDOWN_DELAY", "0s")
+        .env(
+            "GUMGATE__STORAGE__DATABASE_URL",
+            format!("sqlite://{}", db.display()),
+        )
+        .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url())
+        .env("MATON_API_KEY", gumgate::sandbox::DEFAULT_API_KEY)
+        .env("GUMGATE_ADMIN_TOKEN", "process-test-admin-token-42")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let listening = line.contains("gumgate listening");
+            log.push(line);
+            if listening {
+                return;
+            }
+        }
+        panic!("exited before listening: {log:?}");
+    })
+    .await
+    .expect("gumgate did not start");
+    assert!(
+        std::path::Path::new(&format!("{}-wal", db.display())).exists(),
+        "the database runs in WAL mode"
+    );
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
+    assert!(killed.unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        log.push(line);
+    }
+    let all = log.join("\n");
+    assert!(status.success(), "exit {status:?}: {all}");
+    assert_eq!(
+        all.matches("activations will carry no token").count(),
+        1,
+        "{all}"
+    );
+    assert!(
+        !std::path::Path::new(&format!("{}-wal", db.display())).exists(),
+        "the store was not closed: {all}"
+    );
 }
