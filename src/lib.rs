@@ -5,7 +5,9 @@
 //! Where a request goes: `licenses/` (the public verify), `admin/` (passthrough and Maton
 //! connections), `health.rs`; the infrastructure beside them: `upstream/` (the Maton client),
 //! `inbound.rs` (body, path and credential handling), `middleware.rs`, `metrics.rs`,
-//! `config/`, `error.rs`. `sandbox/` is the local stand-in for Maton and Gumroad.
+//! `config/`, `error.rs`. `sandbox/` is the local stand-in for Maton and Gumroad. Gumroad's wire
+//! vocabulary (param reading, license-key matching, verify messages, webhook resource names)
+//! is the `gumroad_wire` crate, shared with the sandbox.
 
 pub mod activation;
 pub mod admin;
@@ -25,7 +27,6 @@ pub mod licenses;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
-pub mod params;
 pub mod relay;
 pub mod sales;
 pub mod sandbox;

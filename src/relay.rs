@@ -9,12 +9,12 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use gumroad_wire::params::Params;
 use http::{HeaderMap, HeaderValue, Method, Uri, header};
 
 use crate::budget::{DenyReason, Priority};
 use crate::error::AppError;
 use crate::inbound::{self, bad_params};
-use crate::params::Params;
 use crate::state::AppState;
 use crate::upstream::{Retry, Target, UpstreamError, UpstreamRequest, headers};
 

@@ -14,11 +14,11 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use gumroad_wire::params::Params;
 use serde_json::json;
 
 use crate::error::AppError;
 use crate::inbound;
-use crate::params::Params;
 use crate::relay::Inbound;
 use crate::state::AppState;
 pub use ping::RESOURCES;
