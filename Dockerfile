@@ -4,7 +4,7 @@
 #   chef     - pinned Rust toolchain + pinned cargo-chef
 #   planner  - computes recipe.json (the dependency graph only)
 #   builder  - builds dependencies from recipe.json (a cached layer that only
-#              changes when Cargo.toml/Cargo.lock change), then builds gumgate
+#              changes when a Cargo.toml or Cargo.lock changes), then builds gumgate
 #   runtime  - distroless image holding only the binary
 #
 # Build:  docker build -t gumgate:dev .
@@ -32,6 +32,8 @@ WORKDIR /app
 
 # ---------------------------------------------------------------------------
 FROM chef AS planner
+# The whole workspace: the gateway at the root and its member crates under
+# crates/ (gumroad-wire, gumgate-sandbox); the recipe covers every member.
 COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 

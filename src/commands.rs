@@ -1,12 +1,15 @@
 //! What each subcommand does, kept out of `main.rs` so it can be tested and reused.
 
+#[cfg(feature = "sandbox")]
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+#[cfg(feature = "sandbox")]
+use gumgate_sandbox::{SandboxConfig, SandboxHandle};
+
 use crate::app::{Application, StartError, StartOptions, build_state, shutdown_signal};
-use crate::config::{ConfigError, Secret, Secrets, Settings};
-use crate::sandbox::{self, SandboxConfig};
+use crate::config::{ConfigError, Secrets, Settings};
 use crate::telemetry;
 
 /// The admin token `serve --sandbox` uses when `GUMGATE_ADMIN_TOKEN` is not set. It only ever
@@ -21,28 +24,7 @@ pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), Star
     let mut secrets = Secrets::from_env()?;
     let mut sandbox_handle = None;
     if with_sandbox {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(|source| StartError::Bind {
-                key: "sandbox",
-                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                source,
-            })?;
-        let config = SandboxConfig::default();
-        secrets.maton_api_key = Some(Secret::new(config.api_key.clone()));
-        if secrets.admin_tokens.is_empty() {
-            secrets.admin_tokens = vec![Secret::new(SANDBOX_ADMIN_TOKEN)];
-            tracing::warn!(
-                "GUMGATE_ADMIN_TOKEN is not set: using the sandbox's documented demo token"
-            );
-        }
-        let handle = sandbox::spawn(listener, config).await;
-        settings.upstream.base_url = handle
-            .base_url()
-            .parse()
-            .expect("the sandbox's own URL parses");
-        tracing::info!(upstream = %settings.upstream.base_url, "sandbox upstream started");
-        sandbox_handle = Some(handle);
+        sandbox_handle = Some(start_sandbox(&mut settings, &mut secrets).await?);
     } else {
         secrets.require_for_serve()?;
     }
@@ -60,12 +42,64 @@ pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), Star
     result.map_err(StartError::Serve)
 }
 
+/// `serve --sandbox`'s upstream: an in-process sandbox, with its Maton key and, unless one is
+/// set, the documented demo admin token.
+#[cfg(feature = "sandbox")]
+async fn start_sandbox(
+    settings: &mut Settings,
+    secrets: &mut Secrets,
+) -> Result<SandboxHandle, StartError> {
+    use crate::config::Secret;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|source| StartError::Bind {
+            key: "sandbox",
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            source,
+        })?;
+    let config = SandboxConfig::default();
+    secrets.maton_api_key = Some(Secret::new(config.api_key.clone()));
+    if secrets.admin_tokens.is_empty() {
+        secrets.admin_tokens = vec![Secret::new(SANDBOX_ADMIN_TOKEN)];
+        tracing::warn!("GUMGATE_ADMIN_TOKEN is not set: using the sandbox's documented demo token");
+    }
+    let handle = gumgate_sandbox::spawn(listener, config).await;
+    settings.upstream.base_url = handle
+        .base_url()
+        .parse()
+        .expect("the sandbox's own URL parses");
+    tracing::info!(upstream = %settings.upstream.base_url, "sandbox upstream started");
+    Ok(handle)
+}
+
+/// A build without the `sandbox` feature has no sandbox: `serve --sandbox` fails to start.
+#[cfg(not(feature = "sandbox"))]
+async fn start_sandbox(_: &mut Settings, _: &mut Secrets) -> Result<NoSandbox, StartError> {
+    Err(ConfigError::Invalid {
+        key: "--sandbox",
+        reason: "this gumgate was built without the `sandbox` feature".into(),
+    }
+    .into())
+}
+
+/// The handle [`start_sandbox`] never returns in a build without the sandbox.
+#[cfg(not(feature = "sandbox"))]
+enum NoSandbox {}
+
+#[cfg(not(feature = "sandbox"))]
+impl NoSandbox {
+    async fn shutdown(self) {
+        match self {}
+    }
+}
+
 /// `gumgate sandbox`: the stand-in for Maton and Gumroad on its own.
+#[cfg(feature = "sandbox")]
 pub async fn run_sandbox(listen: SocketAddr, config: SandboxConfig) -> std::io::Result<()> {
     telemetry::init(crate::config::LogFormat::Pretty, "info");
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "sandbox listening");
-    sandbox::serve(listener, config, shutdown_signal()).await
+    gumgate_sandbox::serve(listener, config, shutdown_signal()).await
 }
 
 /// `gumgate check-config`: the same checks `serve` makes, without serving. Returns a summary

@@ -6,9 +6,8 @@
 //! (Gumroad matches keys case-insensitively); `fp` = lowercase hex SHA-256 of
 //! `gumgate:fingerprint:` + the fingerprint exactly as the app sent it.
 
+use gumroad_wire::licenses::normalize_license_key;
 use sha2::{Digest, Sha256};
-
-use crate::cache::key::normalize_license_key;
 
 /// The stored and token form of a license key.
 pub fn license_hash(license_key: &str) -> String {

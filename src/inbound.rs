@@ -7,11 +7,11 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use gumroad_wire::params::{self, BodyKind, Params, ParamsError};
 use http::{HeaderMap, Method, header};
 use percent_encoding::percent_decode_str;
 
 use crate::error::AppError;
-use crate::params::{self, BodyKind, Params, ParamsError};
 
 /// The param a Gumroad client puts its OAuth token in.
 pub const ACCESS_TOKEN: &str = "access_token";

@@ -16,9 +16,9 @@ use crate::budget::Priority;
 use crate::error::AppError;
 use crate::inbound::{self, bad_params};
 use crate::limits::ClientKey;
-use crate::params::Params;
 use crate::state::AppState;
 use crate::upstream::MATON_CONNECTION;
+use gumroad_wire::params::Params;
 
 /// Who made the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,10 @@
 //! Where a request goes: `licenses/` (the public verify), `admin/` (passthrough and Maton
 //! connections), `health.rs`; the infrastructure beside them: `upstream/` (the Maton client),
 //! `inbound.rs` (body, path and credential handling), `middleware.rs`, `metrics.rs`,
-//! `config/`, `error.rs`. `sandbox/` is the local stand-in for Maton and Gumroad.
+//! `config/`, `error.rs`. Beside this crate in the workspace: `gumroad_wire`, Gumroad's wire
+//! vocabulary (param reading, license-key matching, verify messages, webhook resource names),
+//! and `gumgate_sandbox`, the local stand-in for Maton and Gumroad that `serve --sandbox` and
+//! `gumgate sandbox` run (the default `sandbox` feature) and the tests drive.
 
 pub mod activation;
 pub mod admin;
@@ -26,11 +29,9 @@ pub mod licenses;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
-pub mod params;
 pub mod read_through;
 pub mod relay;
 pub mod sales;
-pub mod sandbox;
 pub mod state;
 pub mod store;
 pub mod telemetry;

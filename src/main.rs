@@ -1,12 +1,12 @@
 //! The `gumgate` command line: parses arguments and hands over to the library.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gumgate::commands;
-use gumgate::sandbox::SandboxConfig;
+#[cfg(feature = "sandbox")]
+use gumgate_sandbox::SandboxConfig;
 
 /// A license gateway for software sold on Gumroad, in front of Maton's managed-OAuth proxy.
 #[derive(Parser)]
@@ -28,12 +28,13 @@ enum Command {
         sandbox: bool,
     },
     /// Run the sandbox alone: a local stand-in for Maton and Gumroad with seeded licenses.
+    #[cfg(feature = "sandbox")]
     Sandbox {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8099")]
-        listen: SocketAddr,
+        listen: std::net::SocketAddr,
         /// The Maton API key the sandbox accepts.
-        #[arg(long, env = "SANDBOX_API_KEY", default_value = gumgate::sandbox::DEFAULT_API_KEY, hide_env_values = true)]
+        #[arg(long, env = "SANDBOX_API_KEY", default_value = gumgate_sandbox::DEFAULT_API_KEY, hide_env_values = true)]
         api_key: String,
         /// Requests per second allowed per API key before 429 (Maton's limit is 10); 0 = none.
         #[arg(long, default_value_t = 10)]
@@ -116,6 +117,7 @@ async fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
+        #[cfg(feature = "sandbox")]
         Command::Sandbox {
             listen,
             api_key,

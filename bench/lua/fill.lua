@@ -1,7 +1,7 @@
 -- Verifies extra license i = 0 .. FILL_COUNT-1 (`gumgate sandbox --extra-licenses N`), each wrk
 -- thread walking its own disjoint slice; a finished slice starts over (repeats are cache hits),
 -- so wrk can run until the caller sees enough entries and stops it with SIGINT.
--- The key formula is `seed::extra_license_key` in src/sandbox/seed.rs.
+-- The key formula is `seed::extra_license_key` in crates/gumgate-sandbox/src/seed.rs.
 -- Env: PRODUCT_ID (form-encoded), FILL_COUNT, FILL_THREADS (= wrk -t).
 
 local product = os.getenv("PRODUCT_ID")

@@ -1,8 +1,9 @@
 //! Reading the activation API's params (form, JSON or query, like every Gumroad-style route)
 //! into checked values: strings, non-empty, bounded, so nothing odd reaches the store or a token.
 
+use gumroad_wire::params::Params;
+
 use crate::error::AppError;
-use crate::params::Params;
 
 /// Longest license key, product id or fingerprint accepted; real ones are far shorter.
 const MAX_ID: usize = 256;

@@ -2,6 +2,8 @@
 //! email, or query) is ever a map key, a log field or recoverable from a memory dump of keys.
 //! 128 bits are kept: for a million entries the chance of any collision is about 10^-27.
 
+use gumroad_wire::licenses::normalize_license_key;
+
 /// Hashes key material with a per-process secret.
 #[derive(Clone)]
 pub struct Keyer {
@@ -39,11 +41,6 @@ impl Keyer {
         let out = h.finalize();
         u128::from_le_bytes(out.as_bytes()[..16].try_into().expect("16 bytes"))
     }
-}
-
-/// A license key as Gumroad compares it: surrounding blanks ignored, letters case-insensitive.
-pub fn normalize_license_key(key: &str) -> String {
-    key.trim().to_ascii_uppercase()
 }
 
 #[cfg(test)]

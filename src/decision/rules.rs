@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use gumroad_wire::licenses;
 use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
@@ -125,10 +126,8 @@ fn denied(code: Code) -> Decision {
 /// Gumroad's three 404 messages.
 fn not_found_reason(body: &Value) -> Code {
     match body.get("message").and_then(Value::as_str) {
-        Some("This license key has been disabled.") => Code::Disabled,
-        Some("Access to the purchase associated with this license has expired.") => {
-            Code::AccessRevoked
-        }
+        Some(licenses::DISABLED) => Code::Disabled,
+        Some(licenses::ACCESS_REVOKED) => Code::AccessRevoked,
         _ => Code::NotFound,
     }
 }

@@ -8,19 +8,20 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use gumroad_wire::licenses;
+use gumroad_wire::params::increments_uses;
 use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::cache::{Answer, CacheStatus, Lookup};
 use crate::error::AppError;
 use crate::intake::{Intake, Public};
-use crate::params::increments_uses;
 use crate::read_through::{self, Call, Failure, Fill, Freshness, Served, Ttls, Verdict};
 use crate::state::AppState;
 use crate::upstream::{Retry, Target, UpstreamRequest};
 
 /// Gumroad's answer for a license it does not know, reused for unlisted products.
-const NOT_FOUND: &str = "That license does not exist for the provided product.";
+const NOT_FOUND: &str = licenses::NOT_FOUND;
 /// `Retry-After` when an outage gives no better hint.
 const OUTAGE_RETRY: Duration = Duration::from_secs(5);
 
@@ -167,15 +168,10 @@ fn classify(answer: &Answer, ttls: &Ttls) -> Verdict {
 
 /// One of Gumroad's three verify 404s, and not some other 404 (a proxy's, a routing error's).
 fn definitive_not_found(answer: &Answer) -> bool {
-    const MESSAGES: &[&str] = &[
-        "That license does not exist for the provided product.",
-        "This license key has been disabled.",
-        "Access to the purchase associated with this license has expired.",
-    ];
     serde_json::from_slice::<Value>(&answer.body).is_ok_and(|v| {
         v.get("message")
             .and_then(Value::as_str)
-            .is_some_and(|m| MESSAGES.contains(&m))
+            .is_some_and(|m| licenses::VERIFY_NOT_FOUND_MESSAGES.contains(&m))
     })
 }
 

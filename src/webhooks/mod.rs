@@ -14,12 +14,12 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use gumroad_wire::params::Params;
 use http::{HeaderMap, Uri};
 use serde_json::json;
 
 use crate::error::AppError;
 use crate::inbound;
-use crate::params::Params;
 use crate::state::AppState;
 pub use ping::RESOURCES;
 use ping::Received;

@@ -3,17 +3,7 @@
 
 use serde_json::{Map, Value};
 
-/// The resource names Gumroad's resource subscriptions deliver.
-pub const RESOURCES: &[&str] = &[
-    "sale",
-    "refund",
-    "dispute",
-    "dispute_won",
-    "cancellation",
-    "subscription_updated",
-    "subscription_ended",
-    "subscription_restarted",
-];
+pub use gumroad_wire::webhooks::RESOURCES;
 
 /// A ping as stored.
 #[derive(Debug, Clone)]
@@ -97,7 +87,7 @@ impl Subject {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::parse_form;
+    use gumroad_wire::params::parse_form;
 
     #[test]
     fn the_captured_sale_ping_reads_and_dedups() {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use gumgate::sandbox::seed;
+use gumgate_sandbox::seed;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -318,7 +318,7 @@ async fn existing_activations_survive_an_outage_within_the_grace_new_ones_do_not
     let (_, act) = app.activate(seed::LICENSE_VALID, "m1").await;
     let id = act["activation"]["id"].as_str().unwrap().to_owned();
     app.clock.advance(Duration::from_secs(3600));
-    app.sandbox.set_faults(gumgate::sandbox::Faults {
+    app.sandbox.set_faults(gumgate_sandbox::Faults {
         refuse_connections: true,
         ..Default::default()
     });
@@ -521,7 +521,7 @@ async fn a_stale_cached_answer_is_no_fresh_decision_for_activations() {
     let (_, act) = app.activate(seed::LICENSE_VALID, "m1").await;
     let id = act["activation"]["id"].as_str().unwrap().to_owned();
     app.clock.advance(Duration::from_secs(600)); // the cached answer is now stale
-    app.sandbox.set_faults(gumgate::sandbox::Faults {
+    app.sandbox.set_faults(gumgate_sandbox::Faults {
         refuse_connections: true,
         ..Default::default()
     });

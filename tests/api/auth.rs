@@ -59,7 +59,7 @@ async fn token_is_accepted_wherever_gumroad_clients_put_it_and_never_forwarded()
         .put(format!(
             "{}/v2/products/{}",
             app.api,
-            gumgate::sandbox::seed::PRODUCT_ONE_TIME
+            gumgate_sandbox::seed::PRODUCT_ONE_TIME
         ))
         .form(&[("access_token", ADMIN_TOKEN), ("name", "Renamed")])
         .send()
@@ -99,7 +99,7 @@ async fn bad_token_on_a_mutation_changes_nothing() {
             format!(
                 "{}/v2/products/{}",
                 app.api,
-                gumgate::sandbox::seed::PRODUCT_ONE_TIME
+                gumgate_sandbox::seed::PRODUCT_ONE_TIME
             ),
         )
         .bearer_auth("not-the-admin-token-000")

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use gumgate::sandbox::{SandboxConfig, seed};
+use gumgate_sandbox::{SandboxConfig, seed};
 use reqwest::Method;
 
 use crate::helpers::*;

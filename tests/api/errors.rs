@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gumgate::sandbox::Faults;
+use gumgate_sandbox::Faults;
 use reqwest::Method;
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gumgate::sandbox::Faults;
+use gumgate_sandbox::Faults;
 use serde_json::Value;
 
 use crate::helpers::*;

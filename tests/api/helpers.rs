@@ -5,21 +5,21 @@ use std::net::SocketAddr;
 
 use gumgate::clock::Clock;
 use gumgate::config::{Secret, Secrets, Settings};
-use gumgate::sandbox::{self, SandboxConfig, SandboxHandle};
 use gumgate::{Application, StartOptions, build_state};
+use gumgate_sandbox::{SandboxConfig, SandboxHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
-pub const MATON_KEY: &str = sandbox::DEFAULT_API_KEY;
+pub const MATON_KEY: &str = gumgate_sandbox::DEFAULT_API_KEY;
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
 
 /// Verify params of the sandbox's plain valid license.
 pub const VALID: [(&str, &str); 2] = [
-    ("product_id", sandbox::seed::PRODUCT_ONE_TIME),
-    ("license_key", sandbox::seed::LICENSE_VALID),
+    ("product_id", gumgate_sandbox::seed::PRODUCT_ONE_TIME),
+    ("license_key", gumgate_sandbox::seed::LICENSE_VALID),
 ];
 
 pub struct TestApp {
@@ -73,7 +73,8 @@ async fn spawn(
     ephemeral_key: bool,
 ) -> TestApp {
     gumgate::telemetry::init_for_tests();
-    let sandbox = sandbox::spawn(TcpListener::bind("127.0.0.1:0").await.unwrap(), sandbox).await;
+    let sandbox =
+        gumgate_sandbox::spawn(TcpListener::bind("127.0.0.1:0").await.unwrap(), sandbox).await;
     let mut settings = Settings::load_from(
         None,
         [
@@ -164,11 +165,11 @@ impl TestApp {
 
     /// Makes the sandbox answer the next `n` requests with `status` (and `Retry-After`).
     pub fn fail_next(&self, n: u32, status: u16, retry_after: Option<&str>) {
-        self.sandbox.set_faults(sandbox::Faults {
+        self.sandbox.set_faults(gumgate_sandbox::Faults {
             fail_next: n,
             fail_status: status,
             retry_after: retry_after.map(str::to_owned),
-            ..sandbox::Faults::default()
+            ..gumgate_sandbox::Faults::default()
         });
     }
 

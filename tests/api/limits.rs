@@ -1,7 +1,7 @@
 //! Inbound per-client-IP limits on the public verify, the stricter failed-verify limit, and
 //! X-Forwarded-For believed only from trusted proxies.
 
-use gumgate::sandbox::seed;
+use gumgate_sandbox::seed;
 use serde_json::Value;
 
 use crate::helpers::*;

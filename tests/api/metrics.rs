@@ -1,6 +1,6 @@
 //! Metrics: counters move with traffic, labels stay bounded, nothing secret appears.
 
-use gumgate::sandbox::seed;
+use gumgate_sandbox::seed;
 use reqwest::Method;
 
 use crate::helpers::*;

@@ -1,7 +1,7 @@
 //! The admin passthrough: every seed call answers through Gumgate what the sandbox answers
 //! directly, with params, account choice and upstream oddities preserved.
 
-use gumgate::sandbox::seed;
+use gumgate_sandbox::seed;
 use reqwest::Method;
 use serde_json::Value;
 

@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use gumgate::sandbox::seed;
+use gumgate_sandbox::seed;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -179,7 +179,7 @@ async fn serve_sandbox_works_logs_no_secret_and_stops_cleanly_on_sigterm() {
         "wrong-token-0000000000",
         seed::LICENSE_VALID,
         "someone",
-        gumgate::sandbox::DEFAULT_API_KEY,
+        gumgate_sandbox::DEFAULT_API_KEY,
     ] {
         assert!(
             !all.contains(secret),
@@ -196,9 +196,9 @@ async fn serve_sandbox_works_logs_no_secret_and_stops_cleanly_on_sigterm() {
 
 #[tokio::test]
 async fn webhooks_register_is_idempotent_lists_masked_and_unregisters() {
-    let sandbox = gumgate::sandbox::spawn(
+    let sandbox = gumgate_sandbox::spawn(
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        gumgate::sandbox::SandboxConfig {
+        gumgate_sandbox::SandboxConfig {
             rate_limit: 0,
             ..Default::default()
         },
@@ -209,7 +209,7 @@ async fn webhooks_register_is_idempotent_lists_masked_and_unregisters() {
         let mut cmd = gumgate();
         cmd.arg("webhooks")
             .args(args)
-            .env("MATON_API_KEY", gumgate::sandbox::DEFAULT_API_KEY)
+            .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
             .env("GUMGATE_WEBHOOK_SECRET", secret)
             .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url());
         async move {
@@ -250,9 +250,9 @@ async fn webhooks_register_is_idempotent_lists_masked_and_unregisters() {
 /// closes).
 #[tokio::test]
 async fn serve_without_keys_warns_once_and_closes_the_store_on_sigterm() {
-    let sandbox = gumgate::sandbox::spawn(
+    let sandbox = gumgate_sandbox::spawn(
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        gumgate::sandbox::SandboxConfig::default(),
+        gumgate_sandbox::SandboxConfig::default(),
     )
     .await;
     let dir = tempfile::TempDir::new().unwrap();
@@ -267,7 +267,7 @@ async fn serve_without_keys_warns_once_and_closes_the_store_on_sigterm() {
             format!("sqlite://{}", db.display()),
         )
         .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url())
-        .env("MATON_API_KEY", gumgate::sandbox::DEFAULT_API_KEY)
+        .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
         .env("GUMGATE_ADMIN_TOKEN", "process-test-admin-token-42")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gumgate::sandbox::{Faults, seed};
+use gumgate_sandbox::{Faults, seed};
 use reqwest::Method;
 use serde_json::Value;
 

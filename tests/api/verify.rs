@@ -1,7 +1,7 @@
 //! The public verify: no token needed, upstream's answer passed back exactly, credentials and
 //! account choice never forwarded.
 
-use gumgate::sandbox::seed;
+use gumgate_sandbox::seed;
 use serde_json::{Value, json};
 
 use crate::helpers::*;

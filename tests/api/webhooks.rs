@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use gumgate::sandbox::{Faults, seed};
+use gumgate_sandbox::{Faults, seed};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -466,7 +466,7 @@ async fn under_a_flood_the_reconciler_takes_no_slot_an_app_call_waits_for() {
     assert_eq!(checked, 1);
     let seen = app.sandbox.requests();
     let is_flood =
-        |r: &gumgate::sandbox::RecordedRequest| r.body.contains("11111111-22222222-33333333");
+        |r: &gumgate_sandbox::RecordedRequest| r.body.contains("11111111-22222222-33333333");
     let first_lookup = seen
         .iter()
         .position(|r| r.path.contains("/v2/sales/"))

@@ -1,6 +1,7 @@
 //! The load-test extras of `SandboxConfig::extra_licenses`: one-time licenses computed from
 //! their index on demand, so a million of them cost no memory until a verify counts a use.
 
+use gumroad_wire::licenses::same_license_key;
 use time::{Duration, macros::datetime};
 
 use super::{
@@ -27,7 +28,7 @@ pub fn index(store: &Store, key: &str) -> Option<u32> {
         return None;
     }
     let i = u32::from_str_radix(key.get(9..17)?, 16).ok()?;
-    (i < store.extra_licenses && extra_license_key(i).eq_ignore_ascii_case(key)).then_some(i)
+    (i < store.extra_licenses && same_license_key(&extra_license_key(i), key)).then_some(i)
 }
 
 /// Extra license `i`'s sale, shaped like the seeded one-time sales, with its current `uses`.

@@ -1,13 +1,13 @@
 //! Gumroad's cursor paging, shared by sales, products and subscribers: rows newest first by
 //! `(created_at, id)`, and a `page_key` naming the last row seen, as Rails writes it.
 
+use gumroad_wire::params::Params;
 use time::{
     OffsetDateTime, PrimitiveDateTime, format_description::BorrowedFormatItem,
     macros::format_description,
 };
 
 use super::reply::Reply;
-use crate::params::Params;
 
 /// Rails' `to_fs(:usec)`, the first half of a page key.
 const USEC: &[BorrowedFormatItem<'_>] =

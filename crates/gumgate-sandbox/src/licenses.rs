@@ -1,6 +1,8 @@
 //! `POST /v2/licenses/verify` and `PUT /v2/licenses/{enable,disable,decrement_uses_count,rotate}`
 //! with Gumroad's exact status codes and messages (see GUMROAD.md, "License endpoints").
 
+use gumroad_wire::licenses::{ACCESS_REVOKED, DISABLED, NOT_FOUND, same_license_key};
+use gumroad_wire::params::{Params, increments_uses};
 use serde_json::{Value, json};
 use time::{OffsetDateTime, macros::datetime};
 
@@ -13,13 +15,9 @@ use super::{
     seed::PRODUCT_ONE_TIME,
     store::{Account, Sale, Store},
 };
-use crate::params::{Params, increments_uses};
 
 /// Products created from this day on must be verified with `product_id`.
 const PRODUCT_ID_REQUIRED_SINCE: OffsetDateTime = datetime!(2023-01-09 00:00:00 UTC);
-const DOES_NOT_EXIST: &str = "That license does not exist for the provided product.";
-const DISABLED: &str = "This license key has been disabled.";
-const REVOKED: &str = "Access to the purchase associated with this license has expired.";
 
 /// Verify is not seller-scoped at Gumroad (it needs no token), so any seller's license answers.
 pub fn verify(store: &mut Store, p: &Params) -> Reply {
@@ -81,7 +79,7 @@ pub fn edit(store: &mut Store, account: &Account, action: &str, p: &Params) -> R
 fn verify_extra(store: &mut Store, p: &Params, i: u32) -> Reply {
     match non_empty(p, "product_id") {
         None => return product_id_required(PRODUCT_ONE_TIME),
-        Some(id) if id != PRODUCT_ONE_TIME => return not_found(DOES_NOT_EXIST),
+        Some(id) if id != PRODUCT_ONE_TIME => return not_found(NOT_FOUND),
         Some(_) => {}
     }
     if increments_uses(p) {
@@ -128,16 +126,16 @@ fn find(store: &Store, p: &Params) -> Result<usize, Reply> {
         .position(|s| {
             s.license
                 .as_ref()
-                .is_some_and(|l| l.key.eq_ignore_ascii_case(key))
+                .is_some_and(|l| same_license_key(&l.key, key))
                 && product_id.is_none_or(|id| s.product_id == id)
                 // With a product_id the permalink is not looked at, as at Gumroad.
                 && (product_id.is_some()
                     || permalink.is_none_or(|pl| permalink_matches(store, &s.product_id, pl)))
         })
-        .ok_or_else(|| not_found(DOES_NOT_EXIST))?;
+        .ok_or_else(|| not_found(NOT_FOUND))?;
     let product = store
         .product(&store.sales[index].product_id)
-        .ok_or_else(|| not_found(DOES_NOT_EXIST))?;
+        .ok_or_else(|| not_found(NOT_FOUND))?;
     if product_id.is_none() && product.created_at >= PRODUCT_ID_REQUIRED_SINCE {
         return Err(product_id_required(&product.id));
     }
@@ -148,7 +146,7 @@ fn find(store: &Store, p: &Params) -> Result<usize, Reply> {
         .as_ref()
         .is_some_and(|l| l.access_revoked)
     {
-        return Err(not_found(REVOKED));
+        return Err(not_found(ACCESS_REVOKED));
     }
     Ok(index)
 }

@@ -2,6 +2,7 @@
 //! fields. Each answers in Gumroad's `{"success":true,"offer_codes":[...]}` /
 //! `{"success":true,"offer_code":{...}}` shapes, and not-found is a 200 `success:false`.
 
+use gumroad_wire::params::Params;
 use serde_json::{Value, json};
 
 use super::{
@@ -11,7 +12,6 @@ use super::{
     store::{CustomField, Product, Store, Variant, VariantCategory},
     variants,
 };
-use crate::params::Params;
 
 /// Routes `/v2/products/{id}/{part}/{tail..}`.
 pub fn dispatch(

@@ -9,10 +9,10 @@ use axum::{
     http::{HeaderMap, request::Parts},
     response::{IntoResponse, Response},
 };
+use gumroad_wire::params::Params;
 use serde_json::json;
 
 use super::{RecordedRequest, connections, gumroad, reply::Reply, state::AppState, store::Account};
-use crate::params::Params;
 
 /// Bodies bigger than this are not something a Gumroad client sends; cap memory use.
 const MAX_BODY: usize = 4 * 1024 * 1024;

@@ -1,6 +1,7 @@
 //! `GET /v2/products/{id}/subscribers` (all rows, or 100 a page with `paginated=true`) and
 //! `GET /v2/subscribers/{id}`.
 
+use gumroad_wire::params::Params;
 use serde_json::{Value, json};
 
 use super::{
@@ -9,7 +10,6 @@ use super::{
     reply::Reply,
     store::{Sale, Store},
 };
-use crate::params::Params;
 
 const PAGE_SIZE: usize = 100;
 

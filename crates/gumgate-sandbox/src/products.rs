@@ -1,6 +1,7 @@
 //! `GET /v2/products` (10 a page with `page_key`), `GET|PUT|DELETE /v2/products/{id}` and
 //! `PUT /v2/products/{id}/disable|enable`.
 
+use gumroad_wire::params::Params;
 use serde_json::{Value, json};
 
 use super::{
@@ -10,7 +11,6 @@ use super::{
     reply::Reply,
     store::{Product, Store},
 };
-use crate::params::Params;
 
 const PAGE_SIZE: usize = 10;
 /// Gumroad's not-found for products, also used by the nested product routes.

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use gumgate::sandbox::{DEFAULT_API_KEY, Faults, SandboxConfig, SandboxHandle, seed::*, spawn};
+use gumgate_sandbox::{DEFAULT_API_KEY, Faults, SandboxConfig, SandboxHandle, seed::*, spawn};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 

@@ -1,6 +1,7 @@
 //! `/v2/products/{id}/variant_categories[/{vc}[/variants[/{v}]]]`: list, show, create, update
 //! and delete for both levels.
 
+use gumroad_wire::params::Params;
 use serde_json::{Value, json};
 
 use super::{
@@ -11,7 +12,6 @@ use super::{
     reply::Reply,
     store::{Product, Variant, VariantCategory},
 };
-use crate::params::Params;
 
 const CATEGORY_NOT_FOUND: &str = "The variant_category was not found.";
 const VARIANT_NOT_FOUND: &str = "The variant was not found.";

@@ -1,6 +1,7 @@
 //! Maton's connection management: `GET|POST /connections`, `GET|DELETE /connections/{id}`.
 //! These can unlink a seller's Gumroad account, which is why the gateway must never expose them.
 
+use gumroad_wire::params::Params;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -9,7 +10,6 @@ use super::{
     reply::Reply,
     store::{Connection, Store},
 };
-use crate::params::Params;
 
 /// Routes `rest`, the path after `/connections`.
 pub fn dispatch(store: &mut Store, method: &str, rest: &str, p: &Params) -> Reply {

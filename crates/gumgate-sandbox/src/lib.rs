@@ -1,9 +1,29 @@
 //! A local, in-memory, stateful stand-in for Maton's managed-OAuth proxy in front of Gumroad
 //! API v2, faithful to the status codes, bodies and quirks recorded in `GUMROAD.md`.
 //!
-//! Tests start it on a port-0 listener with [`spawn`]; the CLI runs it with [`serve`]. Every
-//! request to the Maton/Gumroad surface is recorded, faults can be injected, and the
-//! `/_sandbox/*` control endpoints let a test (or a human with curl) steer it.
+//! Tests start it on a port-0 listener with [`spawn`]; the CLI runs it with [`serve`]
+//! (`gumgate sandbox`, or in process under `gumgate serve --sandbox`). Every request to the
+//! Maton/Gumroad surface is recorded, faults can be injected, and the `/_sandbox/*` control
+//! endpoints let a test (or a human with curl) steer it. It shares Gumroad's wire vocabulary
+//! (param reading, license-key matching, messages, resource names) with the gateway through
+//! the `gumroad_wire` crate and depends on nothing of the gateway itself.
+//!
+//! # Layout
+//!
+//! - This file: the public API ([`spawn`], [`serve`], [`SandboxConfig`], [`Faults`],
+//!   [`RecordedRequest`], [`SandboxHandle`]).
+//! - `listener.rs`: the TCP listener that can refuse connections (a fault).
+//! - `control.rs`: the `/_sandbox/*` endpoints; `maton.rs`: Maton's layer (recording, API key,
+//!   rate limit, faults, connection choice) in front of `gumroad.rs`, the Gumroad route table.
+//! - Gumroad's endpoints, one file each: `licenses.rs`, `sales.rs`, `products.rs`,
+//!   `product_parts.rs` with `offer_codes.rs` and `variants.rs`, `subscribers.rs`,
+//!   `resource_subscriptions.rs`, `user.rs`; Maton's `connections.rs`.
+//! - Their shared shapes: `purchase.rs` (sale JSON), `paging.rs` (cursors), `ids.rs`,
+//!   `reply.rs` (a handler's answer, free of axum types).
+//! - The data: `state.rs` (shared state behind std mutexes), `store.rs` (connections, sellers,
+//!   webhooks) and `catalog.rs` (products and sales), [`seed`] with `seed_data.rs` and
+//!   `seed_sales.rs` (the deterministic seed), `extra_licenses.rs` (load-test licenses computed
+//!   on demand).
 
 mod catalog;
 mod connections;

@@ -1,6 +1,7 @@
 //! `PUT|GET /v2/resource_subscriptions` and `DELETE /v2/resource_subscriptions/{id}`: webhook
 //! registrations. The sandbox only stores them; it sends no pings.
 
+use gumroad_wire::params::Params;
 use serde_json::{Value, json};
 
 use super::{
@@ -8,10 +9,9 @@ use super::{
     reply::Reply,
     store::{ResourceSubscription, Store},
 };
-use crate::params::Params;
 
 /// Gumroad's resource names: the same list the webhook receiver accepts.
-const NAMES: &[&str] = crate::webhooks::RESOURCES;
+const NAMES: &[&str] = gumroad_wire::webhooks::RESOURCES;
 
 /// Registers `post_url` for `resource_name`.
 pub fn create(store: &mut Store, seller: &str, p: &Params) -> Reply {

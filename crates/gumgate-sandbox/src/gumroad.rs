@@ -1,6 +1,7 @@
 //! The Gumroad API v2 surface: maps a method and path (below `/gumroad`) to the handler for it.
 //! Plain slice matching keeps the whole route table readable in one place.
 
+use gumroad_wire::params::Params;
 use percent_encoding::percent_decode_str;
 use serde_json::json;
 
@@ -11,7 +12,6 @@ use super::{
     store::{Account, Store},
     subscribers, user,
 };
-use crate::params::Params;
 
 /// Answers one Gumroad request for `account`.
 pub fn dispatch(

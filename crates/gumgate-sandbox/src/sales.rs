@@ -1,6 +1,8 @@
 //! `GET /v2/sales` (newest first, 10 a page, `page_key` cursor, the deprecated `page=`) and
 //! `GET /v2/sales/{id}`, following Gumroad's `Api::V2::SalesController`.
 
+use gumroad_wire::licenses::same_license_key;
+use gumroad_wire::params::Params;
 use serde_json::{Value, json};
 use time::{Date, OffsetDateTime, macros::format_description};
 
@@ -10,7 +12,6 @@ use super::{
     reply::Reply,
     store::{Sale, Store},
 };
-use crate::params::Params;
 
 const PAGE_SIZE: usize = 10;
 /// Deep `page=` offsets time out at Gumroad and come back as this 400; the sandbox makes
@@ -149,7 +150,7 @@ fn filtered<'a>(store: &'a Store, seller: &str, p: &Params) -> Result<Vec<&'a Sa
             key.is_none_or(|k| {
                 s.license
                     .as_ref()
-                    .is_some_and(|l| l.key.eq_ignore_ascii_case(k))
+                    .is_some_and(|l| same_license_key(&l.key, k))
             })
         })
         .collect())

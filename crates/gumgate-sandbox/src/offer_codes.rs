@@ -1,5 +1,6 @@
 //! `/v2/products/{id}/offer_codes[/{offer_code_id}]`: list, show, create, update, delete.
 
+use gumroad_wire::params::Params;
 use serde_json::{Value, json};
 
 use super::{
@@ -10,7 +11,6 @@ use super::{
     reply::Reply,
     store::{OfferCode, Product},
 };
-use crate::params::Params;
 
 const NOT_FOUND: &str = "The offer_code was not found.";
 const MISSING_PARAMS: &str = "You are missing required offer code parameters. Please refer to \
