@@ -11,6 +11,7 @@ use gumgate_sandbox::{SandboxConfig, SandboxHandle};
 use crate::app::{Application, StartError, StartOptions, build_state, shutdown_signal};
 use crate::config::{ConfigError, Secrets, Settings};
 use crate::telemetry;
+use crate::webhooks::register::{self, RegisterError};
 
 /// The admin token `serve --sandbox` uses when `GUMGATE_ADMIN_TOKEN` is not set. It only ever
 /// opens a gateway in front of the in-process sandbox, and the README documents it.
@@ -137,24 +138,36 @@ pub enum WebhooksAction {
     Unregister(url::Url),
 }
 
+/// Why `gumgate webhooks` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhooksError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the upstream HTTP client could not be built: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+}
+
 /// `gumgate webhooks register | list | unregister`, against the configured upstream with
 /// `MATON_API_KEY` (and `GUMGATE_WEBHOOK_SECRET` for the receiver's URL). Returns the report.
-pub async fn webhooks(config: Option<&Path>, action: WebhooksAction) -> Result<String, String> {
-    use crate::webhooks::register;
-    let settings = Settings::load(config).map_err(|e| e.to_string())?;
-    let secrets = Secrets::from_env().map_err(|e| e.to_string())?;
+pub async fn webhooks(
+    config: Option<&Path>,
+    action: WebhooksAction,
+) -> Result<String, WebhooksError> {
+    let settings = Settings::load(config)?;
+    let secrets = Secrets::from_env()?;
     let key = secrets
         .maton_api_key
-        .ok_or_else(|| ConfigError::MissingSecret("MATON_API_KEY").to_string())?;
+        .ok_or(ConfigError::MissingSecret("MATON_API_KEY"))?;
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-    let upstream =
-        crate::upstream::Upstream::new(&settings, key, metrics).map_err(|e| e.to_string())?;
-    let receiver = |public: &url::Url| {
+    let upstream = crate::upstream::Upstream::new(&settings, key, metrics)?;
+    let receiver = |public: &url::Url| -> Result<url::Url, WebhooksError> {
         let secret = secrets
             .webhook_secret
             .as_ref()
-            .ok_or_else(|| ConfigError::MissingSecret("GUMGATE_WEBHOOK_SECRET").to_string())?;
-        register::receiver_url(public, secret)
+            .ok_or(ConfigError::MissingSecret("GUMGATE_WEBHOOK_SECRET"))?;
+        Ok(register::receiver_url(public, secret)?)
     };
     let lines = match action {
         WebhooksAction::Register(public) => {

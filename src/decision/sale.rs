@@ -18,16 +18,6 @@ pub enum SaleLookupError {
     Status(StatusCode),
 }
 
-impl SaleLookupError {
-    /// A bounded label for logs and metrics.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Upstream(e) => e.kind(),
-            Self::Status(_) => "status",
-        }
-    }
-}
-
 /// The product and license key of one sale. `Ok(None)` is a definite "nothing to resolve"
 /// (no such sale for this connection, or a sale without a license key).
 pub async fn license_of_sale(

@@ -23,9 +23,12 @@ const MAX_BACKOFF_SECS: i64 = 600;
 /// Why a ping was not processed this time.
 #[derive(Debug, thiserror::Error)]
 enum PingError {
-    /// Upstream could not answer (the sale lookup or the re-check): try again later.
-    #[error("upstream unavailable: {0}")]
-    Unavailable(&'static str),
+    /// The sale the ping names could not be looked up: try again later.
+    #[error(transparent)]
+    SaleLookup(#[from] SaleLookupError),
+    /// Upstream could not answer the re-check: try again later.
+    #[error("upstream is unavailable for the re-check")]
+    Recheck,
     /// The stored payload is not the JSON the receiver wrote: no retry can mend it.
     #[error("the stored payload is unreadable: {0}")]
     Payload(#[from] serde_json::Error),
@@ -34,16 +37,10 @@ enum PingError {
     Store(#[from] StoreError),
 }
 
-impl From<SaleLookupError> for PingError {
-    fn from(e: SaleLookupError) -> Self {
-        Self::Unavailable(e.label())
-    }
-}
-
 impl From<RecheckError> for PingError {
     fn from(e: RecheckError) -> Self {
         match e {
-            RecheckError::Unavailable => Self::Unavailable("recheck"),
+            RecheckError::Unavailable => Self::Recheck,
             RecheckError::Store(e) => Self::Store(e),
         }
     }

@@ -9,7 +9,19 @@ use url::Url;
 use super::ping::RESOURCES;
 use crate::budget::Priority;
 use crate::config::Secret;
-use crate::upstream::{Retry, Upstream, UpstreamRequest};
+use crate::upstream::{Retry, Upstream, UpstreamError, UpstreamRequest};
+
+/// Why a registration step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("the public URL cannot carry a path")]
+    NotABase,
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// Upstream answered, but refused (its status and Gumroad's message).
+    #[error("upstream answered {status}: {message}")]
+    Refused { status: u16, message: String },
+}
 
 /// What was done for one resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,10 +32,10 @@ pub struct Line {
 }
 
 /// The URL Gumroad should call: `{public_url}/webhooks/gumroad/{secret}`.
-pub fn receiver_url(public_url: &Url, secret: &Secret) -> Result<Url, String> {
+pub fn receiver_url(public_url: &Url, secret: &Secret) -> Result<Url, RegisterError> {
     let mut url = public_url.clone();
     url.path_segments_mut()
-        .map_err(|()| "the public URL cannot carry a path".to_owned())?
+        .map_err(|()| RegisterError::NotABase)?
         .pop_if_empty()
         .extend(["webhooks", "gumroad", secret.expose()]);
     Ok(url)
@@ -38,7 +50,7 @@ pub fn masked(url: &str) -> String {
 }
 
 /// Subscribes `url` to every resource that lacks it.
-pub async fn register(upstream: &Upstream, url: &Url) -> Result<Vec<Line>, String> {
+pub async fn register(upstream: &Upstream, url: &Url) -> Result<Vec<Line>, RegisterError> {
     let mut lines = Vec::new();
     for resource in RESOURCES {
         let existing = subscriptions(upstream, resource).await?;
@@ -60,7 +72,7 @@ pub async fn register(upstream: &Upstream, url: &Url) -> Result<Vec<Line>, Strin
 }
 
 /// Every subscription, with masked URLs.
-pub async fn list(upstream: &Upstream) -> Result<Vec<(String, String, String)>, String> {
+pub async fn list(upstream: &Upstream) -> Result<Vec<(String, String, String)>, RegisterError> {
     let mut out = Vec::new();
     for resource in RESOURCES {
         for (id, url) in subscriptions(upstream, resource).await? {
@@ -71,7 +83,7 @@ pub async fn list(upstream: &Upstream) -> Result<Vec<(String, String, String)>, 
 }
 
 /// Deletes the subscriptions that call `url`.
-pub async fn unregister(upstream: &Upstream, url: &Url) -> Result<Vec<Line>, String> {
+pub async fn unregister(upstream: &Upstream, url: &Url) -> Result<Vec<Line>, RegisterError> {
     let mut lines = Vec::new();
     for resource in RESOURCES {
         for (id, existing) in subscriptions(upstream, resource).await? {
@@ -103,7 +115,7 @@ fn line(resource: &str, id: &str, outcome: &'static str) -> Line {
 async fn subscriptions(
     upstream: &Upstream,
     resource: &str,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, RegisterError> {
     let query = format!("resource_name={resource}");
     let answer = call(
         upstream,
@@ -132,7 +144,7 @@ async fn call(
     id: Option<&str>,
     query: Option<String>,
     body: String,
-) -> Result<Value, String> {
+) -> Result<Value, RegisterError> {
     let retry = if method == http::Method::GET {
         Retry::Safe
     } else {
@@ -144,14 +156,14 @@ async fn call(
     if !body.is_empty() {
         request = request.form(body);
     }
-    let answer = upstream.send(request).await.map_err(|e| e.to_string())?;
+    let answer = upstream.send(request).await?;
     let value: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
     if !answer.status.is_success() || value["success"] == Value::Bool(false) {
         let message = value["message"].as_str().unwrap_or("no message");
-        return Err(format!(
-            "upstream answered {}: {message}",
-            answer.status.as_u16()
-        ));
+        return Err(RegisterError::Refused {
+            status: answer.status.as_u16(),
+            message: message.to_owned(),
+        });
     }
     Ok(value)
 }

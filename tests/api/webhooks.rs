@@ -660,3 +660,24 @@ async fn a_reconciled_license_keeps_the_fresh_answer_in_the_cache() {
     assert!(cache_status(&res).contains("hit"), "{}", cache_status(&res));
     assert_eq!(app.upstream_verifies(), 2, "the next verify was a hit");
 }
+
+/// A stored ping whose payload cannot be read is given up at once (no retry can mend it),
+/// without an upstream call; an outage is retried (see `processing_waits_out_an_upstream_outage`).
+#[tokio::test]
+async fn an_unreadable_stored_ping_is_given_up_at_once() {
+    let app = spawn_app().await;
+    let stored = app
+        .state
+        .store
+        .enqueue_ping("broken", Some("refund"), "{not json", false, 0)
+        .await
+        .unwrap();
+    assert!(stored);
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    let failed = app.state.store.pings_in("failed").await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 1);
+    assert_eq!(app.upstream_verifies(), 0);
+}
