@@ -208,7 +208,7 @@ impl Application {
 
     /// Serves until `shutdown` resolves; then readiness turns off, `server.shutdown_delay`
     /// passes, the listeners stop accepting, in-flight requests finish, the background tasks
-    /// stop (within [`BACKGROUND_DEADLINE`]) and the store is closed.
+    /// stop (within a bounded deadline) and the store is closed.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,

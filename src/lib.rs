@@ -2,12 +2,38 @@
 //! proxy. The binary (`main.rs`) only parses the command line; everything else lives here so
 //! that the tests drive the real application.
 //!
-//! Where a request goes: `licenses/` (the public verify), `admin/` (passthrough and Maton
-//! connections), `health.rs`; the infrastructure beside them: `upstream/` (the Maton client),
-//! `inbound.rs` (body, path and credential handling), `middleware.rs`, `metrics.rs`,
-//! `config/`, `error.rs`. Beside this crate in the workspace: `gumroad_wire`, Gumroad's wire
-//! vocabulary (param reading, license-key matching, verify messages, webhook resource names),
-//! and `gumgate_sandbox`, the local stand-in for Maton and Gumroad that `serve --sandbox` and
+//! # Layout
+//!
+//! Where a request goes, by feature (each ends in a `router()` merged in `app`):
+//! - [`licenses`]: the public `POST /v2/licenses/verify` over the verify cache, and the admin
+//!   license edits that invalidate it.
+//! - [`activation`]: `/v1/licenses/activate | validate | deactivate`, the admin activation
+//!   views, uses mirroring, and the reconciler that re-checks licenses holding activations.
+//! - [`webhooks`]: the ping receiver, the inbox processor, `gumgate webhooks register`.
+//! - [`sales`]: cached admin `GET /v2/sales[/{id}]`.
+//! - [`admin`]: every other Gumroad call passed through, Maton connections, the cache purge.
+//! - [`health`]: `/livez`, `/readyz`.
+//!
+//! What those share:
+//! - [`decision`]: the license decision: pure rules, `decide` (ask through the verify cache,
+//!   judge), `redecide` (a background re-check recorded in one transaction), offline grace.
+//! - [`intake`]: the `Public` and `Admin` extractors: body limit, credentials out, params in.
+//! - [`relay`]: a request sent upstream under the budget, its answer passed back.
+//! - [`read_through`]: the cached path: lookup, one coalesced fill, stale-if-error,
+//!   `Cache-Status`.
+//! - [`cache`]: the answer cache, keyed hashes, single-flight fills.
+//! - [`upstream`]: the one Maton client; [`budget`]: its GCRA spacing, priorities, 429 pause and
+//!   circuit breaker; [`limits`]: inbound per-IP limits.
+//! - [`store`]: activations, seats, audit, webhook inbox in SQLite; [`tokens`]: Ed25519 JWTs
+//!   and the JWKS; [`hashes`]: what the store and tokens hold instead of keys.
+//! - [`app`]: `build_state` (every start-up decision once), the routers, `Application::run`
+//!   (listeners, background tasks, shutdown); [`state`]: the handles handlers share.
+//! - [`config`], [`error`], [`inbound`] (path safety, body reading), [`middleware`],
+//!   [`metrics`], [`telemetry`], [`clock`], [`auth`], [`tls`], [`commands`] (the subcommands).
+//!
+//! Beside this crate in the workspace: `gumroad_wire`, Gumroad's wire vocabulary (param
+//! reading, license-key matching, verify messages, webhook resource names), and
+//! `gumgate_sandbox`, the local stand-in for Maton and Gumroad that `serve --sandbox` and
 //! `gumgate sandbox` run (the default `sandbox` feature) and the tests drive.
 
 pub mod activation;
