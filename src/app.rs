@@ -218,8 +218,14 @@ impl Application {
         let lifecycle = state.lifecycle.clone();
         let delay = state.settings.server.shutdown_delay;
         let trigger = stop.clone();
-        tokio::spawn(async move {
-            shutdown.await;
+        // Every long-running task, on the state's tracker with the stop token.
+        let tasks = state.tasks.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                () = shutdown => {}
+                // Serving ended on its own (an error): nothing left to trigger.
+                () = trigger.cancelled() => return,
+            }
             lifecycle.set_ready(false);
             tracing::info!(
                 delay_ms = delay.as_millis() as u64,
@@ -228,10 +234,7 @@ impl Application {
             tokio::time::sleep(delay).await;
             trigger.cancel();
         });
-
-        // Every long-running task, on the state's tracker with the stop token. Pings stored
-        // before a crash or restart are processed now, new ones as they come.
-        let tasks = state.tasks.clone();
+        // Pings stored before a crash or restart are processed now, new ones as they come.
         tasks.spawn(webhooks::process::run(state.clone(), stop.clone()));
         tasks.spawn(activation::reconcile::run(state.clone(), stop.clone()));
         tasks.spawn(state.limits.clone().prune_until(stop.clone()));
