@@ -1,7 +1,9 @@
 //! Test harness: the real gateway on a real socket (port 0) in front of a real sandbox on
 //! another socket (port 0), one pair per test.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use gumgate::clock::Clock;
 use gumgate::config::{Secret, Secrets, Settings};
@@ -202,6 +204,32 @@ impl TestApp {
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap()
+    }
+}
+
+/// How long [`eventually`] keeps looking: generous, so a busy machine does not flake.
+const EVENTUALLY_WITHIN: Duration = Duration::from_secs(10);
+/// How often [`eventually`] looks.
+const EVENTUALLY_EVERY: Duration = Duration::from_millis(5);
+
+/// Waits for something the test cannot await directly (a background task's effect, a request
+/// reaching a queue): runs `check` until it returns `Some`, and returns that. Panics naming
+/// `what` if it has not happened within 10 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + EVENTUALLY_WITHIN;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still waiting after {EVENTUALLY_WITHIN:?} for {what}"
+        );
+        tokio::time::sleep(EVENTUALLY_EVERY).await;
     }
 }
 
