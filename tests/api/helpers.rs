@@ -36,6 +36,8 @@ pub struct TestApp {
     pub state: gumgate::state::AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Holds the test's database; removed with everything in it when the test app is dropped.
+    _dir: tempfile::TempDir,
 }
 
 /// A gateway with default settings in front of a sandbox without its rate limit (tests that
@@ -89,10 +91,9 @@ async fn spawn(
     )
     .unwrap();
     settings.upstream.base_url = sandbox.base_url().parse().unwrap();
-    // A database of its own for each test.
-    let db =
-        std::env::temp_dir().join(format!("gumgate-test-{}.db", uuid::Uuid::new_v4().simple()));
-    settings.storage.database_url = format!("sqlite://{}", db.display());
+    // A database of its own for each test, in a directory that goes when the test app does.
+    let dir = tempfile::TempDir::new().unwrap();
+    settings.storage.database_url = format!("sqlite://{}", dir.path().join("gumgate.db").display());
     tweak(&mut settings);
     let clock = Clock::manual();
     let secrets = Secrets {
@@ -130,6 +131,7 @@ async fn spawn(
         state: handle,
         stop: Some(stop),
         task: Some(task),
+        _dir: dir,
     }
 }
 

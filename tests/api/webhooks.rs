@@ -194,11 +194,8 @@ async fn a_subscription_ping_without_a_key_is_resolved_through_its_sale() {
 
 #[tokio::test]
 async fn a_ping_stored_before_a_crash_is_processed_after_restart() {
-    let db = std::env::temp_dir().join(format!(
-        "gumgate-restart-{}.db",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let url = format!("sqlite://{}", db.display());
+    let dir = tempfile::TempDir::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gumgate.db").display());
     {
         // The process that accepted the ping died before processing it.
         let store = gumgate::store::Store::connect(&url).await.unwrap();
