@@ -121,6 +121,11 @@ impl Budget {
         self.inner.lock().pause.left(Instant::now())
     }
 
+    /// How many acquires of `priority` wait in the queue now (for tests and diagnostics).
+    pub fn queued(&self, priority: Priority) -> usize {
+        self.inner.lock().queued(priority)
+    }
+
     /// The circuit breaker's state now.
     pub fn circuit(&self) -> CircuitState {
         self.inner.lock().breaker.state(Instant::now())

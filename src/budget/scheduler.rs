@@ -127,6 +127,11 @@ impl State {
         }
     }
 
+    /// How many acquires wait in the queue of `priority`.
+    pub(super) fn queued(&self, priority: Priority) -> usize {
+        self.queues[priority.rank()].len()
+    }
+
     /// Wakes every waiter to re-check: the pause or the circuit changed under them.
     pub(super) fn notify_all(&self) {
         for waiter in self.queues.iter().flatten() {

@@ -521,10 +521,10 @@ mod tests {
 
     #[test]
     fn product_policies_override_the_defaults() {
-        let dir = std::env::temp_dir().join(format!("gumgate-policy-{}.toml", std::process::id()));
-        std::fs::write(&dir, "[products.\"p1\"]\nseats = 5\ntoken_ttl = \"1h\"\n").unwrap();
-        let s = Settings::load_from(Some(&dir), env(&[])).unwrap();
-        let _ = std::fs::remove_file(&dir);
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join("policy.toml");
+        std::fs::write(&file, "[products.\"p1\"]\nseats = 5\ntoken_ttl = \"1h\"\n").unwrap();
+        let s = Settings::load_from(Some(&file), env(&[])).unwrap();
         assert_eq!(s.policy_for("p1").seats, 5);
         assert_eq!(s.policy_for("p1").token_ttl, Duration::from_secs(3600));
         assert_eq!(s.policy_for("p1").max_deactivations_per_day, 3);

@@ -158,12 +158,12 @@ mod tests {
 
     #[test]
     fn file_variant_is_read_and_trimmed() {
-        let dir = std::env::temp_dir().join(format!("gumgate-secret-{}", std::process::id()));
-        std::fs::write(&dir, "from-a-file\n").unwrap();
-        let path: &'static str = Box::leak(dir.to_string_lossy().into_owned().into_boxed_str());
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join("maton-api-key");
+        std::fs::write(&file, "from-a-file\n").unwrap();
+        let path: &'static str = Box::leak(file.to_string_lossy().into_owned().into_boxed_str());
         let pairs: &'static [(&str, &str)] = Box::leak(Box::new([("MATON_API_KEY_FILE", path)]));
         let s = Secrets::from_lookup(lookup(pairs)).unwrap();
         assert_eq!(s.maton_api_key.unwrap().expose(), "from-a-file");
-        let _ = std::fs::remove_file(dir);
     }
 }

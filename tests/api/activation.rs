@@ -492,26 +492,17 @@ async fn mirroring_uses_counts_activations_in_gumroad_when_a_product_opts_in() {
             .unwrap();
         res.json::<Value>().await.unwrap()["uses"].as_u64().unwrap()
     };
-    let mut seen = 0;
-    for _ in 0..100 {
-        seen = uses().await;
-        if seen == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(seen, 1, "one activation, one use");
+    eventually("one use upstream for the one activation", || async {
+        (uses().await == 1).then_some(())
+    })
+    .await;
     let id = act["activation"]["id"].as_str().unwrap();
     let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": id});
     assert_eq!(app.call("deactivate", body).await.0, 200);
-    for _ in 0..100 {
-        seen = uses().await;
-        if seen == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(seen, 0, "the deactivation gave the use back");
+    eventually("the deactivation to give the use back upstream", || async {
+        (uses().await == 0).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -1,7 +1,5 @@
 //! Liveness, readiness and graceful shutdown.
 
-use std::time::Duration;
-
 use gumgate_sandbox::Faults;
 use serde_json::Value;
 
@@ -69,15 +67,11 @@ async fn shutdown_lets_in_flight_requests_finish() {
     let url = format!("{}/v2/licenses/verify", app.api);
     let in_flight = tokio::spawn(async move { client.post(url).form(&VALID).send().await });
     // Wait until the gateway is serving it, then begin shutdown.
-    let mut serving = false;
-    for _ in 0..400 {
-        if sample(&app.metrics().await, "gumgate_http_requests_in_flight") >= 1.0 {
-            serving = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(serving, "the request never started");
+    eventually("the request to be in flight", || async {
+        let in_flight = sample(&app.metrics().await, "gumgate_http_requests_in_flight");
+        (in_flight >= 1.0).then_some(())
+    })
+    .await;
     let api = app.api.clone();
     app.shutdown().await.unwrap();
     let res = in_flight.await.unwrap().unwrap();

@@ -1,7 +1,9 @@
 //! Test harness: the real gateway on a real socket (port 0) in front of a real sandbox on
 //! another socket (port 0), one pair per test.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use gumgate::clock::Clock;
 use gumgate::config::{Secret, Secrets, Settings};
@@ -34,6 +36,8 @@ pub struct TestApp {
     pub state: gumgate::state::AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Holds the test's database; removed with everything in it when the test app is dropped.
+    _dir: tempfile::TempDir,
 }
 
 /// A gateway with default settings in front of a sandbox without its rate limit (tests that
@@ -87,10 +91,9 @@ async fn spawn(
     )
     .unwrap();
     settings.upstream.base_url = sandbox.base_url().parse().unwrap();
-    // A database of its own for each test.
-    let db =
-        std::env::temp_dir().join(format!("gumgate-test-{}.db", uuid::Uuid::new_v4().simple()));
-    settings.storage.database_url = format!("sqlite://{}", db.display());
+    // A database of its own for each test, in a directory that goes when the test app does.
+    let dir = tempfile::TempDir::new().unwrap();
+    settings.storage.database_url = format!("sqlite://{}", dir.path().join("gumgate.db").display());
     tweak(&mut settings);
     let clock = Clock::manual();
     let secrets = Secrets {
@@ -128,6 +131,7 @@ async fn spawn(
         state: handle,
         stop: Some(stop),
         task: Some(task),
+        _dir: dir,
     }
 }
 
@@ -202,6 +206,32 @@ impl TestApp {
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap()
+    }
+}
+
+/// How long [`eventually`] keeps looking: generous, so a busy machine does not flake.
+const EVENTUALLY_WITHIN: Duration = Duration::from_secs(10);
+/// How often [`eventually`] looks.
+const EVENTUALLY_EVERY: Duration = Duration::from_millis(5);
+
+/// Waits for something the test cannot await directly (a background task's effect, a request
+/// reaching a queue): runs `check` until it returns `Some`, and returns that. Panics naming
+/// `what` if it has not happened within 10 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + EVENTUALLY_WITHIN;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still waiting after {EVENTUALLY_WITHIN:?} for {what}"
+        );
+        tokio::time::sleep(EVENTUALLY_EVERY).await;
     }
 }
 

@@ -68,17 +68,14 @@ async fn bad_configuration_stops_with_one_line_naming_the_setting() {
 #[tokio::test]
 async fn serve_sandbox_works_logs_no_secret_and_stops_cleanly_on_sigterm() {
     let admin = "process-test-admin-token-42";
+    let dir = tempfile::TempDir::new().unwrap();
     let mut child = gumgate()
         .args(["serve", "--sandbox"])
         .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
         .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
         .env(
             "GUMGATE__STORAGE__DATABASE_URL",
-            format!(
-                "sqlite://{}/gumgate-process-{}.db",
-                std::env::temp_dir().display(),
-                std::process::id()
-            ),
+            format!("sqlite://{}", dir.path().join("gumgate.db").display()),
         )
         .env("GUMGATE__LOG__FORMAT", "json")
         .env("RUST_LOG", "trace,hyper=info,h2=info,reqwest=info")

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use gumgate::budget::Priority;
 use gumgate_sandbox::{Faults, seed};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -26,13 +27,11 @@ impl TestApp {
 
     /// Waits (bounded) until `n` pings are processed.
     async fn processed(&self, n: usize) {
-        for _ in 0..200 {
-            if self.state.store.pings_in("done").await.unwrap().len() >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("{n} pings were not processed");
+        eventually(&format!("{n} pings to be processed"), || async {
+            let done = self.state.store.pings_in("done").await.unwrap();
+            (done.len() >= n).then_some(())
+        })
+        .await;
     }
 
     async fn validate(&self, id: &str) -> Value {
@@ -195,11 +194,8 @@ async fn a_subscription_ping_without_a_key_is_resolved_through_its_sale() {
 
 #[tokio::test]
 async fn a_ping_stored_before_a_crash_is_processed_after_restart() {
-    let db = std::env::temp_dir().join(format!(
-        "gumgate-restart-{}.db",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let url = format!("sqlite://{}", db.display());
+    let dir = tempfile::TempDir::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gumgate.db").display());
     {
         // The process that accepted the ping died before processing it.
         let store = gumgate::store::Store::connect(&url).await.unwrap();
@@ -245,20 +241,14 @@ async fn processing_waits_out_an_upstream_outage() {
         200,
         "accepted even while upstream is down"
     );
-    for _ in 0..200 {
-        if app
-            .state
-            .store
-            .pings_in("pending")
-            .await
-            .unwrap()
+    eventually("a first attempt at the pending ping", || async {
+        let pending = app.state.store.pings_in("pending").await.unwrap();
+        pending
             .first()
             .is_some_and(|p| p.attempts >= 1)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+            .then_some(())
+    })
+    .await;
     assert_eq!(
         app.state.store.pings_in("pending").await.unwrap()[0].attempts,
         1
@@ -437,12 +427,10 @@ async fn under_a_flood_the_reconciler_takes_no_slot_an_app_call_waits_for() {
     // A few app calls take the next slots (10/s): once the first has reached upstream, the
     // others wait in the budget queue for theirs...
     let mut flood = spawn_verifies(0..8);
-    for _ in 0..500 {
-        if app.sandbox.request_count() > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    eventually("the first app call to reach upstream", || async {
+        (app.sandbox.request_count() > 0).then_some(())
+    })
+    .await;
     // ...the reconciler starts waiting for spare capacity...
     let state = app.state.clone();
     let reconciler = tokio::spawn(async move {
@@ -450,7 +438,12 @@ async fn under_a_flood_the_reconciler_takes_no_slot_an_app_call_waits_for() {
             .await
             .unwrap()
     });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    let budget = app.state.upstream.budget();
+    eventually(
+        "the reconciler's lookup to wait in the budget queue",
+        || async { (budget.queued(Priority::Background) == 1).then_some(()) },
+    )
+    .await;
     // ...and more app calls arrive after it: they must still go first.
     flood.extend(spawn_verifies(8..16));
     let round = reconciler.await.unwrap();

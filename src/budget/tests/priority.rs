@@ -44,6 +44,7 @@ async fn background_waits_while_others_wait() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let background = queue(&budget, Priority::Background, &log);
     tokio::task::yield_now().await;
+    assert_eq!(budget.queued(Priority::Background), 1);
     let others: Vec<_> = [Priority::Admin, Priority::Public, Priority::Admin]
         .into_iter()
         .map(|p| queue(&budget, p, &log))
@@ -52,6 +53,7 @@ async fn background_waits_while_others_wait() {
     for task in others {
         task.await.unwrap();
     }
+    assert_eq!(budget.queued(Priority::Background), 0);
     let order: Vec<_> = log.lock().unwrap().iter().map(|(p, _)| *p).collect();
     let expected = [
         Priority::Public,

@@ -1,5 +1,7 @@
 //! Key files: writing new keys, loading them through the settings, and refusing bad ones.
 
+use std::path::PathBuf;
+
 use super::*;
 
 /// A P-256 PKCS#8 key (generated for this test and used nowhere else): a valid PEM private key
@@ -33,8 +35,8 @@ fn key_file_error(settings: &TokenSettings) -> (String, PathBuf, String) {
 
 #[test]
 fn missing_and_non_ed25519_key_files_are_named_by_kid_and_path() {
-    let dir = TempDir::new();
-    let missing = dir.0.join("missing.pem");
+    let dir = TempDir::new().unwrap();
+    let missing = dir.path().join("missing.pem");
     let (kid, path, _) = key_file_error(&one_key("k1", missing.clone()));
     assert_eq!((kid.as_str(), path), ("k1", missing.clone()));
     let err = Signer::from_settings(&one_key("k1", missing.clone()))
@@ -45,7 +47,7 @@ fn missing_and_non_ed25519_key_files_are_named_by_kid_and_path() {
         "{err}"
     );
 
-    let p256 = dir.0.join("p256.pem");
+    let p256 = dir.path().join("p256.pem");
     std::fs::write(&p256, P256_PEM).unwrap();
     let (kid, path, reason) = key_file_error(&one_key("ec", p256.clone()));
     assert_eq!((kid.as_str(), path), ("ec", p256));
@@ -55,15 +57,15 @@ fn missing_and_non_ed25519_key_files_are_named_by_kid_and_path() {
         "the key must never be quoted: {reason}"
     );
 
-    let garbage = dir.0.join("garbage.pem");
+    let garbage = dir.path().join("garbage.pem");
     std::fs::write(&garbage, "not a key").unwrap();
     assert_eq!(key_file_error(&one_key("g", garbage)).0, "g");
 }
 
 #[test]
 fn a_generated_key_loads_through_the_settings_and_signs() {
-    let dir = TempDir::new();
-    let path = dir.0.join("k.pem");
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("k.pem");
     let pem = generate_pem();
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{pem}");
     std::fs::write(&path, &pem).unwrap();
@@ -76,8 +78,8 @@ fn a_generated_key_loads_through_the_settings_and_signs() {
 
 #[test]
 fn write_new_key_refuses_to_overwrite_and_returns_the_public_jwk() {
-    let dir = TempDir::new();
-    let path = dir.0.join("new.pem");
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("new.pem");
     let jwk = write_new_key(&path).unwrap();
     let before = std::fs::read(&path).unwrap();
     assert_eq!(jwk["kty"], "OKP");
@@ -104,8 +106,8 @@ fn write_new_key_refuses_to_overwrite_and_returns_the_public_jwk() {
 #[test]
 fn new_key_files_are_readable_by_their_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = TempDir::new();
-    let path = dir.0.join("secret.pem");
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("secret.pem");
     write_new_key(&path).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
@@ -113,7 +115,7 @@ fn new_key_files_are_readable_by_their_owner_only() {
 
 #[test]
 fn duplicate_kids_and_a_retired_or_unknown_active_kid_are_refused() {
-    let dir = TempDir::new();
+    let dir = TempDir::new().unwrap();
     let mut twice = settings(&dir, "a", &[("a", false)]);
     twice.keys.push(twice.keys[0].clone());
     let retired = settings(&dir, "a", &[("a", true), ("b", false)]);

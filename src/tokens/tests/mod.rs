@@ -3,12 +3,12 @@
 mod keys;
 mod signer;
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
+use tempfile::TempDir;
 
 use super::*;
 use crate::config::{SigningKeySettings, TokenSettings};
@@ -43,29 +43,12 @@ fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
 }
 
-/// A directory removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("gumgate-tokens-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Settings naming freshly written key files; `keys` are (kid, retired).
 fn settings(dir: &TempDir, active: &str, keys: &[(&str, bool)]) -> TokenSettings {
     let keys = keys
         .iter()
         .map(|&(kid, retired)| {
-            let path = dir.0.join(format!("{kid}.pem"));
+            let path = dir.path().join(format!("{kid}.pem"));
             if !path.exists() {
                 write_new_key(&path).unwrap();
             }

@@ -64,7 +64,7 @@ fn an_app_with_only_the_jwks_can_check_the_signature() {
 
 #[test]
 fn jwks_lists_exactly_the_keys_not_retired_as_okp_ed25519() {
-    let dir = TempDir::new();
+    let dir = TempDir::new().unwrap();
     let signer = Signer::from_settings(&settings(
         &dir,
         "b",
@@ -97,7 +97,7 @@ fn jwks_lists_exactly_the_keys_not_retired_as_okp_ed25519() {
 
 #[test]
 fn tokens_survive_a_rotation_until_their_key_is_retired() {
-    let dir = TempDir::new();
+    let dir = TempDir::new().unwrap();
     let before = Signer::from_settings(&settings(&dir, "a", &[("a", false)])).unwrap();
     let token = issue_now(&before).token;
 
@@ -125,7 +125,7 @@ fn refusal(signer: &Signer, token: &str, audience: &str) -> String {
 
 #[test]
 fn wrong_audience_issuer_expired_and_not_yet_valid_tokens_are_rejected() {
-    let dir = TempDir::new();
+    let dir = TempDir::new().unwrap();
     let signer = Signer::from_settings(&settings(&dir, "a", &[("a", false)])).unwrap();
     let now = SystemTime::now();
     let token = issue_now(&signer).token;
