@@ -273,24 +273,32 @@ async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, StartE
         .map_err(|source| StartError::Bind { key, addr, source })
 }
 
-/// Resolves on SIGTERM (how orchestrators stop a container) or ctrl-c.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM (how orchestrators stop a container) or ctrl-c. The handlers are
+/// installed when this is called, not when the future is first polled: a SIGTERM that arrives
+/// right after start-up must begin a graceful stop, not kill the process (the default action).
+/// Must be called inside a Tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (terminate, interrupt) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let (mut terminate, mut interrupt) = (terminate, interrupt);
+            tokio::select! {
+                Some(()) = async { terminate.as_mut()?.recv().await } => {}
+                Some(()) = async { interrupt.as_mut()?.recv().await } => {}
+                else => std::future::pending::<()>().await,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
