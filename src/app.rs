@@ -25,7 +25,7 @@ use crate::state::{AppState, Caches, Lifecycle, Shared};
 use crate::store::Store;
 use crate::tokens::Signer;
 use crate::upstream::Upstream;
-use crate::{activation, admin, health, licenses, middleware, sales, webhooks};
+use crate::{activation, admin, health, licenses, middleware, sales, serve, webhooks};
 
 /// How long shutdown waits for background work (the inbox processor's current ping, a
 /// reconciliation round, a uses mirror in flight) once serving has stopped: about one upstream
@@ -238,17 +238,14 @@ impl Application {
         tasks.spawn(webhooks::process::run(state.clone(), stop.clone()));
         tasks.spawn(activation::reconcile::run(state.clone(), stop.clone()));
         tasks.spawn(state.limits.clone().prune_until(stop.clone()));
+        let (api_limits, ops_limits) = connection_limits(&state.settings);
         state.lifecycle.set_ready(true);
         tracing::info!(api = %api.local_addr()?, ops = %ops.local_addr()?, "gumgate listening");
-        let api_server = axum::serve(
-            api,
-            api_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop.clone().cancelled_owned());
-        let ops_server = axum::serve(ops, ops_router(state.clone()))
-            .with_graceful_shutdown(stop.clone().cancelled_owned());
-        let served = tokio::try_join!(async { api_server.await }, async { ops_server.await });
-        // Serving ended (by the stop token, or an error): the background tasks end too.
+        tokio::join!(
+            serve::serve(api, api_router(state.clone()), api_limits, stop.clone()),
+            serve::serve(ops, ops_router(state.clone()), ops_limits, stop.clone()),
+        );
+        // Serving ended: the background tasks end too.
         stop.cancel();
         tasks.close();
         if tokio::time::timeout(BACKGROUND_DEADLINE, tasks.wait())
@@ -261,10 +258,34 @@ impl Application {
             );
         }
         state.store.close().await;
-        served?;
         tracing::info!("gumgate stopped");
         Ok(())
     }
+}
+
+/// Each listener's connection limits, the caps fitted under half the open-file limit.
+fn connection_limits(settings: &Settings) -> (serve::ConnLimits, serve::ConnLimits) {
+    let s = &settings.server;
+    let (mut api, mut ops) = (s.max_connections, s.metrics_max_connections);
+    if let Some(limit) = serve::fd_limit() {
+        let (fitted_api, fitted_ops, lowered) = serve::fit_to_fd_limit(api, ops, limit);
+        if lowered {
+            tracing::warn!(
+                fd_limit = limit,
+                max_connections = fitted_api,
+                metrics_max_connections = fitted_ops,
+                "connection caps lowered to half the open-file limit (raise ulimit -n to keep them)"
+            );
+        }
+        (api, ops) = (fitted_api, fitted_ops);
+    }
+    let limits = |max_connections| serve::ConnLimits {
+        max_connections,
+        header_read_timeout: s.header_read_timeout,
+        max_header_bytes: s.max_header_bytes,
+        shutdown_deadline: s.shutdown_deadline,
+    };
+    (limits(api), limits(ops))
 }
 
 async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {

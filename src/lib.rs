@@ -58,6 +58,7 @@ pub mod middleware;
 pub mod read_through;
 pub mod relay;
 pub mod sales;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -171,6 +171,19 @@ pub struct ServerSettings {
     /// How long readiness is off before the listeners close on shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_delay: Duration,
+    /// How long shutdown waits for requests in progress before dropping their connections.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_deadline: Duration,
+    /// Longest a client may take to send a request head, and to start its next request on an
+    /// idle keep-alive connection.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Most bytes a connection buffers while reading a request head (at least 8192).
+    pub max_header_bytes: usize,
+    /// Open connections allowed on the API listener.
+    pub max_connections: usize,
+    /// Open connections allowed on the operations listener.
+    pub metrics_max_connections: usize,
 }
 
 /// `[upstream]`: how Maton is reached.

@@ -1,0 +1,195 @@
+//! Hostile clients against the real binary, run as a process under `prlimit --nofile=2048`:
+//! a flood of half-open connections, a half-sent request, SIGTERM with a connection that never
+//! finishes its request. Each test starts its own process and opens up to thousands of
+//! sockets, so they run one at a time; every bound is 5x the configured timeout, so a busy
+//! machine does not flake them.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gumgate");
+
+/// One test at a time (a `std` mutex cannot be held across an await).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A request head that never ends: no blank line.
+const HALF_A_REQUEST: &[u8] = b"GET /livez HTTP/1.1\r\nHost: gumgate\r\nX-Slow: ";
+
+struct Server {
+    child: Child,
+    api: SocketAddr,
+    ops: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// `gumgate serve --sandbox` under `prlimit --nofile=2048`, with `env` on top of a clean
+    /// environment; returns once it listens.
+    async fn start(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut cmd = Command::new("prlimit");
+        cmd.args(["--nofile=2048", "--", BIN, "serve", "--sandbox"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+            .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+            .env(
+                "GUMGATE__STORAGE__DATABASE_URL",
+                format!("sqlite://{}", dir.path().join("gumgate.db").display()),
+            )
+            .env("GUMGATE__LOG__FORMAT", "json")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("prlimit (util-linux) runs gumgate");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (api, ops) = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+                log.lock().unwrap().push(line);
+                if v["message"] == "gumgate listening" {
+                    let addr = |k: &str| v[k].as_str().unwrap().parse().unwrap();
+                    return (addr("api"), addr("ops"));
+                }
+            }
+            panic!("exited before listening: {:?}", log.lock().unwrap());
+        })
+        .await
+        .expect("gumgate did not start");
+        // Keep draining the log so a full pipe never blocks the server.
+        let sink = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            child,
+            api,
+            ops,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    async fn sigterm(&self) {
+        let pid = self.child.id().unwrap().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
+        assert!(killed.unwrap().success());
+    }
+}
+
+/// `GET path` on a fresh connection; the status line's code.
+async fn get(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: gumgate\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await?;
+    let text = String::from_utf8_lossy(&out);
+    Ok(text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Opens a connection and sends half a request head.
+async fn half_open(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.write_all(HALF_A_REQUEST).await?;
+    Ok(stream)
+}
+
+#[tokio::test]
+async fn the_ops_listener_answers_while_3000_half_open_connections_are_held() {
+    let _one_at_a_time = SERIAL.lock().await;
+    // This test's own sockets need descriptors too.
+    rlimit::increase_nofile_limit(8192).unwrap();
+    let server = Server::start(&[("GUMGATE__SERVER__HEADER_READ_TIMEOUT", "60s")]).await;
+    let attempts: Vec<_> = (0..3000)
+        .map(|_| {
+            let api = server.api;
+            tokio::spawn(async move {
+                tokio::time::timeout(Duration::from_secs(2), half_open(api))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            })
+        })
+        .collect();
+    let mut held = Vec::new();
+    for attempt in attempts {
+        held.extend(attempt.await.unwrap());
+    }
+    // Under prlimit 2048 the API listener takes about 1,000 (half the limit, less the ops
+    // listener's share); the kernel's accept backlog holds what it can of the rest.
+    assert!(held.len() >= 1000, "only {} connections held", held.len());
+    let livez = tokio::time::timeout(Duration::from_secs(5), get(server.ops, "/livez")).await;
+    assert!(
+        matches!(livez, Ok(Ok(200))),
+        "/livez on the ops listener: {livez:?}\n{}",
+        server.log()
+    );
+    let metrics = tokio::time::timeout(Duration::from_secs(5), get(server.ops, "/metrics")).await;
+    assert!(matches!(metrics, Ok(Ok(200))), "/metrics: {metrics:?}");
+    drop(held);
+}
+
+#[tokio::test]
+async fn a_half_sent_request_is_closed_after_the_header_timeout() {
+    let _one_at_a_time = SERIAL.lock().await;
+    let server = Server::start(&[("GUMGATE__SERVER__HEADER_READ_TIMEOUT", "1s")]).await;
+    let mut stream = half_open(server.api).await.unwrap();
+    let mut buf = [0_u8; 1024];
+    // Closed (EOF, or a reset) within 5x the timeout; an answer to half a request is not due.
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(_)) | Ok(Err(_))),
+        "the connection was still open after 5 s"
+    );
+    // An idle keep-alive connection is closed the same way.
+    let mut stream = TcpStream::connect(server.api).await.unwrap();
+    stream
+        .write_all(b"GET /livez HTTP/1.1\r\nHost: gumgate\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answered = Vec::new();
+    let idle = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answered));
+    assert!(
+        matches!(idle.await, Ok(Ok(_)) | Ok(Err(_))),
+        "the idle keep-alive connection was still open after 5 s"
+    );
+    assert!(String::from_utf8_lossy(&answered).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn sigterm_with_a_half_open_connection_exits_within_the_deadline() {
+    let _one_at_a_time = SERIAL.lock().await;
+    let mut server = Server::start(&[
+        ("GUMGATE__SERVER__HEADER_READ_TIMEOUT", "60s"),
+        ("GUMGATE__SERVER__SHUTDOWN_DEADLINE", "2s"),
+    ])
+    .await;
+    let _slow = half_open(server.api).await.unwrap();
+    // Let the server take the connection before the signal.
+    assert_eq!(get(server.api, "/livez").await.unwrap(), 200);
+    server.sigterm().await;
+    let exited = tokio::time::timeout(Duration::from_secs(10), server.child.wait()).await;
+    let status = exited.unwrap_or_else(|_| panic!("no exit within 10 s:\n{}", server.log()));
+    assert!(status.unwrap().success(), "{}", server.log());
+}
