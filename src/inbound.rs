@@ -150,7 +150,9 @@ pub struct Forwardable {
     pub access_token: Option<String>,
 }
 
-/// Takes every `access_token` out of the query and the body. For GET, HEAD, DELETE and OPTIONS
+/// Takes every `access_token` out of the query and the body, in every spelling a lenient server
+/// could read as one ([`params::names_param`]: any case, padded, bracketed); only the exact
+/// name is taken as the caller's token, as Gumroad's Doorkeeper reads it. For GET, HEAD, DELETE and OPTIONS
 /// the body's params are moved into the query (query values win, as in Rails), because
 /// Gumroad reads a GET's form body (pygumroad sends `page_key` that way) but a proxy on the
 /// way may drop it. Bodies that are neither form nor JSON get 415.
@@ -209,7 +211,7 @@ fn fold_body_into_query(
     let query_token = query.and_then(|q| params::strip_form_param(q.as_bytes(), ACCESS_TOKEN).1);
     let mut merged = Params::from_request(query, ct, body).map_err(bad_params)?;
     let body_token = merged
-        .remove(ACCESS_TOKEN)
+        .strip(ACCESS_TOKEN)
         .and_then(|v| v.as_str().map(str::to_owned));
     let encoded = params::to_query_string(merged.as_map());
     Ok(Forwardable {

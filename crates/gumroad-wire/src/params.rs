@@ -102,6 +102,12 @@ impl Params {
         self.0.shift_remove(key)
     }
 
+    /// Removes every param [`names_param`] says is `name`, keeping the others in their order;
+    /// returns the value of the one named exactly `name`.
+    pub fn strip(&mut self, name: &str) -> Option<Value> {
+        strip_named(&mut self.0, name)
+    }
+
     pub fn as_map(&self) -> &Map<String, Value> {
         &self.0
     }
@@ -161,28 +167,33 @@ fn insert_bracketed(map: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
-/// Removes every `name` pair from a form-encoded string (a query or a form body), including the
-/// bracketed spellings Rails also reads as `name` (`name[]`, `name[x]`), keeping the other
-/// pairs in order. Returns the new string and the first plain `name` value.
+/// Whether a param key could be read as `name` by a server more lenient than Rails: any ASCII
+/// case, padded with blanks or control characters, with the bracketed suffixes Rails reads as
+/// `name` (`name[]`, `name[x]`) or the stray brackets older Rack drops (`[name]`, `name]`).
+/// `ACCESS_TOKEN`, ` access_token`, `access_token%20` and `Access_Token[]` all name
+/// `access_token`; `access_tokens` does not.
+pub fn names_param(key: &str, name: &str) -> bool {
+    let pad = |c: char| c.is_ascii_whitespace() || c.is_ascii_control();
+    let key = key.trim_start_matches(|c: char| pad(c) || c == '[' || c == ']');
+    let head = key.split(['[', ']']).next().unwrap_or_default();
+    head.trim_matches(pad).eq_ignore_ascii_case(name)
+}
+
+/// Removes every pair [`names_param`] says is `name` from a form-encoded string (a query or a
+/// form body), keeping the other pairs in order. Returns the new string and the first value of
+/// a pair named exactly `name`: only that spelling is the param, as Rails reads it.
 pub fn strip_form_param(input: &[u8], name: &str) -> (String, Option<String>) {
-    let named = |k: &str| {
-        k.strip_prefix(name)
-            .is_some_and(|r| r.is_empty() || r.starts_with('['))
-    };
     // The common case on the hot path: nothing to strip, so nothing to re-encode.
-    if !form_urlencoded::parse(input).any(|(k, _)| named(&k)) {
+    if !form_urlencoded::parse(input).any(|(k, _)| names_param(&k, name)) {
         return (String::from_utf8_lossy(input).into_owned(), None);
     }
     let mut removed = None;
     let mut out = form_urlencoded::Serializer::new(String::new());
     for (k, v) in form_urlencoded::parse(input) {
-        let bracketed = k
-            .strip_prefix(name)
-            .is_some_and(|rest| rest.starts_with('['));
         if k == name {
             removed.get_or_insert_with(|| v.into_owned());
-        } else if bracketed {
-            // Never forwarded, never taken as a token.
+        } else if names_param(&k, name) {
+            // Never forwarded, never taken as the param.
         } else {
             out.append_pair(&k, &v);
         }
@@ -190,13 +201,20 @@ pub fn strip_form_param(input: &[u8], name: &str) -> (String, Option<String>) {
     (out.finish(), removed)
 }
 
-/// Removes a top-level `name` key from a JSON object body. Returns the new body and the removed
-/// value when it was a string.
+/// Removes every top-level key [`names_param`] says is `name` from a JSON object body. Returns
+/// the new body and the value of the key named exactly `name`, if any.
 pub fn strip_json_param(body: &[u8], name: &str) -> Result<(Vec<u8>, Option<Value>), ParamsError> {
     let mut map = parse_json_object(body)?;
-    let removed = map.shift_remove(name);
+    let removed = strip_named(&mut map, name);
     let bytes = serde_json::to_vec(&Value::Object(map)).map_err(|_| ParamsError::InvalidJson)?;
     Ok((bytes, removed))
+}
+
+/// Removes every key [`names_param`] says is `name`; returns the value of exactly `name`.
+fn strip_named(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
+    let removed = map.shift_remove(name);
+    map.retain(|k, _| !names_param(k, name));
+    removed
 }
 
 /// Encodes params back into a query string the way Rails would read them again: arrays as
@@ -306,5 +324,35 @@ mod tests {
         let (body, v) = strip_json_param(br#"{"access_token":"t","k":1}"#, "access_token").unwrap();
         assert_eq!(body, br#"{"k":1}"#);
         assert_eq!(v, Some(json!("t")));
+    }
+
+    #[test]
+    fn other_cases_and_padding_are_stripped_but_never_taken() {
+        for key in [
+            "ACCESS_TOKEN",
+            "Access_Token",
+            "access_token ",
+            " access_token",
+            "\taccess_token\0",
+            "access_token]",
+            "[access_token]",
+            "ACCESS_TOKEN[]",
+        ] {
+            assert!(names_param(key, "access_token"), "{key:?}");
+        }
+        for key in ["access_tokens", "x_access_token", "access token", "token"] {
+            assert!(!names_param(key, "access_token"), "{key:?}");
+        }
+        let (rest, token) = strip_form_param(
+            b"ACCESS_TOKEN=a&x=1&access_token%20=b&%5Baccess_token%5D=c",
+            "access_token",
+        );
+        assert_eq!((rest.as_str(), token), ("x=1", None));
+        let (body, v) = strip_json_param(
+            br#"{"Access_Token":"t"," access_token":"u","k":1}"#,
+            "access_token",
+        )
+        .unwrap();
+        assert_eq!((body.as_slice(), v), (br#"{"k":1}"#.as_slice(), None));
     }
 }
