@@ -13,9 +13,9 @@ pub enum BodyKind {
     Empty,
     /// `application/x-www-form-urlencoded`.
     Form,
-    /// `application/json` or any `+json` type.
+    /// `application/json` or any `+json` type, in UTF-8 (no `charset`, or `charset=utf-8`).
     Json,
-    /// Anything else: not read as params.
+    /// Anything else, a JSON type declaring another charset included: not read as params.
     Other,
 }
 
@@ -39,20 +39,33 @@ impl BodyKind {
         let Some(ct) = content_type else {
             return Self::Other;
         };
-        let essence = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let mut parts = ct.split(';');
+        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
         if essence == "application/x-www-form-urlencoded" {
+            // Percent-encoded ASCII whatever the label; Rails ignores a form's charset too (and
+            // Apache HttpClient labels its forms ISO-8859-1 by default).
             Self::Form
         } else if essence == "application/json" || essence.ends_with("+json") {
-            Self::Json
+            // JSON is UTF-8 (RFC 8259 §8.1): a body labelled otherwise would be read one way
+            // here and maybe another way upstream, so it is not read at all.
+            if parts.all(|p| !declares_other_charset(p)) {
+                Self::Json
+            } else {
+                Self::Other
+            }
         } else {
             Self::Other
         }
     }
+}
+
+/// Whether one `;` parameter of a content type is a `charset` other than UTF-8.
+fn declares_other_charset(param: &str) -> bool {
+    let Some((name, value)) = param.split_once('=') else {
+        return false;
+    };
+    name.trim().eq_ignore_ascii_case("charset")
+        && !value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
 }
 
 /// The merged parameters of one request.
@@ -273,6 +286,24 @@ mod tests {
         assert_eq!(p.str("b"), Some("x y"));
         assert_eq!(p.get("ids"), Some(&json!(["1", "2"])));
         assert_eq!(p.get("card"), Some(&json!({"type": "paypal"})));
+    }
+
+    #[test]
+    fn json_in_another_charset_is_not_json() {
+        let of = |ct| BodyKind::of(Some(ct), b"{}");
+        assert_eq!(of("application/json; charset=utf-16"), BodyKind::Other);
+        assert_eq!(of("application/json;CHARSET=\"latin1\""), BodyKind::Other);
+        assert_eq!(
+            of("application/problem+json; charset=utf-32"),
+            BodyKind::Other
+        );
+        assert_eq!(of("application/json"), BodyKind::Json);
+        assert_eq!(of("application/json; charset=\"UTF-8\""), BodyKind::Json);
+        assert_eq!(of("application/json; profile=x"), BodyKind::Json);
+        assert_eq!(
+            of("application/x-www-form-urlencoded; charset=ISO-8859-1"),
+            BodyKind::Form
+        );
     }
 
     #[test]
