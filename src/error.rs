@@ -27,7 +27,9 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("The request body is larger than {0} bytes.")]
     PayloadTooLarge(usize),
-    #[error("The request body must be application/x-www-form-urlencoded or application/json.")]
+    #[error(
+        "The request body must be application/x-www-form-urlencoded or application/json in UTF-8."
+    )]
     UnsupportedMediaType,
     #[error("The upstream (Gumroad through Maton) could not be reached.")]
     UpstreamUnreachable,

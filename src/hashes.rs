@@ -2,8 +2,9 @@
 //! They are public on purpose: an app computes the same values to check a token's `lic` and `fp`
 //! claims against its own license key and fingerprint, offline.
 //!
-//! `lic` = lowercase hex SHA-256 of `gumgate:license:` + the license key trimmed and upper-cased
-//! (Gumroad matches keys case-insensitively); `fp` = lowercase hex SHA-256 of
+//! `lic` = lowercase hex SHA-256 of `gumgate:license:` + the license key with ASCII blanks and
+//! NUL trimmed and ASCII letters upper-cased (`gumroad_wire::licenses::normalize_license_key`;
+//! Gumroad matches keys case-insensitively); `fp` = lowercase hex SHA-256 of
 //! `gumgate:fingerprint:` + the fingerprint exactly as the app sent it.
 
 use gumroad_wire::licenses::normalize_license_key;

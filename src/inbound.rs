@@ -44,9 +44,9 @@ pub fn content_type(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// Middleware: 400 for a path with dot segments (plain or percent-encoded), encoded slashes or
-/// backslashes, empty segments, double encoding or control characters, before any routing
-/// decision or upstream call can be made on it.
+/// Middleware: 400 for a path with a segment [`segment_is_safe`] refuses (dot segments plain or
+/// percent-encoded, encoded separators, `;` path params, look-alikes, empty segments, double
+/// encoding, control characters), before any routing decision or upstream call is made on it.
 pub async fn reject_unsafe_paths(req: Request, next: Next) -> Response {
     if path_is_safe(req.uri().path()) {
         next.run(req).await
@@ -62,16 +62,66 @@ fn path_is_safe(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;
     };
-    rest.split('/').all(|raw| match decode_segment(raw) {
-        Some(seg) => {
-            !seg.is_empty()
-                && seg != "."
-                && seg != ".."
-                && !seg.contains(['/', '\\', '%'])
-                && !seg.chars().any(char::is_control)
-        }
-        None => false,
-    })
+    rest.split('/')
+        .all(|raw| decode_segment(raw).is_some_and(|seg| segment_is_safe(&seg)))
+}
+
+/// Characters some server, proxy, normaliser or file system on the way may read as `.`, `/` or
+/// `\`, so a segment holding one could become a step up or a separator after Gumgate checked it.
+/// The list is documented, not guessed:
+/// - every character whose NFKC form is or contains `.`, `/` or `\` (Unicode's compatibility
+///   folding, which normalising servers apply): U+2024, U+2025, U+2026, U+FE52, U+FF0E,
+///   U+FF0F, U+FE68, U+FF3C;
+/// - the ideographic full stops U+3002 and U+FF61 (NFKC folds the second to the first), read as
+///   a dot by IME-typed input and some URL normalisers;
+/// - the symbols Unicode's confusables table (UTS #39 `confusables.txt`) maps to `/` or `\`:
+///   U+1735, U+2041, U+2044, U+2215, U+2216, U+2571, U+27CB, U+27CD, U+29F5, U+29F8, U+29F9,
+///   U+2F02, U+2F03, U+1D20F, U+1D23A, U+1D23B. Its letters and CJK strokes (KATAKANA NO,
+///   U+4E3F, ...) are left out: a custom field name in Japanese must still work.
+///
+/// Gumroad's ids, permalinks and custom field names have no use for any of them.
+const LOOKALIKES: &[char] = &[
+    '\u{2024}',  // ONE DOT LEADER
+    '\u{2025}',  // TWO DOT LEADER
+    '\u{2026}',  // HORIZONTAL ELLIPSIS
+    '\u{3002}',  // IDEOGRAPHIC FULL STOP
+    '\u{FE52}',  // SMALL FULL STOP
+    '\u{FF0E}',  // FULLWIDTH FULL STOP
+    '\u{FF61}',  // HALFWIDTH IDEOGRAPHIC FULL STOP
+    '\u{1735}',  // PHILIPPINE SINGLE PUNCTUATION
+    '\u{2041}',  // CARET INSERTION POINT
+    '\u{2044}',  // FRACTION SLASH
+    '\u{2215}',  // DIVISION SLASH
+    '\u{2571}',  // BOX DRAWINGS LIGHT DIAGONAL UPPER RIGHT TO LOWER LEFT
+    '\u{27CB}',  // MATHEMATICAL RISING DIAGONAL
+    '\u{29F8}',  // BIG SOLIDUS
+    '\u{2F03}',  // KANGXI RADICAL SLASH
+    '\u{FF0F}',  // FULLWIDTH SOLIDUS
+    '\u{1D23A}', // GREEK INSTRUMENTAL NOTATION SYMBOL-47
+    '\u{2216}',  // SET MINUS
+    '\u{27CD}',  // MATHEMATICAL FALLING DIAGONAL
+    '\u{29F5}',  // REVERSE SOLIDUS OPERATOR
+    '\u{29F9}',  // BIG REVERSE SOLIDUS
+    '\u{2F02}',  // KANGXI RADICAL DOT
+    '\u{FE68}',  // SMALL REVERSE SOLIDUS
+    '\u{FF3C}',  // FULLWIDTH REVERSE SOLIDUS
+    '\u{1D20F}', // GREEK VOCAL NOTATION SYMBOL-16
+    '\u{1D23B}', // GREEK INSTRUMENTAL NOTATION SYMBOL-48
+];
+
+/// Whether one decoded path segment may be routed and forwarded. Refused: empty, `.`, anything
+/// starting with `..` (`..;` is `..` to servlet containers), a separator (`/`, `\`), a `;`
+/// (path params), a `%` left after decoding (double encoding), a control character, or a
+/// [`LOOKALIKES`] character. Everything else is forwarded percent-encoded by
+/// `crate::upstream::Upstream::url`.
+pub fn segment_is_safe(seg: &str) -> bool {
+    !seg.is_empty()
+        && seg != "."
+        && !seg.starts_with("..")
+        && !seg.contains(['/', '\\', '%', ';'])
+        && !seg
+            .chars()
+            .any(|c| c.is_control() || LOOKALIKES.contains(&c))
 }
 
 fn decode_segment(raw: &str) -> Option<String> {
@@ -100,7 +150,9 @@ pub struct Forwardable {
     pub access_token: Option<String>,
 }
 
-/// Takes every `access_token` out of the query and the body. For GET, HEAD, DELETE and OPTIONS
+/// Takes every `access_token` out of the query and the body, in every spelling a lenient server
+/// could read as one ([`params::names_param`]: any case, padded, bracketed); only the exact
+/// name is taken as the caller's token, as Gumroad's Doorkeeper reads it. For GET, HEAD, DELETE and OPTIONS
 /// the body's params are moved into the query (query values win, as in Rails), because
 /// Gumroad reads a GET's form body (pygumroad sends `page_key` that way) but a proxy on the
 /// way may drop it. Bodies that are neither form nor JSON get 415.
@@ -159,7 +211,7 @@ fn fold_body_into_query(
     let query_token = query.and_then(|q| params::strip_form_param(q.as_bytes(), ACCESS_TOKEN).1);
     let mut merged = Params::from_request(query, ct, body).map_err(bad_params)?;
     let body_token = merged
-        .remove(ACCESS_TOKEN)
+        .strip(ACCESS_TOKEN)
         .and_then(|v| v.as_str().map(str::to_owned));
     let encoded = params::to_query_string(merged.as_map());
     Ok(Forwardable {
@@ -202,8 +254,38 @@ mod tests {
             "/v2/user",
             "/v2/sales/43B-ogwCqvDAPQhlCAALJg==",
             "/v2/sales.json",
+            "/v2/products/p1/custom_fields/Company%20Name",
+            "/v2/products/p1/custom_fields/Why%3F%20%231",
+            "/v2/products/p1/custom_fields/%C3%89t%C3%A9",
+            "/v2/products/a..b",
+            "/v2/products/x.",
         ] {
             assert!(path_is_safe(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn semicolons_dot_prefixes_lookalikes_and_controls_are_unsafe() {
+        for p in [
+            "/v2/sales/..;/..;/connections",
+            "/v2/sales/..%3b/connections",
+            "/v2/user;jsessionid=x",
+            "/v2/sales/..x",
+            "/v2/sales/...",
+            "/v2/%E2%80%A4%E2%80%A4/connections",
+            "/v2/%EF%BC%8E%EF%BC%8E/connections",
+            "/v2/sales%EF%BC%8Fx",
+            "/v2/sales%E2%88%95x",
+            "/v2/sales%E2%81%84x",
+            "/v2/sales%E2%A7%B8x",
+            "/v2/sales/x%7Fy",
+            "/v2/sales/x%C2%85y",
+            "/v2/sales/x%09y",
+        ] {
+            assert!(!path_is_safe(p), "{p}");
+        }
+        for c in LOOKALIKES {
+            assert!(!segment_is_safe(&format!("a{c}b")), "{c:?}");
         }
     }
 

@@ -1,8 +1,9 @@
 //! The HTTP layers every API request passes through, and the order they go in (outermost
 //! first; each sees what the layers above it produced):
 //!
-//! 1. `sanitize_request_id`: drops a caller's `x-request-id` that is too long or carries
-//!    characters unsafe for logs, so the next layer mints a fresh one.
+//! 1. `sanitize_request_id`: keeps only a caller's first `x-request-id` (a second one is
+//!    dropped), and drops that too when it is too long or carries characters unsafe for logs,
+//!    so the next layer mints a fresh one.
 //! 2. `SetRequestId` / `PropagateRequestId`: every request has an id, echoed in the response.
 //! 3. `TraceLayer`: one span per request with method, matched route and request id, nothing else
 //!    (query strings and bodies may hold license keys or tokens).
@@ -68,17 +69,20 @@ fn request_span(req: &Request) -> tracing::Span {
 }
 
 async fn sanitize_request_id(mut req: Request, next: Next) -> Response {
-    let usable = req.headers().get(REQUEST_ID).is_some_and(|v| {
-        let b = v.as_bytes();
-        !b.is_empty()
-            && b.len() <= MAX_REQUEST_ID_LEN
-            && b.iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'))
-    });
-    if !usable {
-        req.headers_mut().remove(REQUEST_ID);
+    // `remove` takes every value out and returns the first: a second id is dropped, never used,
+    // so upstream and the caller see one id at most (and a bad first is not replaced by a later).
+    let first = req.headers_mut().remove(REQUEST_ID);
+    if let Some(id) = first.filter(|v| usable_request_id(v.as_bytes())) {
+        req.headers_mut().insert(REQUEST_ID, id);
     }
     next.run(req).await
+}
+
+fn usable_request_id(b: &[u8]) -> bool {
+    !b.is_empty()
+        && b.len() <= MAX_REQUEST_ID_LEN
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'))
 }
 
 /// Decrements the in-flight gauge however the request ends, a dropped connection included.

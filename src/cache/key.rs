@@ -20,7 +20,8 @@ impl Keyer {
     }
 
     /// The key of a verify answer: the Maton connection, the product id and the license key as
-    /// Gumroad matches it (trimmed, case-insensitive).
+    /// Gumgate normalises it (`normalize_license_key`: ASCII blanks trimmed, ASCII case folded),
+    /// which is also the key the verify sends upstream.
     pub fn verify(&self, connection: &str, product_id: &str, license_key: &str) -> u128 {
         self.hash(&[
             b"verify",

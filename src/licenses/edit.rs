@@ -31,7 +31,9 @@ pub async fn edit(
         if let Some(key) = p.params.str("license_key") {
             invalidate(state, product, key);
         }
-        // After a rotate the new key must not meet an old entry either.
+        // The key Gumroad answers with is the serial it matched: after a rotate the new key,
+        // otherwise the license itself, however the caller spelled it (Gumroad's collation is
+        // wider than Gumgate's normalisation). Neither may keep an old entry.
         let new_key = serde_json::from_slice::<Value>(&answer.body)
             .ok()
             .and_then(|v| {

@@ -59,6 +59,9 @@ pub async fn verify(
 struct Canonical {
     /// Trimmed; empty when the caller sent none (a legacy product verifies without one).
     product: String,
+    /// Normalised ([`licenses::normalize_license_key`]): the key the cache entry is filed
+    /// under is the key upstream is asked about, so an entry only ever holds Gumroad's answer
+    /// for its own key, whatever spelling filled it.
     license: String,
     /// The caller's request id, so the call can be followed upstream.
     request_id: Option<http::HeaderValue>,
@@ -80,7 +83,7 @@ impl Canonical {
             None => String::new(),
             Some(v) => v.as_str()?.trim().to_owned(),
         };
-        let license = p.params.str("license_key")?.to_owned();
+        let license = licenses::normalize_license_key(p.params.str("license_key")?);
         if !matches!(
             params.get("increment_uses_count"),
             None | Some(Value::String(_)) | Some(Value::Bool(_))
@@ -97,7 +100,7 @@ impl Canonical {
     fn new(product: &str, license: &str) -> Self {
         Self {
             product: product.trim().to_owned(),
-            license: license.to_owned(),
+            license: licenses::normalize_license_key(license),
             request_id: None,
         }
     }

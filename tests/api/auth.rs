@@ -171,3 +171,88 @@ async fn a_bad_header_token_is_refused_before_the_body_is_read() {
     assert_eq!(without.status(), 413);
     assert_eq!(app.sandbox.request_count(), 0);
 }
+
+/// Spellings of `access_token` in another case or with padding are taken out of the query, the
+/// form body and the JSON body like the exact name, so no spelling carries a token upstream;
+/// but only the exact name authenticates, as at Gumroad (Doorkeeper reads `access_token`).
+#[tokio::test]
+async fn access_token_in_other_cases_or_padded_is_stripped_and_never_authenticates() {
+    let app = spawn_app().await;
+    let product = gumgate_sandbox::seed::PRODUCT_ONE_TIME;
+    let res = app
+        .admin(
+            Method::GET,
+            "/v2/user?ACCESS_TOKEN=leak-a&Access_Token=leak-b&access_token%20=leak-c&%20access_token=leak-d&access_token%5D=leak-e&%5Baccess_token%5D=leak-f",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .admin(Method::GET, "/v2/user")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("ACCESS_TOKEN=leak-g&Access_Token%5B%5D=leak-h")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .admin(Method::PUT, &format!("/v2/products/{product}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("Access_Token=leak-i&name=Renamed&%09access_token%09=leak-j")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .admin(Method::PUT, &format!("/v2/products/{product}"))
+        .json(&json!({ "ACCESS_TOKEN": "leak-k", " access_token": "leak-l", "name": "Again" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .client
+        .post(format!(
+            "{}/v2/licenses/verify?Access_Token=leak-m",
+            app.api
+        ))
+        .form(&VALID)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let seen = app.sandbox.requests();
+    assert_eq!(seen.len(), 5);
+    for r in &seen {
+        let all = format!("{:?} {:?} {}", r.headers, r.query, r.body);
+        assert!(
+            !all.contains("leak-") && !all.to_ascii_lowercase().contains("access_token"),
+            "{all}"
+        );
+    }
+    assert_eq!(seen[2].body, "name=Renamed");
+    assert_eq!(seen[3].body, r#"{"name":"Again"}"#);
+
+    // None of those spellings is the token, even when it holds the right one.
+    let url = format!("{}/v2/user", app.api);
+    let attempts = [
+        app.client.get(format!("{url}?ACCESS_TOKEN={ADMIN_TOKEN}")),
+        app.client
+            .get(format!("{url}?access_token%20={ADMIN_TOKEN}")),
+        app.client
+            .get(format!("{url}?%20access_token={ADMIN_TOKEN}")),
+        app.client
+            .get(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("Access_Token={ADMIN_TOKEN}")),
+        app.client
+            .post(&url)
+            .json(&json!({ " access_token": ADMIN_TOKEN })),
+    ];
+    for req in attempts {
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    assert_eq!(app.sandbox.request_count(), 5);
+}

@@ -168,3 +168,44 @@ async fn request_ids_are_generated_propagated_and_sanitised() {
             .any(|(k, v)| k == "x-request-id" && v == "trace-me-1")
     );
 }
+
+/// Only the first `X-Request-Id`, when sane, is used: a second one is dropped, so upstream and
+/// the caller see at most one id, and a bad first id is replaced rather than a later one used.
+#[tokio::test]
+async fn a_second_request_id_is_dropped() {
+    let app = spawn_app().await;
+    let mut two = reqwest::header::HeaderMap::new();
+    two.append("x-request-id", "first-id".parse().unwrap());
+    two.append("x-request-id", "second-id".parse().unwrap());
+    let mut bad_first = reqwest::header::HeaderMap::new();
+    bad_first.append("x-request-id", "bad id".parse().unwrap());
+    bad_first.append("x-request-id", "second-id".parse().unwrap());
+
+    for (headers, first_kept) in [(two, true), (bad_first, false)] {
+        for req in [
+            app.admin(Method::GET, "/v2/user"),
+            app.client
+                .post(format!("{}/v2/licenses/verify", app.api))
+                .form(&VALID),
+        ] {
+            let res = req.headers(headers.clone()).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            let echoed: Vec<_> = res.headers().get_all("x-request-id").iter().collect();
+            assert_eq!(echoed.len(), 1, "{echoed:?}");
+            let upstream = app.sandbox.requests().pop().unwrap();
+            let sent: Vec<&String> = upstream
+                .headers
+                .iter()
+                .filter(|(k, _)| k == "x-request-id")
+                .map(|(_, v)| v)
+                .collect();
+            assert_eq!(sent.len(), 1, "{sent:?}");
+            assert_eq!(echoed[0].to_str().unwrap(), sent[0]);
+            if first_kept {
+                assert_eq!(sent[0], "first-id");
+            } else {
+                assert_eq!(sent[0].len(), 36, "a fresh UUID: {}", sent[0]);
+            }
+        }
+    }
+}

@@ -452,3 +452,73 @@ async fn every_spelling_of_a_license_edit_invalidates() {
     assert_eq!(res.status(), 200);
     assert_eq!(app.verify(&legacy).await.status(), 404);
 }
+
+/// The verify cache keys a license as Gumgate normalises it (ASCII case, ASCII blanks around it)
+/// and sends upstream that same normalised key, so an entry only ever holds Gumroad's answer for
+/// the key it is filed under. A key with a trailing U+00A0 or U+3000 is another key: Gumroad's
+/// controller does not strip it (and Ruby's `strip` would not either), so it gets its own
+/// upstream answer, never the valid key's cached one.
+#[tokio::test]
+async fn unicode_spaces_are_another_key_and_upstream_gets_the_key_the_cache_holds() {
+    let app = spawn_app().await;
+    // Cold, in a spelling Gumroad matches: lower case, blanks around it.
+    let first = app
+        .verify(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            (
+                "license_key",
+                &format!(" {}\t ", seed::LICENSE_VALID.to_lowercase()),
+            ),
+            ("increment_uses_count", "false"),
+        ])
+        .await;
+    assert_eq!(first.status(), 200);
+    let sent = app.sandbox.requests().pop().unwrap();
+    let params = gumroad_wire::params::parse_form(sent.body.as_bytes());
+    assert_eq!(params["license_key"], seed::LICENSE_VALID, "{}", sent.body);
+
+    // Upper case shares the entry.
+    let upper = app.verify(&NO_INCREMENT).await;
+    assert_eq!(cache_status(&upper), "gumgate; hit; ttl=300");
+    assert_eq!(app.sandbox.request_count(), 1);
+
+    for padded in [
+        format!("{}\u{00A0}", seed::LICENSE_VALID),
+        format!("{}\u{3000}", seed::LICENSE_VALID.to_lowercase()),
+    ] {
+        let before = app.sandbox.request_count();
+        let res = app
+            .verify(&[
+                ("product_id", seed::PRODUCT_ONE_TIME),
+                ("license_key", &padded),
+                ("increment_uses_count", "false"),
+            ])
+            .await;
+        assert!(
+            cache_status(&res).contains("fwd=miss"),
+            "{padded:?}: {}",
+            cache_status(&res)
+        );
+        assert_eq!(app.sandbox.request_count(), before + 1, "{padded:?}");
+        let sent = app.sandbox.requests().pop().unwrap();
+        let params = gumroad_wire::params::parse_form(sent.body.as_bytes());
+        assert_eq!(
+            params["license_key"],
+            padded.to_ascii_uppercase(),
+            "{}",
+            sent.body
+        );
+    }
+
+    // An incrementing verify carries the normalised key too.
+    let res = app
+        .verify(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", &seed::LICENSE_VALID.to_lowercase()),
+        ])
+        .await;
+    assert_eq!(res.status(), 200);
+    let sent = app.sandbox.requests().pop().unwrap();
+    let params = gumroad_wire::params::parse_form(sent.body.as_bytes());
+    assert_eq!(params["license_key"], seed::LICENSE_VALID, "{}", sent.body);
+}

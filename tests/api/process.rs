@@ -314,3 +314,34 @@ async fn serve_without_keys_warns_once_and_closes_the_store_on_sigterm() {
         "the store was not closed ({wal:?}): {all}"
     );
 }
+
+/// `check-config` prints where it would connect, never a credential inside those URLs.
+#[tokio::test]
+async fn check_config_masks_credentials_in_urls() {
+    let out = gumgate()
+        .arg("check-config")
+        .env("MATON_API_KEY", "k")
+        .env("GUMGATE_ADMIN_TOKEN", "a-long-enough-admin-token")
+        .env(
+            "GUMGATE__UPSTREAM__BASE_URL",
+            "https://maton-user:upstream-pw-123@maton.example/",
+        )
+        .env(
+            "GUMGATE__STORAGE__DATABASE_URL",
+            "sqlite://db-user:storage-pw-456@localhost/gumgate.db?mode=rwc&password=query-pw-789",
+        )
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for secret in ["upstream-pw-123", "storage-pw-456", "query-pw-789"] {
+        assert!(!text.contains(secret), "{secret} printed: {text}");
+    }
+    assert!(
+        text.contains("https://maton-user:***@maton.example/"),
+        "{text}"
+    );
+    assert!(text.contains("db-user:***@localhost"), "{text}");
+    assert!(text.contains("mode=rwc"), "{text}");
+}

@@ -184,3 +184,78 @@ async fn malformed_or_unsupported_bodies_never_reach_upstream() {
 pub fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// JSON is UTF-8 (RFC 8259): a JSON body that declares another charset is 415, never read one
+/// way here and another way upstream. UTF-8, however spelled, and no charset are fine; a form
+/// body's charset is ignored, as Rails ignores it.
+#[tokio::test]
+async fn json_in_another_charset_is_415_and_never_reaches_upstream() {
+    let app = spawn_app().await;
+    let body = serde_json::json!({
+        "product_id": gumgate_sandbox::seed::PRODUCT_ONE_TIME,
+        "license_key": gumgate_sandbox::seed::LICENSE_VALID,
+    })
+    .to_string();
+    let url = format!("{}/v2/licenses/verify", app.api);
+    for ct in [
+        "application/json; charset=utf-16",
+        "application/json; charset=\"UTF-16LE\"",
+        "application/json;charset=iso-8859-1",
+        "application/vnd.api+json; charset=utf-32",
+    ] {
+        let res = app
+            .client
+            .post(&url)
+            .header("content-type", ct)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 415, "{ct}");
+        assert_eq!(res.json::<Value>().await.unwrap()["success"], false);
+    }
+    let res = app
+        .admin(
+            reqwest::Method::PUT,
+            &format!("/v2/products/{}", gumgate_sandbox::seed::PRODUCT_ONE_TIME),
+        )
+        .header("content-type", "application/json; charset=utf-16")
+        .body(r#"{"name":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    assert_eq!(app.sandbox.request_count(), 0);
+
+    for ct in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/json;charset=\"UTF-8\"",
+    ] {
+        let res = app
+            .client
+            .post(&url)
+            .header("content-type", ct)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{ct}");
+    }
+    let res = app
+        .client
+        .post(&url)
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=ISO-8859-1",
+        )
+        .body(format!(
+            "product_id={}&license_key={}",
+            gumgate_sandbox::seed::PRODUCT_ONE_TIME,
+            gumgate_sandbox::seed::LICENSE_VALID
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}

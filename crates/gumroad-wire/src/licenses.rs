@@ -11,15 +11,35 @@ pub const ACCESS_REVOKED: &str = "Access to the purchase associated with this li
 /// Every message of a definitive verify 404: Gumroad's own answer, not a proxy's or a router's.
 pub const VERIFY_NOT_FOUND_MESSAGES: [&str; 3] = [NOT_FOUND, DISABLED, ACCESS_REVOKED];
 
-/// A license key as Gumroad compares it: surrounding blanks ignored, letters case-insensitive.
+/// A license key in Gumgate's one spelling: ASCII letters upper-cased, and the characters
+/// Ruby's `String#strip` removes (ASCII blanks and NUL) taken off both ends. Nothing else.
+///
+/// How Gumroad matches a key: `Api::V2::LicensesController#fetch_valid_license` passes
+/// `params[:license_key]` untouched to `find_by(serial: ...)` (no strip, no case change;
+/// `app/controllers/api/v2/licenses_controller.rb`, `app/models/license.rb`), so the match is
+/// MySQL's `utf8mb4_unicode_ci` on `licenses.serial`: case-insensitive, and PAD SPACE (trailing
+/// U+0020 ignored). Upper-casing ASCII and dropping trailing spaces therefore never changes
+/// Gumroad's answer. Dropping *leading* ASCII blanks does, in principle (Gumroad would say "not
+/// found"); Gumgate does it anyway as input cleaning, and stays truthful because every verify
+/// sends upstream this normalised key, the one its cache entry is filed under.
+///
+/// Unicode spaces (U+00A0, U+3000, ...) are kept: Ruby would not strip them, and whether the
+/// collation equates them with a space is not established, so such a key is another key with
+/// its own upstream answer, never the plain key's cached one.
 pub fn normalize_license_key(key: &str) -> String {
-    key.trim().to_ascii_uppercase()
+    key.trim_matches(ruby_strips).to_ascii_uppercase()
 }
 
 /// Whether two keys name the same license: [`normalize_license_key`]'s rule, without
 /// allocating.
 pub fn same_license_key(a: &str, b: &str) -> bool {
-    a.trim().eq_ignore_ascii_case(b.trim())
+    a.trim_matches(ruby_strips)
+        .eq_ignore_ascii_case(b.trim_matches(ruby_strips))
+}
+
+/// What Ruby's `String#strip` removes: NUL, `\t`, `\n`, `\v`, `\f`, `\r` and the space.
+fn ruby_strips(c: char) -> bool {
+    matches!(c, '\0' | '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ')
 }
 
 #[cfg(test)]
@@ -35,6 +55,10 @@ mod tests {
             ("abcd-ef01", "abcd ef01", false),
             ("", "  ", true),
             ("ÄBCD", "äbcd", false),
+            ("abcd-ef01", "abcd-ef01\u{0B}\0", true),
+            ("abcd-ef01", "abcd-ef01\u{00A0}", false),
+            ("abcd-ef01", "\u{3000}abcd-ef01", false),
+            ("abcd-ef01", "abcd-ef01\u{2003}", false),
         ];
         for (a, b, same) in pairs {
             assert_eq!(same_license_key(a, b), same, "{a:?} {b:?}");

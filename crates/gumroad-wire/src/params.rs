@@ -13,9 +13,9 @@ pub enum BodyKind {
     Empty,
     /// `application/x-www-form-urlencoded`.
     Form,
-    /// `application/json` or any `+json` type.
+    /// `application/json` or any `+json` type, in UTF-8 (no `charset`, or `charset=utf-8`).
     Json,
-    /// Anything else: not read as params.
+    /// Anything else, a JSON type declaring another charset included: not read as params.
     Other,
 }
 
@@ -39,20 +39,33 @@ impl BodyKind {
         let Some(ct) = content_type else {
             return Self::Other;
         };
-        let essence = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let mut parts = ct.split(';');
+        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
         if essence == "application/x-www-form-urlencoded" {
+            // Percent-encoded ASCII whatever the label; Rails ignores a form's charset too (and
+            // Apache HttpClient labels its forms ISO-8859-1 by default).
             Self::Form
         } else if essence == "application/json" || essence.ends_with("+json") {
-            Self::Json
+            // JSON is UTF-8 (RFC 8259 §8.1): a body labelled otherwise would be read one way
+            // here and maybe another way upstream, so it is not read at all.
+            if parts.all(|p| !declares_other_charset(p)) {
+                Self::Json
+            } else {
+                Self::Other
+            }
         } else {
             Self::Other
         }
     }
+}
+
+/// Whether one `;` parameter of a content type is a `charset` other than UTF-8.
+fn declares_other_charset(param: &str) -> bool {
+    let Some((name, value)) = param.split_once('=') else {
+        return false;
+    };
+    name.trim().eq_ignore_ascii_case("charset")
+        && !value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
 }
 
 /// The merged parameters of one request.
@@ -100,6 +113,12 @@ impl Params {
     /// Removes a param, keeping the others in their order.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         self.0.shift_remove(key)
+    }
+
+    /// Removes every param [`names_param`] says is `name`, keeping the others in their order;
+    /// returns the value of the one named exactly `name`.
+    pub fn strip(&mut self, name: &str) -> Option<Value> {
+        strip_named(&mut self.0, name)
     }
 
     pub fn as_map(&self) -> &Map<String, Value> {
@@ -161,28 +180,33 @@ fn insert_bracketed(map: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
-/// Removes every `name` pair from a form-encoded string (a query or a form body), including the
-/// bracketed spellings Rails also reads as `name` (`name[]`, `name[x]`), keeping the other
-/// pairs in order. Returns the new string and the first plain `name` value.
+/// Whether a param key could be read as `name` by a server more lenient than Rails: any ASCII
+/// case, padded with blanks or control characters, with the bracketed suffixes Rails reads as
+/// `name` (`name[]`, `name[x]`) or the stray brackets older Rack drops (`[name]`, `name]`).
+/// `ACCESS_TOKEN`, ` access_token`, `access_token%20` and `Access_Token[]` all name
+/// `access_token`; `access_tokens` does not.
+pub fn names_param(key: &str, name: &str) -> bool {
+    let pad = |c: char| c.is_ascii_whitespace() || c.is_ascii_control();
+    let key = key.trim_start_matches(|c: char| pad(c) || c == '[' || c == ']');
+    let head = key.split(['[', ']']).next().unwrap_or_default();
+    head.trim_matches(pad).eq_ignore_ascii_case(name)
+}
+
+/// Removes every pair [`names_param`] says is `name` from a form-encoded string (a query or a
+/// form body), keeping the other pairs in order. Returns the new string and the first value of
+/// a pair named exactly `name`: only that spelling is the param, as Rails reads it.
 pub fn strip_form_param(input: &[u8], name: &str) -> (String, Option<String>) {
-    let named = |k: &str| {
-        k.strip_prefix(name)
-            .is_some_and(|r| r.is_empty() || r.starts_with('['))
-    };
     // The common case on the hot path: nothing to strip, so nothing to re-encode.
-    if !form_urlencoded::parse(input).any(|(k, _)| named(&k)) {
+    if !form_urlencoded::parse(input).any(|(k, _)| names_param(&k, name)) {
         return (String::from_utf8_lossy(input).into_owned(), None);
     }
     let mut removed = None;
     let mut out = form_urlencoded::Serializer::new(String::new());
     for (k, v) in form_urlencoded::parse(input) {
-        let bracketed = k
-            .strip_prefix(name)
-            .is_some_and(|rest| rest.starts_with('['));
         if k == name {
             removed.get_or_insert_with(|| v.into_owned());
-        } else if bracketed {
-            // Never forwarded, never taken as a token.
+        } else if names_param(&k, name) {
+            // Never forwarded, never taken as the param.
         } else {
             out.append_pair(&k, &v);
         }
@@ -190,13 +214,20 @@ pub fn strip_form_param(input: &[u8], name: &str) -> (String, Option<String>) {
     (out.finish(), removed)
 }
 
-/// Removes a top-level `name` key from a JSON object body. Returns the new body and the removed
-/// value when it was a string.
+/// Removes every top-level key [`names_param`] says is `name` from a JSON object body. Returns
+/// the new body and the value of the key named exactly `name`, if any.
 pub fn strip_json_param(body: &[u8], name: &str) -> Result<(Vec<u8>, Option<Value>), ParamsError> {
     let mut map = parse_json_object(body)?;
-    let removed = map.shift_remove(name);
+    let removed = strip_named(&mut map, name);
     let bytes = serde_json::to_vec(&Value::Object(map)).map_err(|_| ParamsError::InvalidJson)?;
     Ok((bytes, removed))
+}
+
+/// Removes every key [`names_param`] says is `name`; returns the value of exactly `name`.
+fn strip_named(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
+    let removed = map.shift_remove(name);
+    map.retain(|k, _| !names_param(k, name));
+    removed
 }
 
 /// Encodes params back into a query string the way Rails would read them again: arrays as
@@ -258,6 +289,24 @@ mod tests {
     }
 
     #[test]
+    fn json_in_another_charset_is_not_json() {
+        let of = |ct| BodyKind::of(Some(ct), b"{}");
+        assert_eq!(of("application/json; charset=utf-16"), BodyKind::Other);
+        assert_eq!(of("application/json;CHARSET=\"latin1\""), BodyKind::Other);
+        assert_eq!(
+            of("application/problem+json; charset=utf-32"),
+            BodyKind::Other
+        );
+        assert_eq!(of("application/json"), BodyKind::Json);
+        assert_eq!(of("application/json; charset=\"UTF-8\""), BodyKind::Json);
+        assert_eq!(of("application/json; profile=x"), BodyKind::Json);
+        assert_eq!(
+            of("application/x-www-form-urlencoded; charset=ISO-8859-1"),
+            BodyKind::Form
+        );
+    }
+
+    #[test]
     fn json_bodies_keep_their_types() {
         let p = Params::from_request(
             None,
@@ -306,5 +355,35 @@ mod tests {
         let (body, v) = strip_json_param(br#"{"access_token":"t","k":1}"#, "access_token").unwrap();
         assert_eq!(body, br#"{"k":1}"#);
         assert_eq!(v, Some(json!("t")));
+    }
+
+    #[test]
+    fn other_cases_and_padding_are_stripped_but_never_taken() {
+        for key in [
+            "ACCESS_TOKEN",
+            "Access_Token",
+            "access_token ",
+            " access_token",
+            "\taccess_token\0",
+            "access_token]",
+            "[access_token]",
+            "ACCESS_TOKEN[]",
+        ] {
+            assert!(names_param(key, "access_token"), "{key:?}");
+        }
+        for key in ["access_tokens", "x_access_token", "access token", "token"] {
+            assert!(!names_param(key, "access_token"), "{key:?}");
+        }
+        let (rest, token) = strip_form_param(
+            b"ACCESS_TOKEN=a&x=1&access_token%20=b&%5Baccess_token%5D=c",
+            "access_token",
+        );
+        assert_eq!((rest.as_str(), token), ("x=1", None));
+        let (body, v) = strip_json_param(
+            br#"{"Access_Token":"t"," access_token":"u","k":1}"#,
+            "access_token",
+        )
+        .unwrap();
+        assert_eq!((body.as_slice(), v), (br#"{"k":1}"#.as_slice(), None));
     }
 }
