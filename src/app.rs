@@ -137,6 +137,7 @@ pub fn api_router(state: AppState) -> Router {
         routes,
         state.metrics.clone(),
         state.settings.server.request_timeout,
+        state.settings.log.access_sample,
     )
     .with_state(state)
 }

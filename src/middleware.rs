@@ -6,13 +6,15 @@
 //!    so the next layer mints a fresh one.
 //! 2. `SetRequestId` / `PropagateRequestId`: every request has an id, echoed in the response.
 //! 3. `TraceLayer`: one span per request with method, matched route and request id, nothing else
-//!    (query strings and bodies may hold license keys or tokens).
+//!    (query strings and bodies may hold license keys or tokens), and an access line for one in
+//!    `log.access_sample` answers; per-IP refusals get none (a flood must not flood the logs).
 //! 4. `track_metrics`: counts and times every answer, including the ones produced below.
 //! 5. `request_timeout`: a whole request gets `server.request_timeout`, then 504.
 //! 6. `CatchPanic`: a panic becomes a 500 in Gumroad's shape, not a dropped connection.
 //! 7. `reject_unsafe_paths`: path-escape spellings get 400 before any handler runs.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -22,22 +24,24 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 
 use crate::error::{AppError, panic_response};
 use crate::inbound::reject_unsafe_paths;
+use crate::limits::LimitedResponse;
 use crate::metrics::{Metrics, method_label};
 
 const REQUEST_ID: &str = "x-request-id";
 const MAX_REQUEST_ID_LEN: usize = 128;
 
-/// Wraps `router` in the layers above.
+/// Wraps `router` in the layers above. `access_sample`: one access line per that many answers.
 pub fn apply<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     metrics: Arc<Metrics>,
     timeout: Duration,
+    access_sample: u64,
 ) -> Router<S> {
+    let answered = Arc::new(AtomicU64::new(0));
     router.layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn(sanitize_request_id))
@@ -46,13 +50,33 @@ pub fn apply<S: Clone + Send + Sync + 'static>(
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(request_span)
-                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                    .on_response(
+                        move |response: &Response, latency: Duration, _: &tracing::Span| {
+                            access_line(response, latency, &answered, access_sample);
+                        },
+                    ),
             )
             .layer(middleware::from_fn_with_state(metrics, track_metrics))
             .layer(middleware::from_fn_with_state(timeout, request_timeout))
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(middleware::from_fn(reject_unsafe_paths)),
     )
+}
+
+/// The access line of one answer (in the request's span): every `sample`th answer, never a
+/// per-IP refusal (those are counted, and summed up once a minute by the limits).
+fn access_line(response: &Response, latency: Duration, answered: &AtomicU64, sample: u64) {
+    if response.extensions().get::<LimitedResponse>().is_some() {
+        return;
+    }
+    if answered.fetch_add(1, Ordering::Relaxed) % sample.max(1) != 0 {
+        return;
+    }
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_millis() as u64,
+        "finished processing request"
+    );
 }
 
 fn request_span(req: &Request) -> tracing::Span {

@@ -193,3 +193,66 @@ async fn sigterm_with_a_half_open_connection_exits_within_the_deadline() {
     let status = exited.unwrap_or_else(|_| panic!("no exit within 10 s:\n{}", server.log()));
     assert!(status.unwrap().success(), "{}", server.log());
 }
+
+/// Sends `n` public verifies of the sandbox's valid license; the statuses.
+async fn verifies(api: SocketAddr, n: usize) -> Vec<u16> {
+    gumgate::tls::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        let res = client
+            .post(format!("http://{api}/v2/licenses/verify"))
+            .form(&[
+                ("product_id", "9Y2u8Dy4AWioyNrmNROrFA=="),
+                ("license_key", "5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A0"),
+                ("increment_uses_count", "false"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    statuses
+}
+
+/// A flood of refused requests costs no log line each (350 bytes a refusal once made 813 MB of
+/// logs in 30 s): refusals are counted, and answered requests keep their access line.
+#[tokio::test]
+async fn refusals_are_counted_not_logged_one_line_each() {
+    let _one_at_a_time = SERIAL.lock().await;
+    let server = Server::start(&[("GUMGATE__LIMITS__VERIFY_PER_IP", "5/min")]).await;
+    let statuses = verifies(server.api, 200).await;
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        (statuses.len() - refused, refused),
+        (5, 195),
+        "{statuses:?}"
+    );
+    let lines = || server.log().matches("finished processing request").count();
+    assert_eq!(lines(), 5, "{}", server.log());
+    let metrics = reqwest::get(format!("http://{}/metrics", server.ops))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"gumgate_inbound_limited_total{limit="verify"} 195"#),
+        "{metrics}"
+    );
+}
+
+/// `log.access_sample = 10`: one access line per ten answers.
+#[tokio::test]
+async fn access_lines_can_be_sampled() {
+    let _one_at_a_time = SERIAL.lock().await;
+    let server = Server::start(&[
+        ("GUMGATE__LIMITS__VERIFY_PER_IP", "1000/s"),
+        ("GUMGATE__LOG__ACCESS_SAMPLE", "10"),
+    ])
+    .await;
+    let statuses = verifies(server.api, 50).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let lines = server.log().matches("finished processing request").count();
+    assert_eq!(lines, 5, "{}", server.log());
+}

@@ -307,6 +307,8 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// Default `EnvFilter` directive; `RUST_LOG` wins when set.
     pub level: String,
+    /// Log one access line in this many answered requests (1: every one).
+    pub access_sample: u64,
 }
 
 /// How log lines are written.
@@ -443,6 +445,12 @@ impl Settings {
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::invalid("log.level", "is not a valid filter"));
+        }
+        if self.log.access_sample == 0 {
+            return Err(ConfigError::invalid(
+                "log.access_sample",
+                "must be at least 1 (1 logs every request)",
+            ));
         }
         Ok(())
     }

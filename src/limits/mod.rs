@@ -18,6 +18,7 @@ mod tests;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -42,6 +43,8 @@ pub struct InboundLimits {
 
 struct Inner {
     limiters: Limiters,
+    /// Refusals since the last summary line.
+    refused: AtomicU64,
     trusted_proxies: Vec<IpNet>,
     metrics: Arc<Metrics>,
     /// `RateLimit-Policy`, the same on every answer.
@@ -59,6 +62,7 @@ impl InboundLimits {
         let upstream = settings.upstream_verify_per_ip;
         let inner = Arc::new(Inner {
             limiters: Limiters::new(verify, failed, upstream, Default::default()),
+            refused: AtomicU64::new(0),
             trusted_proxies,
             metrics,
             policy: headers::policy(verify, failed, upstream),
@@ -78,6 +82,13 @@ impl InboundLimits {
             }
             self.inner.limiters.prune();
             tracing::debug!(keys = self.inner.limiters.len(), "pruned inbound limiters");
+            let refused = self.take_refused();
+            if refused > 0 {
+                tracing::warn!(
+                    refused,
+                    "requests refused by per-IP limits in the last minute"
+                );
+            }
         }
     }
 
@@ -95,6 +106,11 @@ impl InboundLimits {
         Some(self.refuse(refused))
     }
 
+    /// Refusals since the last call (the summary line's count).
+    pub fn take_refused(&self) -> u64 {
+        self.inner.refused.swap(0, Ordering::Relaxed)
+    }
+
     fn refuse(&self, refused: Refused) -> Response {
         let label = refused.limit.label();
         self.inner
@@ -108,9 +124,17 @@ impl InboundLimits {
             retry_after_secs = headers::whole_seconds(refused.wait),
             "inbound request refused by a per-IP limit"
         );
-        headers::too_many_requests(&self.inner.policy, refused)
+        self.inner.refused.fetch_add(1, Ordering::Relaxed);
+        let mut response = headers::too_many_requests(&self.inner.policy, refused);
+        // Counted and summed up once a minute rather than logged one line each.
+        response.extensions_mut().insert(LimitedResponse);
+        response
     }
 }
+
+/// A response extension marking a per-IP refusal, which gets no access log line of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitedResponse;
 
 /// A request extension naming the client's limit key, set by [`enforce`] for the handlers.
 #[derive(Debug, Clone, Copy)]
