@@ -1,6 +1,7 @@
 //! The upstream budget: one shared GCRA spacing of every call to Maton, with priorities, the
-//! 429 pause and a circuit breaker. State is in-process behind a small API so that a Redis
-//! backing can later share one budget between replicas without changing callers.
+//! 429 pause (capped at `upstream.max_pause`) and a circuit breaker. State is in-process behind
+//! a small API so that a Redis backing can later share one budget between replicas without
+//! changing callers.
 
 mod breaker;
 mod gcra;
@@ -52,6 +53,7 @@ impl Budget {
             gcra::Gcra::new(settings.rate_limit, settings.burst, settings.spacing_margin),
             pause::Pause::new(
                 settings.backoff_max,
+                settings.max_pause,
                 metrics.upstream_throttled.clone(),
                 metrics.upstream_blocked_seconds.clone(),
             ),

@@ -1,7 +1,7 @@
 //! The upstream budget end to end: Maton's limit is never exceeded under a flood, a 429 stops
 //! all upstream traffic for its Retry-After, and the breaker stops hammering a failing upstream.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gumgate_sandbox::{SandboxConfig, seed};
 use reqwest::Method;
@@ -153,4 +153,35 @@ async fn writes_are_never_retried_but_reads_are() {
     let res = app.verify(&VALID).await;
     assert_eq!(res.status(), 503);
     assert_eq!(app.sandbox.request_count(), 4);
+}
+
+#[tokio::test]
+async fn a_retry_after_of_years_pauses_upstream_traffic_at_most_max_pause() {
+    let cap = Duration::from_secs(2);
+    // Delta-seconds (31.7 years) and an HTTP-date far ahead: both capped.
+    for retry_after in ["999999999", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+        let app = spawn_app_with(|s| s.upstream.max_pause = cap).await;
+        app.fail_next(1, 429, Some(retry_after));
+        let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+        assert_eq!(res.status(), 429, "{retry_after}");
+        let paused = app.state.upstream.budget().paused_for().expect("paused");
+        assert!(paused <= cap, "{retry_after}: {paused:?}");
+        let ready: serde_json::Value = reqwest::get(format!("{}/readyz", app.ops))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let reported = ready["budget"]["paused_seconds"].as_f64().unwrap();
+        assert!(
+            reported > 0.0 && reported <= cap.as_secs_f64(),
+            "{retry_after}: {ready}"
+        );
+        // What callers are told to wait is the capped pause, not upstream's years.
+        let res = app.admin(Method::GET, "/v2/products").send().await.unwrap();
+        assert_eq!(res.status(), 429);
+        assert_eq!(res.headers()["retry-after"], "2", "{retry_after}");
+        let m = app.metrics().await;
+        assert!(sample(&m, "gumgate_upstream_blocked_seconds_total") <= cap.as_secs_f64());
+    }
 }
