@@ -1,7 +1,7 @@
 //! The upstream budget: one shared GCRA spacing of every call to Maton, with priorities, the
-//! 429 pause (capped at `upstream.max_pause`) and a circuit breaker. State is in-process behind
-//! a small API so that a Redis backing can later share one budget between replicas without
-//! changing callers.
+//! 429 pause (capped at `upstream.max_pause`) and a circuit breaker, both of which an operator
+//! can clear ([`Budget::resume`]). State is in-process behind a small API so that a Redis
+//! backing can later share one budget between replicas without changing callers.
 
 mod breaker;
 mod gcra;
@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use scheduler::{State, Turn};
 
 pub use retry_after::parse_retry_after;
-pub use types::{BudgetSettings, CircuitState, Denied, DenyReason, Outcome, Priority};
+pub use types::{BudgetSettings, CircuitState, Denied, DenyReason, Outcome, Priority, Resumed};
 
 /// Stand-in for a wait too large to add to an `Instant`.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -121,6 +121,20 @@ impl Budget {
     /// Time left of a 429-ordered pause, if any.
     pub fn paused_for(&self) -> Option<Duration> {
         self.inner.lock().pause.left(Instant::now())
+    }
+
+    /// Ends a 429 pause and closes the circuit breaker at once: an operator's call, when they
+    /// know upstream is back (or a `Retry-After` was wrong). Queued calls are woken to go now,
+    /// still spaced by the rate limit. Returns what was cleared.
+    pub fn resume(&self) -> Resumed {
+        let now = Instant::now();
+        let mut state = self.inner.lock();
+        let resumed = Resumed {
+            pause_left: state.pause.clear(now),
+            circuit: state.breaker.close(now),
+        };
+        state.notify_all();
+        resumed
     }
 
     /// The circuit breaker's state now.

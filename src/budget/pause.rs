@@ -1,7 +1,8 @@
 //! The 429 pause: after upstream says "too many requests", nothing is granted until the time
 //! it named, or, when it named none, until a capped exponential backoff has passed. No pause
 //! is ever longer than `max_pause`, whatever upstream names: one `Retry-After: 999999999` once
-//! stopped all upstream traffic for 31.7 years (issue 9).
+//! stopped all upstream traffic for 31.7 years (issue 9). An operator can end a pause early
+//! ([`Pause::clear`], `DELETE /admin/upstream/pause`).
 
 use std::time::Duration;
 
@@ -89,6 +90,15 @@ impl Pause {
                 tracing::warn!(pause = ?wait, streak = self.streak, "upstream answered 429; pausing")
             }
         }
+    }
+
+    /// Ends the pause now (an operator's call); returns what was left of it. The backoff starts
+    /// from the beginning again.
+    pub(super) fn clear(&mut self, now: Instant) -> Option<Duration> {
+        let left = self.left(now);
+        self.until = None;
+        self.streak = 0;
+        left
     }
 
     /// A call succeeded: the next 429 starts the backoff from the beginning.

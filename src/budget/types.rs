@@ -114,3 +114,23 @@ pub enum CircuitState {
     HalfOpen,
     Open,
 }
+
+impl CircuitState {
+    /// The wire form: `closed`, `half_open` or `open`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::HalfOpen => "half_open",
+            Self::Open => "open",
+        }
+    }
+}
+
+/// What [`Budget::resume`](super::Budget::resume) cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resumed {
+    /// What was left of a 429 pause, if one was on.
+    pub pause_left: Option<Duration>,
+    /// The breaker's state before it was closed.
+    pub circuit: CircuitState,
+}

@@ -157,3 +157,22 @@ async fn the_backoff_never_outlasts_max_pause_either() {
         tokio::time::advance(pause).await;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn resume_ends_the_pause_and_wakes_waiters_at_once() {
+    let (budget, _) = budget();
+    budget.complete(take(&budget, Priority::Public).await, throttled(Some(30)));
+    let b = budget.clone();
+    let waiter = tokio::spawn(async move { b.acquire(Priority::Admin, PATIENT).await });
+    tokio::task::yield_now().await;
+    let t0 = Instant::now();
+    let resumed = budget.resume();
+    assert_eq!(resumed.pause_left, Some(Duration::from_secs(30)));
+    assert_eq!(resumed.circuit, crate::budget::CircuitState::Closed);
+    assert_eq!(budget.paused_for(), None);
+    waiter.await.unwrap().expect("granted");
+    // Still spaced by the rate limit, but not by the pause.
+    assert!(since(t0) <= T, "{:?}", since(t0));
+    // Nothing left to clear.
+    assert_eq!(budget.resume().pause_left, None);
+}
