@@ -10,7 +10,6 @@ use axum::{Json, Router};
 use http::StatusCode;
 use serde_json::json;
 
-use crate::budget::CircuitState;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -33,11 +32,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
     let upstream = state.upstream.health().observe().await;
     let budget = state.upstream.budget();
-    let circuit = match budget.circuit() {
-        CircuitState::Closed => "closed",
-        CircuitState::HalfOpen => "half_open",
-        CircuitState::Open => "open",
-    };
+    let circuit = budget.circuit().label();
     let paused = budget.paused_for().map_or(0.0, |d| d.as_secs_f64());
     Json(json!({
         "status": "ready",

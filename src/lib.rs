@@ -11,7 +11,8 @@
 //!   views, uses mirroring, and the reconciler that re-checks licenses holding activations.
 //! - [`webhooks`]: the ping receiver, the inbox processor, `gumgate webhooks register`.
 //! - [`sales`]: cached admin `GET /v2/sales[/{id}]`.
-//! - [`admin`]: every other Gumroad call passed through, Maton connections, the cache purge.
+//! - [`admin`]: every other Gumroad call passed through, Maton connections, the cache purge,
+//!   the upstream resume (ends a 429 pause, closes the breaker).
 //! - [`health`]: `/livez`, `/readyz`.
 //!
 //! What those share:

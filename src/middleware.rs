@@ -69,7 +69,10 @@ fn access_line(response: &Response, latency: Duration, answered: &AtomicU64, sam
     if response.extensions().get::<LimitedResponse>().is_some() {
         return;
     }
-    if answered.fetch_add(1, Ordering::Relaxed) % sample.max(1) != 0 {
+    if !answered
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(sample.max(1))
+    {
         return;
     }
     tracing::info!(

@@ -7,7 +7,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use gumroad_wire::sales;
 use http::{HeaderMap, Method, StatusCode, header};
+use serde_json::Value;
 
 use crate::cache::Answer;
 use crate::error::AppError;
@@ -65,15 +67,31 @@ async fn sales(State(state): State<AppState>, Admin(p): Admin) -> Result<Respons
     }
 }
 
-/// 200s are kept (including Gumroad's 200 "sale not found"); errors pass; outages fail.
+/// Gumroad's 200s are kept: a page of sales, one sale, or its 200 "sale not found". A 200 in
+/// any other shape (an HTML maintenance page, broken JSON, a bare `{"success":false}`) is what
+/// a proxy in between passed off as an answer: an outage, never stored, so it can neither
+/// replace a good entry nor become the stale fallback (issue 9). Throttling and 5xx outages
+/// fail too; other errors (Gumroad's 400 for a bad `page_key`, say) are the caller's and pass.
 fn classify(answer: &Answer, ttls: &Ttls) -> Verdict {
-    if read_through::is_failure(answer) {
+    if answer.status == StatusCode::OK {
+        let body = serde_json::from_slice::<Value>(&answer.body).unwrap_or(Value::Null);
+        if found(&body) || sales::is_sale_not_found(&body) {
+            Verdict::Store(ttls.ok)
+        } else {
+            Verdict::Fail
+        }
+    } else if read_through::is_failure(answer) {
         Verdict::Fail
-    } else if answer.status == StatusCode::OK {
-        Verdict::Store(ttls.ok)
     } else {
         Verdict::Pass
     }
+}
+
+/// `{"success":true,...}` with a `sales` array (a page) or a `sale` object (one sale).
+fn found(body: &Value) -> bool {
+    body.get("success") == Some(&Value::Bool(true))
+        && (body.get("sales").is_some_and(Value::is_array)
+            || body.get("sale").is_some_and(Value::is_object))
 }
 
 /// Without a stale copy, an admin gets what the passthrough would have given: upstream's own

@@ -1,9 +1,11 @@
-//! The admin surface: every other Gumroad v2 call passed through, and Maton's connection
-//! management. Everything here requires an admin token.
+//! The admin surface: every other Gumroad v2 call passed through, Maton's connection
+//! management, the cache purge and the upstream resume. Everything here requires an admin
+//! token.
 
 mod cache;
 mod connections;
 mod passthrough;
+mod upstream;
 
 use axum::Router;
 
@@ -14,4 +16,5 @@ pub fn router() -> Router<AppState> {
         .merge(passthrough::router())
         .merge(connections::router())
         .merge(cache::router())
+        .merge(upstream::router())
 }

@@ -93,6 +93,18 @@ impl Breaker {
         }
     }
 
+    /// Closes the circuit now (an operator's call); returns the state it was in. A probe still
+    /// out is harmless: outside half-open its outcome is ignored.
+    pub(super) fn close(&mut self, now: Instant) -> CircuitState {
+        let was = self.state(now);
+        if was == CircuitState::Closed {
+            self.phase = Phase::Closed { failures: 0 };
+        } else {
+            self.set(Phase::Closed { failures: 0 });
+        }
+        was
+    }
+
     /// The probe's permit was dropped without an outcome: let another probe go.
     pub(super) fn abandon_probe(&mut self) {
         if self.phase == (Phase::HalfOpen { probe_out: true }) {

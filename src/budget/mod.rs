@@ -1,5 +1,6 @@
 //! The upstream budget: one shared GCRA spacing of every call to Maton, with priorities, the
-//! 429 pause and a circuit breaker. State is in-process behind a small API so that a Redis
+//! 429 pause (capped at `upstream.max_pause`) and a circuit breaker, both of which an operator
+//! can clear ([`Budget::resume`]). State is in-process behind a small API so that a Redis
 //! backing can later share one budget between replicas without changing callers.
 
 mod breaker;
@@ -22,7 +23,7 @@ use crate::metrics::Metrics;
 use scheduler::{State, Turn};
 
 pub use retry_after::parse_retry_after;
-pub use types::{BudgetSettings, CircuitState, Denied, DenyReason, Outcome, Priority};
+pub use types::{BudgetSettings, CircuitState, Denied, DenyReason, Outcome, Priority, Resumed};
 
 /// Stand-in for a wait too large to add to an `Instant`.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -52,6 +53,7 @@ impl Budget {
             gcra::Gcra::new(settings.rate_limit, settings.burst, settings.spacing_margin),
             pause::Pause::new(
                 settings.backoff_max,
+                settings.max_pause,
                 metrics.upstream_throttled.clone(),
                 metrics.upstream_blocked_seconds.clone(),
             ),
@@ -124,6 +126,20 @@ impl Budget {
     /// How many acquires of `priority` wait in the queue now (for tests and diagnostics).
     pub fn queued(&self, priority: Priority) -> usize {
         self.inner.lock().queued(priority)
+    }
+
+    /// Ends a 429 pause and closes the circuit breaker at once: an operator's call, when they
+    /// know upstream is back (or a `Retry-After` was wrong). Queued calls are woken to go now,
+    /// still spaced by the rate limit. Returns what was cleared.
+    pub fn resume(&self) -> Resumed {
+        let now = Instant::now();
+        let mut state = self.inner.lock();
+        let resumed = Resumed {
+            pause_left: state.pause.clear(now),
+            circuit: state.breaker.close(now),
+        };
+        state.notify_all();
+        resumed
     }
 
     /// The circuit breaker's state now.

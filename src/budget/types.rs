@@ -48,6 +48,8 @@ pub struct BudgetSettings {
     pub breaker_cooldown: Duration,
     /// Cap of the backoff after a 429 without `Retry-After`.
     pub backoff_max: Duration,
+    /// Longest pause one 429 can order, its `Retry-After` included.
+    pub max_pause: Duration,
 }
 
 impl From<&crate::config::UpstreamSettings> for BudgetSettings {
@@ -59,6 +61,7 @@ impl From<&crate::config::UpstreamSettings> for BudgetSettings {
             breaker_failures: u.breaker_failures,
             breaker_cooldown: u.breaker_cooldown,
             backoff_max: u.backoff_max,
+            max_pause: u.max_pause,
         }
     }
 }
@@ -110,4 +113,24 @@ pub enum CircuitState {
     Closed,
     HalfOpen,
     Open,
+}
+
+impl CircuitState {
+    /// The wire form: `closed`, `half_open` or `open`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::HalfOpen => "half_open",
+            Self::Open => "open",
+        }
+    }
+}
+
+/// What [`Budget::resume`](super::Budget::resume) cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resumed {
+    /// What was left of a 429 pause, if one was on.
+    pub pause_left: Option<Duration>,
+    /// The breaker's state before it was closed.
+    pub circuit: CircuitState,
 }

@@ -220,6 +220,9 @@ pub struct UpstreamSettings {
     /// Cap of the backoff after a 429 without `Retry-After`.
     #[serde(with = "humantime_serde")]
     pub backoff_max: Duration,
+    /// Longest pause one 429 can order, whatever its `Retry-After` says.
+    #[serde(with = "humantime_serde")]
+    pub max_pause: Duration,
 }
 
 /// `[cache]`: how long answers are reused, and the memory they may take.
@@ -411,6 +414,12 @@ impl Settings {
         if u.burst == 0 {
             return Err(ConfigError::invalid("upstream.burst", "must be at least 1"));
         }
+        if u.max_pause.is_zero() {
+            return Err(ConfigError::invalid(
+                "upstream.max_pause",
+                "must be above 0 (a 429 must pause upstream traffic)",
+            ));
+        }
         if u.breaker_failures == 0 {
             return Err(ConfigError::invalid(
                 "upstream.breaker_failures",
@@ -533,6 +542,7 @@ mod tests {
         assert_eq!(s.log.format, LogFormat::Pretty);
         assert_eq!(s.upstream.rate_limit, 10);
         assert_eq!(s.cache.verify_ttl, Duration::from_secs(300));
+        assert_eq!(s.upstream.max_pause, Duration::from_secs(300));
         assert_eq!(
             s.limits.failed_verify_per_ip.period,
             Duration::from_secs(60)
@@ -605,6 +615,7 @@ mod tests {
             ("GUMGATE__SERVER__NO_SUCH_KEY", "1", "no_such_key"),
             ("GUMGATE__LIMITS__VERIFY_PER_IP", "fast", "verify_per_ip"),
             ("GUMGATE__UPSTREAM__RATE_LIMIT", "0", "upstream.rate_limit"),
+            ("GUMGATE__UPSTREAM__MAX_PAUSE", "0s", "upstream.max_pause"),
         ] {
             let err = Settings::load_from(None, env(&[(k, v)]))
                 .unwrap_err()

@@ -51,7 +51,9 @@ impl License {
 /// what Gumroad answers to the cached, non-incrementing verify (the cache entry an app's own
 /// verify shares), asked at `priority` and, with [`Freshness::Refresh`], upstream even when a
 /// fresh answer is cached. A stale answer stands in for an app's verify, but it is no fresh
-/// decision: here it means upstream is unavailable.
+/// decision: here it means upstream is unavailable. So does anything the verify cache does not
+/// take for Gumroad's answer (an HTML page or broken JSON under a 200, say): junk from a proxy
+/// must never read as "this license does not exist".
 pub async fn decide(
     state: &AppState,
     product: &str,

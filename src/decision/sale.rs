@@ -2,6 +2,7 @@
 //! the reconciler remembers sales instead of keys, so both resolve the key upstream
 //! (`GET /v2/sales/{id}`), from spare budget only.
 
+use gumroad_wire::sales;
 use http::StatusCode;
 use serde_json::Value;
 
@@ -16,10 +17,15 @@ pub enum SaleLookupError {
     Upstream(#[from] UpstreamError),
     #[error("the sale lookup answered {0}")]
     Status(StatusCode),
+    /// A 200 that is neither a sale nor Gumroad's not-found (a proxy's maintenance page,
+    /// broken JSON): an outage, not a "no such sale".
+    #[error("the sale lookup answered 200 with something other than Gumroad's answer")]
+    NotGumroad,
 }
 
 /// The product and license key of one sale. `Ok(None)` is a definite "nothing to resolve"
-/// (no such sale for this connection, or a sale without a license key).
+/// (no such sale for this connection, or a sale without a license key); only Gumroad's own
+/// answers say so, anything else under a 200 is an error worth another try.
 pub async fn license_of_sale(
     state: &AppState,
     sale_id: &str,
@@ -40,7 +46,13 @@ pub async fn license_of_sale(
         return Err(SaleLookupError::Status(answer.status));
     }
     let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    if sales::is_sale_not_found(&body) {
+        return Ok(None);
+    }
     let sale = &body["sale"];
+    if body["success"] != Value::Bool(true) || !sale.is_object() {
+        return Err(SaleLookupError::NotGumroad);
+    }
     Ok(sale["license_key"].as_str().map(|key| {
         let product = sale["product_id"].as_str().unwrap_or_default();
         (product.to_owned(), key.to_owned())

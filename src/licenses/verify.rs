@@ -153,34 +153,49 @@ fn target() -> Target {
     Target::Gumroad(vec!["v2".into(), "licenses".into(), "verify".into()])
 }
 
-/// Gumroad's verify answers: 200 is kept fresh for `verify_ttl`, the definitive 404s for
-/// `negative_ttl`; a 400 or 500 in Gumroad's own shape (a non-string param, a missing
-/// `product_id`) is the caller's error and passes; anything else (429, 5xx, Maton's 400/401
-/// about its own setup) is an outage for which a stale answer may stand in.
+/// Gumroad's verify answers, and only those, are kept: a 200 carrying a purchase or an
+/// imported customer stays fresh for `verify_ttl`, one of the three definitive 404s for
+/// `negative_ttl`. A 400 or 500 in Gumroad's own shape (a non-string param, a missing
+/// `product_id`) is the caller's error and passes. Anything else is an outage for which a stale
+/// answer may stand in: 429, 5xx, Maton's 400/401 about its own setup, and whatever a proxy in
+/// between passes off as an answer, a 200 included (an HTML maintenance page, broken JSON, a
+/// bare `{"success":false}`). Storing one of those would replace a good answer and then serve as
+/// the stale fallback during the outage (issue 9).
 fn classify(answer: &Answer, ttls: &Ttls) -> Verdict {
+    let Ok(body) = serde_json::from_slice::<Value>(&answer.body) else {
+        return Verdict::Fail;
+    };
     match answer.status {
-        StatusCode::OK => Verdict::Store(ttls.ok),
-        StatusCode::NOT_FOUND if definitive_not_found(answer) => Verdict::Store(ttls.not_found),
-        StatusCode::NOT_FOUND => Verdict::Pass,
-        StatusCode::BAD_REQUEST | StatusCode::INTERNAL_SERVER_ERROR if gumroad_shaped(answer) => {
+        StatusCode::OK if verified(&body) => Verdict::Store(ttls.ok),
+        StatusCode::NOT_FOUND if definitive_not_found(&body) => Verdict::Store(ttls.not_found),
+        StatusCode::BAD_REQUEST | StatusCode::INTERNAL_SERVER_ERROR if caller_error(&body) => {
             Verdict::Pass
         }
         _ => Verdict::Fail,
     }
 }
 
-/// One of Gumroad's three verify 404s, and not some other 404 (a proxy's, a routing error's).
-fn definitive_not_found(answer: &Answer) -> bool {
-    serde_json::from_slice::<Value>(&answer.body).is_ok_and(|v| {
-        v.get("message")
-            .and_then(Value::as_str)
-            .is_some_and(|m| licenses::VERIFY_NOT_FOUND_MESSAGES.contains(&m))
-    })
+/// `{"success":true,...}` with a `purchase` or, for an imported customer, an
+/// `imported_customer` object.
+fn verified(body: &Value) -> bool {
+    body.get("success") == Some(&Value::Bool(true))
+        && (body.get("purchase").is_some_and(Value::is_object)
+            || body.get("imported_customer").is_some_and(Value::is_object))
 }
 
-fn gumroad_shaped(answer: &Answer) -> bool {
-    serde_json::from_slice::<Value>(&answer.body)
-        .is_ok_and(|v| v.get("success") == Some(&Value::Bool(false)))
+/// One of Gumroad's three verify 404s, and not some other 404 (a proxy's, a routing error's).
+fn definitive_not_found(body: &Value) -> bool {
+    body.get("success") == Some(&Value::Bool(false))
+        && body
+            .get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| licenses::VERIFY_NOT_FOUND_MESSAGES.contains(&m))
+}
+
+/// Gumroad's own refusal of a request: `{"success":false,"message":"..."}`.
+fn caller_error(body: &Value) -> bool {
+    body.get("success") == Some(&Value::Bool(false))
+        && body.get("message").is_some_and(Value::is_string)
 }
 
 fn ttls(state: &AppState) -> Ttls {

@@ -548,6 +548,56 @@ async fn a_stale_cached_answer_is_no_fresh_decision_for_activations() {
 }
 
 #[tokio::test]
+async fn junk_from_upstream_is_an_outage_not_a_missing_license() {
+    // Default settings: what a paying user had when a proxy answered 200 with a maintenance page.
+    let app = spawn_app().await;
+    let (_, act) = app.activate(seed::LICENSE_VALID, "m1").await;
+    let id = act["activation"]["id"].as_str().unwrap().to_owned();
+    app.clock.advance(Duration::from_secs(600)); // the cached answer is now stale
+    let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": id});
+    let junk = [
+        (
+            Some("text/html; charset=utf-8"),
+            "<html>Down for maintenance</html>",
+        ),
+        (Some("application/json"), "{\"success\":tr"),
+        (Some("application/json"), "{\"success\":false}"),
+    ];
+    for (content_type, page) in junk {
+        let before = app.sandbox.request_count();
+        app.answer_next(1, 200, content_type, page);
+        let (s, v) = app.call("validate", body.clone()).await;
+        assert_eq!(
+            (s, &v["valid"], &v["offline"]),
+            (200, &json!(true), &json!(true)),
+            "{page}: {v}"
+        );
+        assert_eq!(
+            app.sandbox.request_count(),
+            before + 1,
+            "upstream was asked"
+        );
+    }
+    // A new machine cannot activate on junk: upstream is unavailable, the license not missing.
+    app.answer_next(
+        1,
+        200,
+        Some("text/html"),
+        "<html>Down for maintenance</html>",
+    );
+    let (s, v) = app.activate(seed::LICENSE_VALID, "m2").await;
+    assert_eq!(
+        (s, &v["code"]),
+        (503, &json!("UPSTREAM_UNAVAILABLE")),
+        "{v}"
+    );
+    // Once Gumroad answers again, the activation validates online with a fresh token.
+    let (s, v) = app.call("validate", body).await;
+    assert_eq!((s, &v["code"]), (200, &json!("VALID")), "{v}");
+    assert!(v.get("offline").is_none() && v["token"].is_string(), "{v}");
+}
+
+#[tokio::test]
 async fn the_daily_deactivation_limit_is_the_activations_product_not_the_callers() {
     let app = spawn_app_with(|s| {
         s.products.insert(

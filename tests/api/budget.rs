@@ -1,7 +1,7 @@
 //! The upstream budget end to end: Maton's limit is never exceeded under a flood, a 429 stops
 //! all upstream traffic for its Retry-After, and the breaker stops hammering a failing upstream.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gumgate_sandbox::{SandboxConfig, seed};
 use reqwest::Method;
@@ -153,4 +153,109 @@ async fn writes_are_never_retried_but_reads_are() {
     let res = app.verify(&VALID).await;
     assert_eq!(res.status(), 503);
     assert_eq!(app.sandbox.request_count(), 4);
+}
+
+#[tokio::test]
+async fn a_retry_after_of_years_pauses_upstream_traffic_at_most_max_pause() {
+    let cap = Duration::from_secs(2);
+    // Delta-seconds (31.7 years) and an HTTP-date far ahead: both capped.
+    for retry_after in ["999999999", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+        let app = spawn_app_with(|s| s.upstream.max_pause = cap).await;
+        app.fail_next(1, 429, Some(retry_after));
+        let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+        assert_eq!(res.status(), 429, "{retry_after}");
+        let paused = app.state.upstream.budget().paused_for().expect("paused");
+        assert!(paused <= cap, "{retry_after}: {paused:?}");
+        let ready: serde_json::Value = reqwest::get(format!("{}/readyz", app.ops))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let reported = ready["budget"]["paused_seconds"].as_f64().unwrap();
+        assert!(
+            reported > 0.0 && reported <= cap.as_secs_f64(),
+            "{retry_after}: {ready}"
+        );
+        // What callers are told to wait is the capped pause, not upstream's years.
+        let res = app.admin(Method::GET, "/v2/products").send().await.unwrap();
+        assert_eq!(res.status(), 429);
+        assert_eq!(res.headers()["retry-after"], "2", "{retry_after}");
+        let m = app.metrics().await;
+        assert!(sample(&m, "gumgate_upstream_blocked_seconds_total") <= cap.as_secs_f64());
+    }
+}
+
+#[tokio::test]
+async fn an_admin_can_end_a_pause_and_close_the_breaker_at_once() {
+    let app = spawn_app().await;
+    app.fail_next(1, 429, Some("120"));
+    let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    let budget = app.state.upstream.budget();
+    assert!(budget.paused_for().is_some());
+
+    // Without the admin token nothing is cleared.
+    let res = app
+        .client
+        .delete(format!("{}/admin/upstream/pause", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(budget.paused_for().is_some());
+
+    let res = app
+        .admin(Method::DELETE, "/admin/upstream/pause")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["success"], true, "{body}");
+    let cleared = body["cleared"]["pause_seconds"].as_u64().unwrap();
+    assert!((119..=120).contains(&cleared), "{body}");
+    assert_eq!(body["cleared"]["circuit"], "closed", "{body}");
+    assert_eq!(budget.paused_for(), None);
+    let before = app.sandbox.request_count();
+    let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.sandbox.request_count(),
+        before + 1,
+        "it reached upstream"
+    );
+
+    // An open circuit is closed the same way.
+    app.fail_next(1_000, 502, None);
+    for _ in 0..2 {
+        let _ = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+    }
+    assert_eq!(budget.circuit(), gumgate::budget::CircuitState::Open);
+    app.sandbox.set_faults(Default::default());
+    let res = app
+        .admin(Method::DELETE, "/admin/upstream/pause")
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["cleared"]["circuit"], "open", "{body}");
+    assert_eq!(body["cleared"]["pause_seconds"], 0, "{body}");
+    assert_eq!(budget.circuit(), gumgate::budget::CircuitState::Closed);
+    let before = app.sandbox.request_count();
+    let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.sandbox.request_count(),
+        before + 1,
+        "it reached upstream"
+    );
+
+    // Both resumes are in the audit trail, under the "-" marker (they concern no license).
+    let trail = app.state.store.audit_trail("-", 10).await.unwrap();
+    let resumes: Vec<_> = trail
+        .iter()
+        .filter(|e| e.action == "upstream_resume")
+        .collect();
+    assert_eq!(resumes.len(), 2, "{trail:?}");
 }

@@ -522,3 +522,88 @@ async fn unicode_spaces_are_another_key_and_upstream_gets_the_key_the_cache_hold
     let params = gumroad_wire::params::parse_form(sent.body.as_bytes());
     assert_eq!(params["license_key"], seed::LICENSE_VALID, "{}", sent.body);
 }
+
+/// What a proxy in front of Gumroad may pass off as an answer: a 200 that is not one.
+const NOT_AN_ANSWER: [(Option<&str>, &str); 3] = [
+    (
+        Some("text/html; charset=utf-8"),
+        "<html><body><h1>We'll be right back</h1></body></html>",
+    ),
+    (
+        Some("application/json; charset=utf-8"),
+        r#"{"success":true,"purchase":{"id":"#,
+    ),
+    (
+        Some("application/json; charset=utf-8"),
+        r#"{"success":false}"#,
+    ),
+];
+
+#[tokio::test]
+async fn a_200_that_is_not_gumroads_answer_is_an_outage_and_never_stored() {
+    let app = spawn_app().await;
+    let good = app.verify(&NO_INCREMENT).await.bytes().await.unwrap();
+    for (content_type, body) in NOT_AN_ANSWER {
+        // Past the TTL, the refresh meets the junk: the good answer stands in, stale.
+        app.clock.advance(Duration::from_secs(301));
+        let before = app.sandbox.request_count();
+        app.answer_next(1, 200, content_type, body);
+        let res = app.verify(&NO_INCREMENT).await;
+        assert_eq!(res.status(), 200, "{body}");
+        assert!(
+            cache_status(&res).ends_with("detail=stale-if-error"),
+            "{body}: {}",
+            cache_status(&res)
+        );
+        assert_eq!(res.bytes().await.unwrap(), good, "{body}");
+        assert_eq!(app.sandbox.request_count(), before + 1, "{body}");
+        // The junk was not stored: the next verify asks again, and stores Gumroad's answer.
+        let res = app.verify(&NO_INCREMENT).await;
+        assert_eq!(
+            cache_status(&res),
+            "gumgate; fwd=stale; fwd-status=200; stored",
+            "{body}"
+        );
+        assert_eq!(res.bytes().await.unwrap(), good, "{body}");
+    }
+    // An incrementing verify's junk replaces nothing either: the last answer stands in.
+    app.answer_next(1, 200, Some("text/html"), "<html>maintenance</html>");
+    let res = app.verify(&VALID).await;
+    assert_eq!(res.status(), 200);
+    assert!(cache_status(&res).contains("stale-if-error"));
+    let res = app.verify(&NO_INCREMENT).await;
+    assert!(cache_status(&res).contains("hit"), "{}", cache_status(&res));
+    assert_eq!(res.bytes().await.unwrap(), good);
+}
+
+#[tokio::test]
+async fn a_miss_that_meets_junk_is_unavailable_and_stores_nothing() {
+    let app = spawn_app().await;
+    // Junk under a 200, and a 404 or a 500 that is not one of Gumroad's: all outages.
+    let junk = [
+        (200, Some("text/html"), "<html>maintenance</html>"),
+        (200, Some("application/json"), "not json"),
+        (200, Some("application/json"), r#"{"success":false}"#),
+        (200, Some("application/json"), r#"{"success":true}"#),
+        (404, Some("text/html"), "<html>Not Found</html>"),
+        (404, Some("application/json"), r#"{"error":"Not found"}"#),
+        (500, Some("application/json"), r#"{"success":false}"#),
+    ];
+    for (status, content_type, body) in junk {
+        app.answer_next(1, status, content_type, body);
+        let res = app.verify(&NO_INCREMENT).await;
+        assert_eq!(res.status(), 503, "{status} {body}");
+        assert!(res.headers().contains_key("retry-after"));
+        assert_eq!(
+            cache_status(&res),
+            "gumgate; fwd=miss; detail=upstream-unavailable",
+            "{status} {body}"
+        );
+    }
+    let res = app.verify(&NO_INCREMENT).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        cache_status(&res),
+        "gumgate; fwd=miss; fwd-status=200; stored"
+    );
+}

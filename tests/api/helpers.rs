@@ -177,6 +177,18 @@ impl TestApp {
         });
     }
 
+    /// Makes the sandbox answer the next `n` requests with `status` and `body` exactly as
+    /// given (an HTML page, broken JSON, ...), under `content_type` when given.
+    pub fn answer_next(&self, n: u32, status: u16, content_type: Option<&str>, body: &str) {
+        self.sandbox.set_faults(gumgate_sandbox::Faults {
+            fail_next: n,
+            fail_status: status,
+            fail_body: Some(body.to_owned()),
+            fail_content_type: content_type.map(str::to_owned),
+            ..gumgate_sandbox::Faults::default()
+        });
+    }
+
     pub async fn metrics(&self) -> String {
         reqwest::get(format!("{}/metrics", self.ops))
             .await

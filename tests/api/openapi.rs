@@ -50,6 +50,7 @@ async fn every_documented_operation_is_routed() {
         "/openapi.json",
         "/admin/connections",
         "/admin/cache",
+        "/admin/upstream/pause",
         "/admin/licenses/activations",
         "/admin/activations/{id}",
         "/admin/licenses/release",

@@ -202,3 +202,122 @@ async fn a_throttled_sales_read_says_when_to_retry() {
         .unwrap();
     assert!((6..=7).contains(&retry), "{retry}");
 }
+
+#[tokio::test]
+async fn a_200_that_is_not_gumroads_answer_never_replaces_a_sales_page() {
+    let app = spawn_app().await;
+    let good = app
+        .admin(Method::GET, "/v2/sales")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let junk = [
+        (
+            Some("text/html; charset=utf-8"),
+            "<html>Down for maintenance</html>",
+        ),
+        (
+            Some("application/json"),
+            r#"{"success":true,"sales":[{"id":"#,
+        ),
+        (Some("application/json"), r#"{"success":false}"#),
+        (Some("application/json"), r#"{"success":true}"#),
+    ];
+    for (content_type, body) in junk {
+        // A refresh asked for while the entry is fresh, then a miss past the TTL: both meet the
+        // junk, and the good page stands in.
+        for expired in [false, true] {
+            let mut request = app.admin(Method::GET, "/v2/sales");
+            if expired {
+                app.clock.advance(Duration::from_secs(31));
+            } else {
+                request = request.header("cache-control", "no-cache");
+            }
+            app.answer_next(1, 200, content_type, body);
+            let res = request.send().await.unwrap();
+            assert_eq!(res.status(), 200, "{body}");
+            assert!(
+                cache_status(&res).ends_with("detail=stale-if-error"),
+                "{body}: {}",
+                cache_status(&res)
+            );
+            assert_eq!(res.bytes().await.unwrap(), good, "{body}");
+        }
+        // Nothing was stored: the next read asks upstream again and keeps Gumroad's answer.
+        let res = app.admin(Method::GET, "/v2/sales").send().await.unwrap();
+        assert_eq!(
+            cache_status(&res),
+            "gumgate; fwd=stale; fwd-status=200; stored",
+            "{body}"
+        );
+        assert_eq!(res.bytes().await.unwrap(), good, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn one_sale_is_kept_only_in_gumroads_shapes() {
+    let app = spawn_app().await;
+    let path = format!("/v2/sales/{}", seed::SALE_VALID);
+    // A miss that meets junk has nothing to stand in: the admin sees upstream's answer, and
+    // nothing is kept.
+    app.answer_next(
+        1,
+        200,
+        Some("text/html"),
+        "<html>Down for maintenance</html>",
+    );
+    let res = app.admin(Method::GET, &path).send().await.unwrap();
+    assert!(
+        cache_status(&res).contains("upstream-unavailable"),
+        "{}",
+        cache_status(&res)
+    );
+    let res = app.admin(Method::GET, &path).send().await.unwrap();
+    assert_eq!(
+        cache_status(&res),
+        "gumgate; fwd=miss; fwd-status=200; stored"
+    );
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["sale"]["id"],
+        seed::SALE_VALID
+    );
+    // Gumroad's own 200 not-found is an answer, kept like a sale; another success:false is not.
+    let res = app
+        .admin(Method::GET, "/v2/sales/nope")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        cache_status(&res).contains("stored"),
+        "{}",
+        cache_status(&res)
+    );
+    app.answer_next(
+        1,
+        200,
+        Some("application/json"),
+        r#"{"success":false,"message":"Something went wrong."}"#,
+    );
+    let res = app
+        .admin(Method::GET, "/v2/sales/other")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        cache_status(&res).contains("upstream-unavailable"),
+        "{}",
+        cache_status(&res)
+    );
+    let res = app
+        .admin(Method::GET, "/v2/sales/other")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["message"],
+        "The sale was not found."
+    );
+}

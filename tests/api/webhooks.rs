@@ -193,6 +193,43 @@ async fn a_subscription_ping_without_a_key_is_resolved_through_its_sale() {
 }
 
 #[tokio::test]
+async fn a_sale_lookup_that_meets_junk_is_retried_not_taken_for_no_sale() {
+    let app = spawn_app().await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    // A proxy answers the sale lookup with a maintenance page under a 200.
+    app.answer_next(
+        1,
+        200,
+        Some("text/html"),
+        "<html>Down for maintenance</html>",
+    );
+    let ping = format!(
+        "resource_name=cancellation&subscription_id=sub1&purchase_ids[]={}",
+        seed::SALE_VALID.replace('=', "%3D")
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, ping).await.status(), 200);
+    let mut attempted = false;
+    for _ in 0..200 {
+        let store = &app.state.store;
+        let pending = store.pings_in("pending").await.unwrap();
+        attempted = pending.first().is_some_and(|p| p.attempts >= 1);
+        if attempted || !store.pings_in("done").await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(attempted, "the ping is kept for another try, not done with");
+    // Once Gumroad answers again, the sale resolves and the license is re-decided.
+    app.clock.advance(Duration::from_secs(6));
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(app.state.store.pings_in("done").await.unwrap().len(), 1);
+    assert_eq!(app.validate(&id).await["code"], "DISABLED");
+}
+
+#[tokio::test]
 async fn a_ping_stored_before_a_crash_is_processed_after_restart() {
     let dir = tempfile::TempDir::new().unwrap();
     let url = format!("sqlite://{}", dir.path().join("gumgate.db").display());
@@ -666,10 +703,13 @@ async fn an_unreadable_stored_ping_is_given_up_at_once() {
         .await
         .unwrap();
     assert!(stored);
-    gumgate::webhooks::process::process_due(&app.state)
-        .await
-        .unwrap();
-    let failed = app.state.store.pings_in("failed").await.unwrap();
+    // The app's own inbox processor takes it (woken as the receiver would wake it), once.
+    app.state.inbox.notify_one();
+    let failed = eventually("the unreadable ping to be given up", || async {
+        let failed = app.state.store.pings_in("failed").await.unwrap();
+        (!failed.is_empty()).then_some(failed)
+    })
+    .await;
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].attempts, 1);
     assert_eq!(app.upstream_verifies(), 0);

@@ -110,6 +110,14 @@ pub struct Faults {
     pub fail_status: u16,
     /// `Retry-After` value on fault answers (e.g. "2"); `None` sends no header.
     pub retry_after: Option<String>,
+    /// The body of fault answers, sent exactly as given instead of the sandbox's own JSON
+    /// error: with `fail_status` 200, what a misbehaving proxy passes off as an answer (an HTML
+    /// maintenance page, truncated JSON, a bare `{"success":false}`). `None` keeps the JSON
+    /// error.
+    pub fail_body: Option<String>,
+    /// The `Content-Type` sent with `fail_body` (e.g. `text/html; charset=utf-8`); `None` sends
+    /// no `Content-Type`. Ignored without `fail_body`.
+    pub fail_content_type: Option<String>,
     /// Accept and immediately drop TCP connections, so clients see a transport error.
     pub refuse_connections: bool,
 }

@@ -92,7 +92,7 @@ fn rate_limited(state: &AppState) -> Reply {
 
 /// Consumes one `fail_next` or rolls `error_rate`; `None` when this request is served normally.
 fn injected_fault(state: &AppState) -> Option<Reply> {
-    let (status, retry_after) = state.with_faults(|f| {
+    let (status, f) = state.with_faults(|f| {
         let status = if f.fail_next > 0 {
             f.fail_next -= 1;
             Some(or_503(f.fail_status))
@@ -101,9 +101,14 @@ fn injected_fault(state: &AppState) -> Option<Reply> {
         } else {
             None
         };
-        (status, f.retry_after.clone())
+        (status, f.clone())
     });
-    let reply = Reply::json(status?, json!({"error": "Injected fault (sandbox)"}));
+    let status = status?;
+    let reply = match f.fail_body {
+        Some(body) => Reply::text(status, f.fail_content_type, body),
+        None => Reply::json(status, json!({"error": "Injected fault (sandbox)"})),
+    };
+    let retry_after = f.retry_after;
     Some(match retry_after {
         Some(v) => reply.header("retry-after", v),
         None => reply,

@@ -1,5 +1,5 @@
-//! The answer a sandbox handler produces: status, extra headers and an optional JSON body,
-//! kept free of axum types so handlers can be tested without HTTP.
+//! The answer a sandbox handler produces: status, extra headers and a body (JSON, none, or
+//! text sent as given), kept free of axum types so handlers can be tested without HTTP.
 
 use axum::{
     body::Body,
@@ -15,8 +15,22 @@ pub struct Reply {
     pub status: StatusCode,
     /// Extra headers, e.g. `Retry-After`.
     pub headers: Vec<(&'static str, String)>,
-    /// JSON body; `None` is an empty body.
-    pub body: Option<Value>,
+    pub body: Payload,
+}
+
+/// What follows the headers.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// No body at all.
+    Empty,
+    /// JSON, sent as `application/json; charset=utf-8`.
+    Json(Value),
+    /// Text sent byte for byte, with its `Content-Type` if any: what an injected fault passes
+    /// off as an answer (an HTML page, broken JSON).
+    Text {
+        content_type: Option<String>,
+        text: String,
+    },
 }
 
 impl Reply {
@@ -25,7 +39,15 @@ impl Reply {
         Self {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             headers: Vec::new(),
-            body: Some(body),
+            body: Payload::Json(body),
+        }
+    }
+
+    /// `status` with `text` as the body, exactly as given, and `content_type` when given.
+    pub fn text(status: u16, content_type: Option<String>, text: String) -> Self {
+        Self {
+            body: Payload::Text { content_type, text },
+            ..Self::empty(status)
         }
     }
 
@@ -54,7 +76,7 @@ impl Reply {
     /// A status with an empty body (Doorkeeper's 401/403 style).
     pub fn empty(status: u16) -> Self {
         Self {
-            body: None,
+            body: Payload::Empty,
             ..Self::json(status, Value::Null)
         }
     }
@@ -79,7 +101,7 @@ impl Reply {
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let mut response = match self.body {
-            Some(v) => {
+            Payload::Json(v) => {
                 let mut r = Response::new(Body::from(v.to_string()));
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,
@@ -87,7 +109,14 @@ impl IntoResponse for Reply {
                 );
                 r
             }
-            None => Response::new(Body::empty()),
+            Payload::Text { content_type, text } => {
+                let mut r = Response::new(Body::from(text));
+                if let Some(v) = content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
+                    r.headers_mut().insert(header::CONTENT_TYPE, v);
+                }
+                r
+            }
+            Payload::Empty => Response::new(Body::empty()),
         };
         *response.status_mut() = self.status;
         for (name, value) in self.headers {

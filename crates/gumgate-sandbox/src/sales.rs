@@ -36,7 +36,7 @@ pub fn show(store: &Store, seller: &str, id: &str) -> Reply {
         .find(|s| s.id == id && s.seller_id == seller)
     {
         Some(sale) => Reply::ok(json!({"success": true, "sale": sale_json(store, sale)})),
-        None => Reply::not_found_200("The sale was not found."),
+        None => Reply::not_found_200(gumroad_wire::sales::SALE_NOT_FOUND),
     }
 }
 

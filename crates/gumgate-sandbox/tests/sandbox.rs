@@ -715,6 +715,38 @@ async fn fail_next_answers_the_fault_then_recovers() {
 }
 
 #[tokio::test]
+async fn a_fault_can_answer_any_body_even_with_a_200() {
+    let sb = Sb::unlimited().await;
+    let page = "<html><body>Down for maintenance</body></html>";
+    sb.handle.set_faults(Faults {
+        fail_next: 1,
+        fail_status: 200,
+        fail_body: Some(page.into()),
+        fail_content_type: Some("text/html; charset=utf-8".into()),
+        ..Faults::default()
+    });
+    let response = sb.gum(Method::GET, "/user").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(response.text().await.unwrap(), page);
+    // Without a content type, none is sent; the body is still exactly the one given.
+    sb.handle.set_faults(Faults {
+        fail_next: 1,
+        fail_status: 200,
+        fail_body: Some("{\"success\":tru".into()),
+        ..Faults::default()
+    });
+    let response = sb.gum(Method::GET, "/user").send().await.unwrap();
+    assert!(response.headers().get("content-type").is_none());
+    assert_eq!(response.text().await.unwrap(), "{\"success\":tru");
+    assert_eq!(send(sb.gum(Method::GET, "/user")).await.0, 200);
+    assert_eq!(sb.handle.requests()[0].status, 200);
+}
+
+#[tokio::test]
 async fn latency_delays_the_answer() {
     let sb = Sb::unlimited().await;
     sb.handle.set_faults(Faults {

@@ -9,8 +9,10 @@
 //!   merged, bracketed keys nested, `increment_uses_count`'s one "false".
 //! - [`licenses`]: license keys compared as Gumroad compares them, and the three sentences of
 //!   a verify's definitive 404.
+//! - [`sales`]: the message of a sale lookup's 200 not-found.
 //! - [`webhooks`]: the resource names Gumroad's resource subscriptions (pings) deliver.
 
 pub mod licenses;
 pub mod params;
+pub mod sales;
 pub mod webhooks;

@@ -125,3 +125,19 @@ async fn outcomes_of_calls_granted_before_opening_do_not_close_it() {
     budget.complete(early, Outcome::Success);
     assert_eq!(budget.circuit(), CircuitState::HalfOpen);
 }
+
+#[tokio::test(start_paused = true)]
+async fn resume_closes_an_open_circuit_at_once() {
+    let (budget, metrics) = budget();
+    open(&budget).await;
+    let resumed = budget.resume();
+    assert_eq!(resumed.circuit, CircuitState::Open);
+    assert_eq!(resumed.pause_left, None);
+    assert_eq!(budget.circuit(), CircuitState::Closed);
+    assert_eq!(metrics.circuit_state.get(), 0);
+    let permit = take(&budget, Priority::Public).await;
+    assert!(!permit.is_probe());
+    // The failure count starts over: one more failure does not reopen it.
+    budget.complete(permit, Outcome::Failure);
+    assert_eq!(budget.circuit(), CircuitState::Closed);
+}

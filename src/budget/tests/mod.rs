@@ -28,6 +28,7 @@ fn settings() -> BudgetSettings {
         breaker_failures: 3,
         breaker_cooldown: Duration::from_secs(5),
         backoff_max: Duration::from_secs(8),
+        max_pause: Duration::from_secs(60),
     }
 }
 
