@@ -24,8 +24,9 @@
 //! - [`cache`]: the answer cache, keyed hashes, single-flight fills.
 //! - [`upstream`]: the one Maton client; [`budget`]: its GCRA spacing, priorities, 429 pause and
 //!   circuit breaker; [`limits`]: inbound per-IP limits.
-//! - [`store`]: activations, seats, audit, webhook inbox in SQLite; [`tokens`]: Ed25519 JWTs
-//!   and the JWKS; [`hashes`]: what the store and tokens hold instead of keys.
+//! - [`store`]: activations, seats, audit, webhook inbox in SQLite, one process per file (an
+//!   advisory lock); [`tokens`]: Ed25519 JWTs and the JWKS; [`hashes`]: what the store and
+//!   tokens hold instead of keys.
 //! - [`app`]: `build_state` (every start-up decision once), the routers, `Application::run`
 //!   (listeners, background tasks, shutdown); [`state`]: the handles handlers share.
 //! - [`config`], [`error`], [`inbound`] (path safety, body reading), [`middleware`],
