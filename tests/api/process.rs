@@ -314,16 +314,17 @@ async fn serve_without_keys_warns_once_and_closes_the_store_on_sigterm() {
     );
 }
 
-/// Waits for "gumgate listening" on the child's stderr; panics with the log if it exits first.
-async fn until_listening(child: &mut tokio::process::Child) {
+/// Waits for "gumgate listening" on the child's stderr (JSON logs) and returns the API address;
+/// panics with the log if it exits first.
+async fn until_listening(child: &mut tokio::process::Child) -> String {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut log = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), async {
+    let api = tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            let listening = line.contains("gumgate listening");
+            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
             log.push(line);
-            if listening {
-                return;
+            if v["message"] == "gumgate listening" {
+                return v["api"].as_str().unwrap().to_owned();
             }
         }
         panic!("exited before listening: {log:?}");
@@ -332,6 +333,7 @@ async fn until_listening(child: &mut tokio::process::Child) {
     .expect("gumgate did not start");
     // Keep draining so that the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    api
 }
 
 /// Runs a `serve` that must refuse to start: exit code 2 and one line on stderr, returned.
@@ -370,6 +372,7 @@ async fn one_serve_per_database_file_and_a_killed_ones_successor_starts() {
             .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url())
             .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
             .env("GUMGATE_ADMIN_TOKEN", "process-test-admin-token-42")
+            .env("GUMGATE__LOG__FORMAT", "json")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         cmd
@@ -387,7 +390,11 @@ async fn one_serve_per_database_file_and_a_killed_ones_successor_starts() {
     first.start_kill().unwrap();
     first.wait().await.unwrap();
     let mut successor = serve(&url).spawn().unwrap();
-    until_listening(&mut successor).await;
+    let api = until_listening(&mut successor).await;
+    // Serving, so almost surely past installing its SIGTERM handler (a task `run` spawns).
+    gumgate::tls::install_crypto_provider();
+    let live = reqwest::get(format!("http://{api}/livez")).await.unwrap();
+    assert_eq!(live.status(), 200);
 
     let pid = successor.id().unwrap().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
