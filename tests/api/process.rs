@@ -407,3 +407,73 @@ async fn one_serve_per_database_file_and_a_killed_ones_successor_starts() {
     let err = refused(serve(&format!("{url}?mode=ro"))).await;
     assert!(err.contains("cannot be written"), "{err}");
 }
+
+/// Admin-token guessing is refused per client and said once a burst in the log, not once a
+/// guess.
+#[tokio::test]
+async fn admin_token_guessing_is_logged_once_a_burst() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut child = gumgate()
+        .args(["serve", "--sandbox"])
+        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__SHUTDOWN_DELAY", "0s")
+        .env("GUMGATE__LIMITS__FAILED_ADMIN_AUTH_PER_IP", "3/min")
+        .env(
+            "GUMGATE__STORAGE__DATABASE_URL",
+            format!("sqlite://{}/gumgate.db", dir.path().display()),
+        )
+        .env("GUMGATE__LOG__FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    let api = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            log.push(line.clone());
+            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if v["message"] == "gumgate listening" {
+                return v["api"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("exited before listening: {log:?}");
+    })
+    .await
+    .expect("gumgate did not start");
+
+    gumgate::tls::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let res = client
+            .get(format!("http://{api}/v2/user"))
+            .bearer_auth(format!("guessed-admin-token-{i:04}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses[..3], [401; 3]);
+    assert_eq!(statuses[3..], [429; 17]);
+
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
+    assert!(killed.unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        log.push(line);
+    }
+    let all = log.join("\n");
+    assert!(status.success(), "{all}");
+    assert_eq!(
+        all.matches("repeated failed admin authentications").count(),
+        1,
+        "{all}"
+    );
+    assert!(!all.contains("guessed-admin-token"), "{all}");
+}
