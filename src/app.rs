@@ -73,6 +73,8 @@ pub async fn build_state(
     let api_key = secrets
         .maton_api_key
         .ok_or(crate::config::ConfigError::MissingSecret("MATON_API_KEY"))?;
+    // First: a second process on this database is refused before it says anything else.
+    let store = Store::connect(&settings.storage.database_url).await?;
     let metrics = Arc::new(Metrics::new());
     let upstream = Upstream::new(&settings, api_key, metrics.clone())?;
     let limits = InboundLimits::new(
@@ -86,7 +88,6 @@ pub async fn build_state(
         );
     }
     let signer = signer(&settings, options.ephemeral_signing_key)?;
-    let store = Store::connect(&settings.storage.database_url).await?;
     let webhook_secret = AdminTokens::new(secrets.webhook_secret.into_iter().collect());
     let clock = options.clock;
     Ok(AppState::new(Shared {

@@ -6,9 +6,13 @@
 //!
 //! Gumroad clients may put the admin token in the body (`access_token` as a form or JSON
 //! param), so [`Admin`] is a `FromRequest` that reads the body; it refuses a bad
-//! `Authorization` header before reading any of it.
+//! `Authorization` header before reading any of it. It refuses (429) a client that has spent
+//! its failed admin authentications (`limits.failed_admin_auth_per_ip`) before reading
+//! anything and again right before comparing a token, and counts each 401 it gives against
+//! the client (`crate::limits`).
 
 use axum::extract::{FromRequest, Request};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri, header};
 
@@ -63,46 +67,78 @@ pub struct Intake {
 #[derive(Debug)]
 pub struct Public(pub Intake);
 
-/// Extractor for admin routes: rejects (401) a request without a valid admin token.
+/// Extractor for admin routes: rejects (401) a request without a valid admin token, and (429)
+/// every request of a client locked out for guessing.
 #[derive(Debug)]
 pub struct Admin(pub Intake);
 
 impl FromRequest<AppState> for Public {
-    type Rejection = AppError;
+    type Rejection = Refusal;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Refusal> {
         Intake::read(req, state, Access::Public).await.map(Self)
     }
 }
 
 impl FromRequest<AppState> for Admin {
-    type Rejection = AppError;
+    type Rejection = Refusal;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Refusal> {
         Intake::read(req, state, Access::Admin).await.map(Self)
     }
 }
 
+/// Why a request was refused at intake: our own error, or the 429 of a client locked out for
+/// guessing admin tokens (built by `crate::limits`, with its RateLimit fields).
+#[derive(Debug)]
+pub enum Refusal {
+    Error(AppError),
+    /// Boxed: a `Response` would make every intake `Result` large.
+    LockedOut(Box<Response>),
+}
+
+impl From<AppError> for Refusal {
+    fn from(e: AppError) -> Self {
+        Self::Error(e)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Error(e) => e.into_response(),
+            Self::LockedOut(response) => *response,
+        }
+    }
+}
+
 impl Intake {
-    async fn read(req: Request, state: &AppState, access: Access) -> Result<Self, AppError> {
+    async fn read(req: Request, state: &AppState, access: Access) -> Result<Self, Refusal> {
         let (parts, body) = req.into_parts();
         let headers = parts.headers;
-        let admin = access == Access::Admin;
-        // A bad header token is refused before the body is even read.
-        if admin && headers.contains_key(header::AUTHORIZATION) {
-            state.admin.require(&headers, None)?;
+        let gate = (access == Access::Admin).then(|| Gate {
+            state,
+            client: state.limits.client_key(&parts.extensions, &headers),
+        });
+        // A locked-out client, then a bad header token, are refused before the body is read.
+        if let Some(gate) = &gate {
+            if headers.contains_key(header::AUTHORIZATION) {
+                gate.authenticate(&headers, None)?;
+            } else {
+                gate.check()?;
+            }
         }
         let limit = state.settings.server.max_body_bytes;
         let body = inbound::read_body(&headers, body, limit).await?;
         let method = parts.method;
         let fwd = inbound::strip_credentials(&method, parts.uri.query(), &headers, body)?;
-        if admin {
-            state.admin.require(&headers, fwd.access_token.as_deref())?;
+        if let Some(gate) = &gate {
+            gate.authenticate(&headers, fwd.access_token.as_deref())?;
         }
         let content_type = inbound::content_type(&headers);
         let params = Params::from_request(fwd.query.as_deref(), content_type, &fwd.body)
             .map_err(bad_params)?;
-        let connection = admin.then(|| chosen_connection(&headers)).flatten();
+        let connection = gate.and_then(|_| chosen_connection(&headers));
         Ok(Self {
             access,
             method,
@@ -114,6 +150,34 @@ impl Intake {
             body: fwd.body,
             params,
         })
+    }
+}
+
+/// Admin authentication under the client's lockout (`limits.failed_admin_auth_per_ip`).
+struct Gate<'a> {
+    state: &'a AppState,
+    client: ClientKey,
+}
+
+impl Gate<'_> {
+    /// Refuses a client that has spent its failed attempts.
+    fn check(&self) -> Result<(), Refusal> {
+        match self.state.limits.admin_refusal(self.client) {
+            Some(refused) => Err(Refusal::LockedOut(Box::new(refused))),
+            None => Ok(()),
+        }
+    }
+
+    /// Compares the token, counting a failure against the client. The lockout is checked
+    /// again right before, with no await in between: a request that passed the first check
+    /// and then sent its body slowly is refused if its client was locked out meanwhile.
+    fn authenticate(&self, headers: &HeaderMap, param_token: Option<&str>) -> Result<(), Refusal> {
+        self.check()?;
+        self.state
+            .admin
+            .require(headers, param_token)
+            .inspect_err(|_| self.state.limits.admin_failed(self.client))?;
+        Ok(())
     }
 }
 

@@ -18,15 +18,18 @@
 //! What those share:
 //! - [`decision`]: the license decision: pure rules, `decide` (ask through the verify cache,
 //!   judge), `redecide` (a background re-check recorded in one transaction), offline grace.
-//! - [`intake`]: the `Public` and `Admin` extractors: body limit, credentials out, params in.
+//! - [`intake`]: the `Public` and `Admin` extractors: body limit, credentials out, params in;
+//!   `Admin` refuses a client locked out for guessing tokens before comparing any.
 //! - [`relay`]: a request sent upstream under the budget, its answer passed back.
 //! - [`read_through`]: the cached path: lookup, one coalesced fill, stale-if-error,
 //!   `Cache-Status`.
 //! - [`cache`]: the answer cache, keyed hashes, single-flight fills.
 //! - [`upstream`]: the one Maton client; [`budget`]: its GCRA spacing, priorities, 429 pause and
-//!   circuit breaker; [`limits`]: inbound per-IP limits.
-//! - [`store`]: activations, seats, audit, webhook inbox in SQLite; [`tokens`]: Ed25519 JWTs
-//!   and the JWKS; [`hashes`]: what the store and tokens hold instead of keys.
+//!   circuit breaker; [`limits`]: inbound per-IP limits, and the lockouts of license-key and
+//!   admin-token guessers.
+//! - [`store`]: activations, seats, audit, webhook inbox in SQLite, one process per file (an
+//!   advisory lock); [`tokens`]: Ed25519 JWTs and the JWKS; [`hashes`]: what the store and
+//!   tokens hold instead of keys.
 //! - [`app`]: `build_state` (every start-up decision once), the routers, `Application::run`
 //!   (listeners, background tasks, shutdown); [`state`]: the handles handlers share.
 //! - [`config`], [`error`], [`inbound`] (path safety, body reading), [`middleware`],

@@ -85,7 +85,8 @@ metrics! {
         pub circuit_state: IntGauge,
         /// Inbound requests refused by a per-IP limit.
         ///
-        /// Limits are `verify` and `failed_verify`.
+        /// Limits are `verify`, `failed_verify`, `upstream_verify` and `admin_auth` (admin calls
+        /// from a client locked out for failed admin authentications).
         pub inbound_limited: IntCounterVec["limit"] as "inbound_limited_total",
         /// Gumroad pings by resource and outcome.
         ///

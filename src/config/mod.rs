@@ -254,7 +254,7 @@ pub struct LicensesSettings {
     pub allowed_products: Vec<String>,
 }
 
-/// `[limits]`: inbound per-client-IP limits on the public surface.
+/// `[limits]`: inbound per-client-IP limits on the public surface, and on admin token guessing.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSettings {
@@ -264,6 +264,9 @@ pub struct LimitsSettings {
     pub failed_verify_per_ip: Rate,
     /// Verifies per client IP that must spend upstream budget (incrementing or uncacheable).
     pub upstream_verify_per_ip: Rate,
+    /// Failed admin authentications (a missing or wrong token) per client IP before that IP's
+    /// admin calls are refused for a while, right token or not.
+    pub failed_admin_auth_per_ip: Rate,
 }
 
 /// A rate written `N/s`, `N/min` or `N/h`: `count` events per `period`, with a burst of `count`.
@@ -546,6 +549,10 @@ mod tests {
         assert_eq!(
             s.limits.failed_verify_per_ip.period,
             Duration::from_secs(60)
+        );
+        assert_eq!(
+            s.limits.failed_admin_auth_per_ip,
+            "10/min".parse::<Rate>().unwrap()
         );
         assert!(s.licenses.allowed_products.is_empty());
     }

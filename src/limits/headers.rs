@@ -34,6 +34,12 @@ pub(crate) fn policy(verify: Rate, failed: Rate, upstream: Rate) -> HeaderValue 
     HeaderValue::try_from(value).expect("policy names and numbers are visible ASCII")
 }
 
+/// The `RateLimit-Policy` value of admin-authentication refusals.
+pub(crate) fn admin_policy(failed: Rate) -> HeaderValue {
+    HeaderValue::try_from(policy_item(Limit::AdminAuth, failed))
+        .expect("policy names and numbers are visible ASCII")
+}
+
 /// Adds the policy and the remaining verify quota to an answer that passed.
 pub(crate) fn annotate(headers: &mut HeaderMap, policy: &HeaderValue, admitted: Admitted) {
     headers.insert(RATELIMIT_POLICY, policy.clone());

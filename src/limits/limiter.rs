@@ -1,19 +1,19 @@
-//! The two keyed GCRA limiters (every verify, failed verifies) and the penalty that follows an
-//! exhausted failed-verify limiter, without HTTP so that they can be tested with a fake clock.
+//! The keyed GCRA limiters (every verify, upstream-bound verifies) and the two lockouts
+//! (failed verifies, failed admin authentications), without HTTP so that they can be tested
+//! with a fake clock.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock, Reference};
+use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::config::Rate;
+use super::lockout::{Lockout, Started};
+use crate::config::{LimitsSettings, Rate};
 
-type KeyedLimiter<C> =
+pub(crate) type KeyedLimiter<C> =
     RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, C, StateInformationMiddleware>;
 
 /// Which limit refused a request; also the metric label and the RateLimit policy name.
@@ -23,6 +23,8 @@ pub(crate) enum Limit {
     FailedVerify,
     /// Verifies that must spend upstream budget (incrementing or uncacheable ones).
     UpstreamVerify,
+    /// Admin calls from a client that spent its failed admin authentications.
+    AdminAuth,
 }
 
 impl Limit {
@@ -31,6 +33,7 @@ impl Limit {
             Self::Verify => "verify",
             Self::FailedVerify => "failed_verify",
             Self::UpstreamVerify => "upstream_verify",
+            Self::AdminAuth => "admin_auth",
         }
     }
 }
@@ -50,33 +53,31 @@ pub(crate) struct Refused {
     pub wait: Duration,
 }
 
-/// Both limiters keyed by client (see `client_ip::limit_key`).
+/// Every limiter and lockout, keyed by client (see `client_ip::limit_key`).
 pub(crate) struct Limiters<C: Clock = DefaultClock> {
     verify: KeyedLimiter<C>,
-    failed: KeyedLimiter<C>,
+    failed: Lockout<C>,
     upstream: KeyedLimiter<C>,
+    admin: Lockout<C>,
     verify_rate: Rate,
-    /// Keys whose failed-verify limiter is exhausted, with when it admits again. Governor has
-    /// no way to ask "would you admit?" without spending a cell, so the answer is kept here.
-    penalties: Mutex<HashMap<IpAddr, C::Instant>>,
     clock: C,
 }
 
 impl<C: Clock + Clone> Limiters<C> {
-    pub(crate) fn new(verify: Rate, failed: Rate, upstream: Rate, clock: C) -> Self {
+    pub(crate) fn new(settings: &LimitsSettings, clock: C) -> Self {
         Self {
-            verify: keyed(verify, clock.clone()),
-            failed: keyed(failed, clock.clone()),
-            upstream: keyed(upstream, clock.clone()),
-            verify_rate: verify,
-            penalties: Mutex::default(),
+            verify: keyed(settings.verify_per_ip, clock.clone()),
+            failed: Lockout::new(settings.failed_verify_per_ip, clock.clone()),
+            upstream: keyed(settings.upstream_verify_per_ip, clock.clone()),
+            admin: Lockout::new(settings.failed_admin_auth_per_ip, clock.clone()),
+            verify_rate: settings.verify_per_ip,
             clock,
         }
     }
 
     /// Spends a verify cell for `key`, unless the key is serving a failed-verify penalty.
     pub(crate) fn admit(&self, key: &IpAddr) -> Result<Admitted, Refused> {
-        if let Some(wait) = self.penalty(key) {
+        if let Some(wait) = self.failed.penalty(key, self.clock.now()) {
             return Err(Refused {
                 limit: Limit::FailedVerify,
                 wait,
@@ -106,48 +107,40 @@ impl<C: Clock + Clone> Limiters<C> {
     /// Spends a failed-verify cell; when that empties the limiter, the key is refused
     /// everything until the limiter's own "not until".
     pub(crate) fn record_failure(&self, key: &IpAddr) {
-        let refused = match self.failed.check_key(key) {
-            Ok(state) if state.remaining_burst_capacity() > 0 => return,
-            // Empty now: a second check is refused (a refusal changes no state) and tells when
-            // the next cell is due. If that instant passed in between, the limiter admitted
-            // and there is no penalty to serve.
-            Ok(_) => match self.failed.check_key(key) {
-                Ok(_) => return,
-                Err(not_until) => not_until,
-            },
-            Err(not_until) => not_until,
-        };
-        self.lock().insert(*key, refused.earliest_possible());
+        self.failed.record(key, self.clock.now());
+    }
+
+    /// Refuses admin authentication to a key serving a failed-admin-auth penalty; spends
+    /// nothing, so that it can be asked before any token is compared.
+    pub(crate) fn admit_admin(&self, key: &IpAddr) -> Result<(), Refused> {
+        match self.admin.penalty(key, self.clock.now()) {
+            Some(wait) => Err(Refused {
+                limit: Limit::AdminAuth,
+                wait,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Spends a failed-admin-auth cell; `Some` when that starts a penalty.
+    pub(crate) fn record_admin_failure(&self, key: &IpAddr) -> Option<Started> {
+        self.admin.record(key, self.clock.now())
     }
 
     /// Forgets keys whose state is indistinguishable from a fresh one, and served penalties.
     pub(crate) fn prune(&self) {
         self.verify.retain_recent();
         self.verify.shrink_to_fit();
-        self.failed.retain_recent();
-        self.failed.shrink_to_fit();
         self.upstream.retain_recent();
         self.upstream.shrink_to_fit();
         let now = self.clock.now();
-        let mut penalties = self.lock();
-        penalties.retain(|_, until| *until > now);
-        penalties.shrink_to_fit();
+        self.failed.prune(now);
+        self.admin.prune(now);
     }
 
-    /// Keys held by both limiters and the penalty list (for tests and the prune log).
+    /// Keys held by every limiter and penalty list (for tests and the prune log).
     pub(crate) fn len(&self) -> usize {
-        self.verify.len() + self.failed.len() + self.upstream.len() + self.lock().len()
-    }
-
-    fn penalty(&self, key: &IpAddr) -> Option<Duration> {
-        let mut penalties = self.lock();
-        let until = *penalties.get(key)?;
-        let now = self.clock.now();
-        if until > now {
-            return Some(until.duration_since(now).into());
-        }
-        penalties.remove(key);
-        None
+        self.verify.len() + self.failed.len() + self.upstream.len() + self.admin.len()
     }
 
     fn admitted(&self, remaining: u32) -> Admitted {
@@ -157,15 +150,10 @@ impl<C: Clock + Clone> Limiters<C> {
             reset: emission_interval(self.verify_rate) * spent,
         }
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, C::Instant>> {
-        // A panic while holding this lock leaves a plain map behind; keep using it.
-        self.penalties.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 /// `count` per `period` with a burst of `count`: one cell comes back every `period / count`.
-fn keyed<C: Clock>(rate: Rate, clock: C) -> KeyedLimiter<C> {
+pub(crate) fn keyed<C: Clock>(rate: Rate, clock: C) -> KeyedLimiter<C> {
     let quota = Quota::with_period(emission_interval(rate))
         .expect("the emission interval is at least 1 ns")
         .allow_burst(rate.count);

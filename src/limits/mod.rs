@@ -1,6 +1,8 @@
 //! Inbound per-client-IP limits on the public license routes: one on every verify, a stricter
-//! one on failed (404) verifies against license-key guessing. Refusals are 429 in Gumroad's
-//! error shape with `Retry-After` and the IETF RateLimit fields.
+//! one on failed (404) verifies against license-key guessing. And one on failed admin
+//! authentications against admin-token guessing, which the `Admin` extractor asks before it
+//! compares any token. Refusals are 429 in Gumroad's error shape with `Retry-After` and the
+//! IETF RateLimit fields.
 //!
 //! Memory: each limiter holds one small entry (key and a timestamp) per client key seen
 //! recently. A background task drops, every [`PRUNE_EVERY`], the entries that are
@@ -13,6 +15,7 @@
 mod client_ip;
 mod headers;
 mod limiter;
+mod lockout;
 #[cfg(test)]
 mod tests;
 
@@ -24,13 +27,13 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{Extensions, HeaderMap, HeaderValue, StatusCode};
 use ipnet::IpNet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::LimitsSettings;
 use crate::metrics::Metrics;
-use limiter::{Limiters, Refused};
+use limiter::{Limit, Limiters, Refused};
 
 /// How often idle limiter entries are dropped.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -47,8 +50,10 @@ struct Inner {
     refused: AtomicU64,
     trusted_proxies: Vec<IpNet>,
     metrics: Arc<Metrics>,
-    /// `RateLimit-Policy`, the same on every answer.
+    /// `RateLimit-Policy`, the same on every answer of the public routes.
     policy: HeaderValue,
+    /// `RateLimit-Policy` of the admin-authentication refusals.
+    admin_policy: HeaderValue,
 }
 
 impl InboundLimits {
@@ -61,11 +66,12 @@ impl InboundLimits {
         let (verify, failed) = (settings.verify_per_ip, settings.failed_verify_per_ip);
         let upstream = settings.upstream_verify_per_ip;
         let inner = Arc::new(Inner {
-            limiters: Limiters::new(verify, failed, upstream, Default::default()),
+            limiters: Limiters::new(settings, Default::default()),
             refused: AtomicU64::new(0),
             trusted_proxies,
             metrics,
             policy: headers::policy(verify, failed, upstream),
+            admin_policy: headers::admin_policy(settings.failed_admin_auth_per_ip),
         });
         Self { inner }
     }
@@ -111,6 +117,36 @@ impl InboundLimits {
         self.inner.refused.swap(0, Ordering::Relaxed)
     }
 
+    /// The limit key of the client that sent a request with these extensions and headers.
+    pub fn client_key(&self, extensions: &Extensions, headers: &HeaderMap) -> ClientKey {
+        ClientKey(client_ip::limit_key(
+            self.client_ip(peer(extensions), headers),
+        ))
+    }
+
+    /// `Some(429)` when this client has spent its failed admin authentications; spends
+    /// nothing, so the `Admin` extractor asks it before comparing any token.
+    pub fn admin_refusal(&self, client: ClientKey) -> Option<Response> {
+        let refused = self.inner.limiters.admit_admin(&client.0).err()?;
+        Some(self.refuse(refused))
+    }
+
+    /// A failed admin authentication by this client. The one that spends its last attempt
+    /// locks the client out, said in one log line per burst (a guesser is locked out again
+    /// every time an attempt comes back).
+    pub fn admin_failed(&self, client: ClientKey) {
+        let Some(started) = self.inner.limiters.record_admin_failure(&client.0) else {
+            return;
+        };
+        if started.new_burst {
+            // No address, as for every refusal: the metric counts, the log says it began.
+            tracing::warn!(
+                retry_after_secs = headers::whole_seconds(started.wait),
+                "repeated failed admin authentications: that client's admin calls are refused"
+            );
+        }
+    }
+
     fn refuse(&self, refused: Refused) -> Response {
         let label = refused.limit.label();
         self.inner
@@ -125,7 +161,11 @@ impl InboundLimits {
             "inbound request refused by a per-IP limit"
         );
         self.inner.refused.fetch_add(1, Ordering::Relaxed);
-        let mut response = headers::too_many_requests(&self.inner.policy, refused);
+        let policy = match refused.limit {
+            Limit::AdminAuth => &self.inner.admin_policy,
+            _ => &self.inner.policy,
+        };
+        let mut response = headers::too_many_requests(policy, refused);
         // Counted and summed up once a minute rather than logged one line each.
         response.extensions_mut().insert(LimitedResponse);
         response
@@ -148,13 +188,7 @@ pub struct FailedAttempt;
 /// axum middleware for the public license routes (used as
 /// `router.route_layer(axum::middleware::from_fn_with_state(limits, limits::enforce))`).
 pub async fn enforce(State(limits): State<InboundLimits>, req: Request, next: Next) -> Response {
-    // Without ConnectInfo (a router driven by `oneshot` in tests) there is no socket; such
-    // callers are local, so they count as 127.0.0.1.
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), |c| c.0);
-    let key = client_ip::limit_key(limits.client_ip(peer, req.headers()));
+    let ClientKey(key) = limits.client_key(req.extensions(), req.headers());
     let admitted = match limits.inner.limiters.admit(&key) {
         Ok(admitted) => admitted,
         Err(refused) => return limits.refuse(refused),
@@ -171,4 +205,12 @@ pub async fn enforce(State(limits): State<InboundLimits>, req: Request, next: Ne
     }
     headers::annotate(response.headers_mut(), &limits.inner.policy, admitted);
     response
+}
+
+/// The socket peer. Without ConnectInfo (a router driven by `oneshot` in tests) there is no
+/// socket; such callers are local, so they count as 127.0.0.1.
+fn peer(extensions: &Extensions) -> SocketAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), |c| c.0)
 }

@@ -1,5 +1,5 @@
-//! Opening the SQLite database: the URL, its directory, and the settings that make
-//! concurrent writers queue instead of failing.
+//! Opening the SQLite database: the URL, its directory, the one-process lock, the settings
+//! that make concurrent writers queue instead of failing, and a check that it can be written.
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -9,6 +9,7 @@ use sqlx::{
 };
 
 use super::StoreError;
+use super::lock::DatabaseLock;
 
 /// How long a writer waits for SQLite's single write lock before giving up with SQLITE_BUSY.
 /// Seat transactions take milliseconds, so this only runs out if something is wedged.
@@ -17,15 +18,65 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// SQLite has one writer at a time; more connections only help readers, and each is a thread.
 const MAX_CONNECTIONS: u32 = 8;
 
-pub(super) async fn open(database_url: &str) -> Result<SqlitePool, StoreError> {
+/// An open database: the pool and, for a file, the lock that keeps other processes out.
+pub(super) struct Opened {
+    pub(super) pool: SqlitePool,
+    pub(super) lock: Option<DatabaseLock>,
+}
+
+pub(super) async fn open(database_url: &str) -> Result<Opened, StoreError> {
     let options = options(database_url)?;
     let path = options.get_filename().to_path_buf();
-    create_parent(&path).await?;
-    SqlitePoolOptions::new()
+    // An in-memory database belongs to its pool alone: nothing to share, nothing to lock.
+    let lock = if in_memory(database_url) {
+        None
+    } else {
+        create_parent(&path).await?;
+        // Before SQLite opens the file: a process refused here has not even migrated it.
+        Some(DatabaseLock::acquire(&path)?)
+    };
+    let pool = SqlitePoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .connect_with(options)
         .await
-        .map_err(|source| StoreError::Open { path, source })
+        .map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+    ensure_writable(&pool, &path).await?;
+    Ok(Opened { pool, lock })
+}
+
+/// SQLite opens a file it may not write (permissions, a read-only mount; or `?mode=ro` in the
+/// URL) read-only without a word, and migrations already applied need no write: the first
+/// seat taken would be the first failure. So write something and roll it back. `BEGIN
+/// IMMEDIATE` alone proves nothing: on a read-only connection SQLite quietly makes it a read
+/// transaction. The rolled-back page never reaches the file.
+async fn ensure_writable(pool: &SqlitePool, path: &Path) -> Result<(), StoreError> {
+    let read_only = |source| StoreError::ReadOnly {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(read_only)?;
+    sqlx::query("CREATE TABLE gumgate_write_check (x INTEGER)")
+        .execute(&mut *tx)
+        .await
+        .map_err(read_only)?;
+    tx.rollback().await.map_err(read_only)
+}
+
+/// Whether the URL names an in-memory database (`sqlite::memory:`, `?mode=memory`), read as
+/// `SqliteConnectOptions::from_str` reads it (sqlx keeps its own answer private).
+fn in_memory(database_url: &str) -> bool {
+    let rest = database_url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:"
+        || form_urlencoded::parse(params.as_bytes()).any(|(k, v)| k == "mode" && v == "memory")
 }
 
 pub(super) fn options(database_url: &str) -> Result<SqliteConnectOptions, StoreError> {

@@ -6,12 +6,16 @@
 //! audits its own changes and refusals (`activate`, `deny` for a full license or a daily
 //! deactivation limit, `deactivate`, `admin_deactivate`, `release_all`); callers audit the
 //! rest (upstream denials, other admin actions) through [`Store::audit`].
+//!
+//! A file database belongs to one process: `lock.rs` refuses a second, and `connect.rs` a
+//! database that cannot be written, both at start.
 
 mod activate;
 mod audit;
 mod connect;
 mod deactivate;
 mod inbox;
+mod lock;
 mod redecide;
 mod refs;
 mod types;
@@ -19,7 +23,11 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+use std::sync::{Arc, Mutex};
+
 use sqlx::SqlitePool;
+
+use lock::DatabaseLock;
 
 pub use inbox::{InboxDepth, Ping};
 pub use redecide::{Cause, Previous};
@@ -30,24 +38,30 @@ pub use types::{Activated, Activation, Actor, AuditEntry, Deactivated, NewActiva
 const ACTIVATION_COLUMNS: &str = "id, license_hash, product_id, fingerprint_hash, name, \
      platform, created_at, last_code, last_good_at, deactivated_at";
 
-/// A cheap handle on the activation database (a connection pool).
+/// A cheap handle on the activation database (a connection pool). A file database is this
+/// process's alone while any clone of its `Store` lives, until [`Store::close`].
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The one-process lock (`lock.rs`); `None` for an in-memory database, or once closed.
+    lock: Arc<Mutex<Option<DatabaseLock>>>,
 }
 
 impl Store {
-    /// Opens (creating the SQLite file and its directory if missing) and migrates.
+    /// Opens (creating the SQLite file and its directory if missing), takes the file's
+    /// one-process lock, checks that it can be written, and migrates.
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
-        let pool = connect::open(database_url).await?;
+        let connect::Opened { pool, lock } = connect::open(database_url).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let lock = Arc::new(Mutex::new(lock));
+        Ok(Self { pool, lock })
     }
 
     /// Folds the write-ahead log into the database file, then closes the pool, waiting for
     /// connections in use; for a clean shutdown. SQLite also checkpoints as its last
     /// connection closes, but connections closing at once can each leave that to another, so
     /// the checkpoint is asked for here: a cleanly stopped store is one self-contained file.
+    /// Then lets go of the lock: with every connection closed, a successor may open the file.
     pub async fn close(&self) {
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
@@ -56,6 +70,8 @@ impl Store {
             tracing::warn!(error = %e, "the database could not be checkpointed at shutdown");
         }
         self.pool.close().await;
+        let lock = self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(lock);
     }
 
     /// An activation of this license by id, deactivated or not.

@@ -113,6 +113,27 @@ pub enum StoreError {
         path: std::path::PathBuf,
         source: sqlx::Error,
     },
+    /// Another process (or another `Store` in this one) holds the database's lock.
+    #[error(
+        "the database {database} is in use by another gumgate process (its lock {lock} is \
+         held); one process per SQLite file"
+    )]
+    InUse {
+        database: std::path::PathBuf,
+        lock: std::path::PathBuf,
+    },
+    #[error("cannot take the database lock {path}: {source}")]
+    LockFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The database opened, but only for reading (file or directory permissions, a read-only
+    /// mount, `?mode=ro`).
+    #[error("the database {path} cannot be written: {source}")]
+    ReadOnly {
+        path: std::path::PathBuf,
+        source: sqlx::Error,
+    },
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("no activation {0}")]

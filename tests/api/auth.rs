@@ -256,3 +256,145 @@ async fn access_token_in_other_cases_or_padded_is_stripped_and_never_authenticat
     }
     assert_eq!(app.sandbox.request_count(), 5);
 }
+
+/// The one client of `guessing_admin_tokens_*` whose guesses run out, and another one.
+const GUESSER: &str = "203.0.113.66";
+const NEIGHBOUR: &str = "203.0.113.67";
+
+#[tokio::test]
+async fn guessing_admin_tokens_gets_an_ip_refused_even_with_the_right_token() {
+    let app = spawn_app_with(|s| {
+        s.limits.failed_admin_auth_per_ip = "3/min".parse().unwrap();
+        // We are 127.0.0.1: a trusted proxy naming its clients in X-Forwarded-For.
+        s.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let user = format!("{}/v2/user", app.api);
+    let from = |client: &str| {
+        app.client
+            .get(&user)
+            .header("x-forwarded-for", format!("{client}, 127.0.0.1"))
+    };
+    // The right token spends nothing.
+    let res = from(GUESSER).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let guesses = [
+        from(GUESSER).bearer_auth("wrong-token-wrong-token-1"),
+        from(GUESSER).query(&[("access_token", "wrong-token-wrong-token-2")]),
+        from(GUESSER),
+    ];
+    for guess in guesses {
+        assert_eq!(guess.send().await.unwrap().status(), 401);
+    }
+    let before = app.sandbox.request_count();
+    // Spent: every admin call from that client is refused before a token is compared, the
+    // right one too, wherever it is put.
+    let refused = [
+        from(GUESSER).bearer_auth("wrong-token-wrong-token-3"),
+        from(GUESSER).bearer_auth(ADMIN_TOKEN),
+        from(GUESSER).query(&[("access_token", ADMIN_TOKEN)]),
+        from(GUESSER).json(&json!({ "access_token": ADMIN_TOKEN })),
+    ];
+    for req in refused {
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 429);
+        assert_eq!(
+            res.headers()["ratelimit-policy"],
+            r#""admin_auth";q=3;w=60"#
+        );
+        let retry: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=20).contains(&retry), "{retry}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["success"], false);
+        assert!(body["message"].as_str().unwrap().contains("Too many"));
+    }
+    assert_eq!(app.sandbox.request_count(), before, "nothing went upstream");
+
+    // Another client behind the same proxy, and the public surface, are not affected.
+    let res = from(NEIGHBOUR)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .client
+        .post(format!("{}/v2/licenses/verify", app.api))
+        .header("x-forwarded-for", GUESSER)
+        .form(&VALID)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let m = app.metrics().await;
+    assert_eq!(
+        sample(&m, r#"gumgate_inbound_limited_total{limit="admin_auth"}"#),
+        4.0
+    );
+}
+
+/// Without a trusted proxy the socket is the client: a forged X-Forwarded-For does not give a
+/// guesser fresh attempts.
+#[tokio::test]
+async fn a_forged_forwarded_for_does_not_reset_admin_guessing() {
+    let app =
+        spawn_app_with(|s| s.limits.failed_admin_auth_per_ip = "2/min".parse().unwrap()).await;
+    let user = format!("{}/v2/user", app.api);
+    for (i, expected) in [(1, 401), (2, 401), (3, 429)] {
+        let res = app
+            .client
+            .get(&user)
+            .bearer_auth("wrong-token-wrong-token")
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), expected);
+    }
+    assert_eq!(app.sandbox.request_count(), 0);
+}
+
+/// A token in the body is compared once the body has arrived; a lockout that began meanwhile
+/// refuses it then. Otherwise a guesser could open many slow requests while it still had
+/// attempts left and have every one of them compared later.
+#[tokio::test]
+async fn a_lockout_that_begins_while_a_body_arrives_refuses_its_token() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app =
+        spawn_app_with(|s| s.limits.failed_admin_auth_per_ip = "2/min".parse().unwrap()).await;
+    let body = format!("access_token={ADMIN_TOKEN}");
+    let mut slow = tokio::net::TcpStream::connect(app.api_addr).await.unwrap();
+    let head = format!(
+        "GET /v2/user HTTP/1.1\r\nHost: gumgate\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&body.as_bytes()[..5]).await.unwrap();
+    // The slow request is being served (its body awaited) before the guessing starts.
+    while sample(&app.metrics().await, "gumgate_http_requests_in_flight") < 1.0 {
+        tokio::task::yield_now().await;
+    }
+    let user = format!("{}/v2/user", app.api);
+    for expected in [401, 401, 429] {
+        let res = app
+            .client
+            .get(&user)
+            .bearer_auth("wrong-token-wrong-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), expected);
+    }
+    slow.write_all(&body.as_bytes()[5..]).await.unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert_eq!(app.sandbox.request_count(), 0);
+}

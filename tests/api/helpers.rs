@@ -82,10 +82,12 @@ async fn spawn(
     let mut settings = Settings::load_from(
         None,
         [
-            // Tests send many verifies from 127.0.0.1; the limit tests set their own.
+            // Tests send many verifies (and wrong admin tokens) from 127.0.0.1; the limit tests set
+            // their own.
             ("GUMGATE__LIMITS__VERIFY_PER_IP", "100000/s"),
             ("GUMGATE__LIMITS__FAILED_VERIFY_PER_IP", "100000/s"),
             ("GUMGATE__LIMITS__UPSTREAM_VERIFY_PER_IP", "100000/s"),
+            ("GUMGATE__LIMITS__FAILED_ADMIN_AUTH_PER_IP", "100000/s"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     )

@@ -345,3 +345,167 @@ async fn check_config_masks_credentials_in_urls() {
     assert!(text.contains("db-user:***@localhost"), "{text}");
     assert!(text.contains("mode=rwc"), "{text}");
 }
+
+/// Waits for "gumgate listening" on the child's stderr (JSON logs) and returns the API address;
+/// panics with the log if it exits first.
+async fn until_listening(child: &mut tokio::process::Child) -> String {
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    let api = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            log.push(line);
+            if v["message"] == "gumgate listening" {
+                return v["api"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("exited before listening: {log:?}");
+    })
+    .await
+    .expect("gumgate did not start");
+    // Keep draining so that the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    api
+}
+
+/// Runs a `serve` that must refuse to start: exit code 2 and one line on stderr, returned.
+async fn refused(mut serve: Command) -> String {
+    let out = tokio::time::timeout(Duration::from_secs(20), serve.output())
+        .await
+        .expect("this serve should have refused to start, but it kept running")
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let lines: Vec<_> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].starts_with("gumgate: "), "{err}");
+    err
+}
+
+/// One `serve` per SQLite file: a second one on the same database refuses to start (today it
+/// ran, and both processed every ping). The lock dies with its process, so after a `kill -9`
+/// a successor starts; and a database that cannot be written is refused at start too.
+#[tokio::test]
+async fn one_serve_per_database_file_and_a_killed_ones_successor_starts() {
+    let sandbox = gumgate_sandbox::spawn(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        gumgate_sandbox::SandboxConfig::default(),
+    )
+    .await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let url = format!("sqlite://{}/gumgate.db", dir.path().display());
+    let serve = |url: &str| {
+        let mut cmd = gumgate();
+        cmd.arg("serve")
+            .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+            .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+            .env("GUMGATE__SERVER__SHUTDOWN_DELAY", "0s")
+            .env("GUMGATE__STORAGE__DATABASE_URL", url)
+            .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url())
+            .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
+            .env("GUMGATE_ADMIN_TOKEN", "process-test-admin-token-42")
+            .env("GUMGATE__LOG__FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd
+    };
+
+    let mut first = serve(&url).spawn().unwrap();
+    until_listening(&mut first).await;
+    let err = refused(serve(&url)).await;
+    assert!(
+        err.contains("gumgate.db.lock") && err.contains("in use"),
+        "{err}"
+    );
+
+    // SIGKILL: no shutdown code runs, only the kernel lets go of the lock.
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+    let mut successor = serve(&url).spawn().unwrap();
+    let api = until_listening(&mut successor).await;
+    // Serving, so almost surely past installing its SIGTERM handler (a task `run` spawns).
+    gumgate::tls::install_crypto_provider();
+    let live = reqwest::get(format!("http://{api}/livez")).await.unwrap();
+    assert_eq!(live.status(), 200);
+
+    let pid = successor.id().unwrap().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
+    assert!(killed.unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(20), successor.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let err = refused(serve(&format!("{url}?mode=ro"))).await;
+    assert!(err.contains("cannot be written"), "{err}");
+}
+
+/// Admin-token guessing is refused per client and said once a burst in the log, not once a
+/// guess.
+#[tokio::test]
+async fn admin_token_guessing_is_logged_once_a_burst() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut child = gumgate()
+        .args(["serve", "--sandbox"])
+        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__SHUTDOWN_DELAY", "0s")
+        .env("GUMGATE__LIMITS__FAILED_ADMIN_AUTH_PER_IP", "3/min")
+        .env(
+            "GUMGATE__STORAGE__DATABASE_URL",
+            format!("sqlite://{}/gumgate.db", dir.path().display()),
+        )
+        .env("GUMGATE__LOG__FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    let api = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            log.push(line.clone());
+            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if v["message"] == "gumgate listening" {
+                return v["api"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("exited before listening: {log:?}");
+    })
+    .await
+    .expect("gumgate did not start");
+
+    gumgate::tls::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let res = client
+            .get(format!("http://{api}/v2/user"))
+            .bearer_auth(format!("guessed-admin-token-{i:04}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses[..3], [401; 3]);
+    assert_eq!(statuses[3..], [429; 17]);
+
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
+    assert!(killed.unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        log.push(line);
+    }
+    let all = log.join("\n");
+    assert!(status.success(), "{all}");
+    assert_eq!(
+        all.matches("repeated failed admin authentications").count(),
+        1,
+        "{all}"
+    );
+    assert!(!all.contains("guessed-admin-token"), "{all}");
+}

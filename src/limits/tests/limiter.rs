@@ -1,24 +1,35 @@
-//! The limiters and the failed-verify penalty, on governor's fake clock.
+//! The limiters, the failed-verify penalty and the admin-authentication lockout, on governor's
+//! fake clock.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use governor::clock::FakeRelativeClock;
 
+use crate::config::LimitsSettings;
 use crate::limits::limiter::{Admitted, Limit, Limiters, Refused};
+use crate::limits::lockout::Started;
 
 const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7));
 const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 8));
 
 fn limiters(verify: &str, failed: &str) -> (Limiters<FakeRelativeClock>, FakeRelativeClock) {
+    with_admin(verify, failed, "1000/s")
+}
+
+fn with_admin(
+    verify: &str,
+    failed: &str,
+    admin: &str,
+) -> (Limiters<FakeRelativeClock>, FakeRelativeClock) {
     let clock = FakeRelativeClock::default();
-    let l = Limiters::new(
-        verify.parse().unwrap(),
-        failed.parse().unwrap(),
-        "1000/s".parse().unwrap(),
-        clock.clone(),
-    );
-    (l, clock)
+    let settings = LimitsSettings {
+        verify_per_ip: verify.parse().unwrap(),
+        failed_verify_per_ip: failed.parse().unwrap(),
+        upstream_verify_per_ip: "1000/s".parse().unwrap(),
+        failed_admin_auth_per_ip: admin.parse().unwrap(),
+    };
+    (Limiters::new(&settings, clock.clone()), clock)
 }
 
 #[test]
@@ -96,4 +107,45 @@ fn prune_forgets_idle_keys_and_served_penalties() {
     clock.advance(Duration::from_secs(121));
     l.prune();
     assert_eq!(l.len(), 0);
+}
+
+#[test]
+fn failed_admin_authentications_lock_a_key_out_and_log_once_a_burst() {
+    let (l, clock) = with_admin("100/min", "100/min", "3/min");
+    assert_eq!(l.admit_admin(&A), Ok(()));
+    assert_eq!(l.record_admin_failure(&A), None);
+    assert_eq!(l.record_admin_failure(&A), None);
+    assert_eq!(l.admit_admin(&A), Ok(()), "asking spends nothing");
+    let started = Started {
+        wait: Duration::from_secs(20),
+        new_burst: true,
+    };
+    assert_eq!(l.record_admin_failure(&A), Some(started));
+    let refused = Refused {
+        limit: Limit::AdminAuth,
+        wait: Duration::from_secs(20),
+    };
+    assert_eq!(l.admit_admin(&A), Err(refused));
+    assert_eq!(
+        l.admit_admin(&B),
+        Ok(()),
+        "another key has its own attempts"
+    );
+    assert!(l.admit(&A).is_ok(), "the public surface is another matter");
+
+    clock.advance(Duration::from_secs(20));
+    assert_eq!(l.admit_admin(&A), Ok(()), "a cell came back");
+    // The guesser goes on: locked out again at once, in the same burst (no new log line).
+    let again = l.record_admin_failure(&A).expect("locked out again");
+    assert!(!again.new_burst);
+    assert_eq!(l.admit_admin(&A).unwrap_err().limit, Limit::AdminAuth);
+
+    // Once the burst is served and pruned, the next lockout is a new burst.
+    clock.advance(Duration::from_secs(120));
+    l.prune();
+    assert_eq!(l.len(), 0);
+    for _ in 0..2 {
+        assert_eq!(l.record_admin_failure(&A), None);
+    }
+    assert!(l.record_admin_failure(&A).unwrap().new_burst);
 }

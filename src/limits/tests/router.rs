@@ -39,6 +39,7 @@ async fn serve(verify_per_ip: &str, failed_per_ip: &str, trusted: &[&str]) -> Se
         verify_per_ip: verify_per_ip.parse().unwrap(),
         failed_verify_per_ip: failed_per_ip.parse().unwrap(),
         upstream_verify_per_ip: "1000/s".parse().unwrap(),
+        failed_admin_auth_per_ip: "1000/s".parse().unwrap(),
     };
     let trusted = trusted.iter().map(|n| n.parse().unwrap()).collect();
     let metrics = Arc::new(Metrics::new());
@@ -169,6 +170,7 @@ async fn without_connect_info_the_peer_is_localhost() {
         verify_per_ip: "1/min".parse().unwrap(),
         failed_verify_per_ip: "1/min".parse().unwrap(),
         upstream_verify_per_ip: "1000/s".parse().unwrap(),
+        failed_admin_auth_per_ip: "1000/s".parse().unwrap(),
     };
     let limits = InboundLimits::new(&settings, vec![], Arc::new(Metrics::new()));
     let app = Router::new()

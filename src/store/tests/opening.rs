@@ -1,4 +1,5 @@
-//! Opening databases: directories, URLs, unreadable files.
+//! Opening databases: directories, URLs, unreadable or unwritable files, the one-process
+//! lock.
 
 use super::*;
 
@@ -58,5 +59,106 @@ async fn a_directory_that_cannot_be_created_is_named() {
     assert!(
         err.to_string()
             .starts_with("cannot create the database directory")
+    );
+}
+
+/// One process per SQLite file: a second store on the same file is refused, naming the lock,
+/// until the first is closed or dropped (the lock dies with its holder).
+#[tokio::test]
+async fn a_second_store_on_the_same_file_is_refused_until_the_first_is_gone() {
+    let dir = TempDir::new().unwrap();
+    let url = format!("sqlite://{}/gumgate.db", dir.path().display());
+    let first = store_in(&dir).await;
+    let err = Store::connect(&url)
+        .await
+        .err()
+        .expect("a second store on a file in use must be refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("gumgate.db.lock") && message.contains("in use"),
+        "{message}"
+    );
+    assert!(matches!(err, StoreError::InUse { .. }), "{err:?}");
+    // The first store is untouched by the refused attempt.
+    created(first.activate(new("fp-1", 2, T0)).await.unwrap());
+
+    first.close().await;
+    let second = Store::connect(&url)
+        .await
+        .expect("free once the first is closed");
+    created(second.activate(new("fp-2", 2, T0)).await.unwrap());
+    let clone = second.clone();
+    drop(second);
+    assert!(
+        Store::connect(&url).await.is_err(),
+        "a clone still holds the lock"
+    );
+    drop(clone);
+    let third = Store::connect(&url)
+        .await
+        .expect("free once the last clone is dropped");
+    assert_eq!(third.seats_used(LIC).await.unwrap(), 2);
+}
+
+/// In-memory databases are private to their pool: nothing to lock, and each opens.
+#[tokio::test]
+async fn in_memory_stores_need_no_lock() {
+    let a = Store::connect("sqlite::memory:").await.unwrap();
+    let b = Store::connect("sqlite::memory:").await.unwrap();
+    created(a.activate(new("fp", 1, T0)).await.unwrap());
+    assert_eq!(b.seats_used(LIC).await.unwrap(), 0);
+}
+
+/// A store that cannot be written is refused at start rather than on the first seat taken.
+#[tokio::test]
+async fn a_store_that_cannot_be_written_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("gumgate.db");
+    let url = format!("sqlite://{}", path.display());
+    Store::connect(&url).await.unwrap().close().await;
+
+    let err = Store::connect(&format!("{url}?mode=ro"))
+        .await
+        .err()
+        .expect("a database opened read-only must be refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("cannot be written") && message.contains("gumgate.db"),
+        "{message}"
+    );
+    assert!(matches!(err, StoreError::ReadOnly { .. }), "{err:?}");
+
+    // A file the OS will not let us write (unless we run as root, whom permissions do not
+    // stop: then the store really is writable and must open).
+    let mut permissions = std::fs::metadata(&path).unwrap().permissions();
+    permissions.set_readonly(true);
+    std::fs::set_permissions(&path, permissions).unwrap();
+    let writable = std::fs::OpenOptions::new().write(true).open(&path).is_ok();
+    match Store::connect(&url).await {
+        Ok(_) => assert!(writable, "a read-only file was accepted"),
+        Err(err) => {
+            assert!(!writable, "a writable file was refused: {err}");
+            assert!(err.to_string().contains("cannot be written"), "{err}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_lock_that_cannot_be_taken_is_named() {
+    let dir = TempDir::new().unwrap();
+    std::fs::create_dir(dir.path().join("gumgate.db.lock")).unwrap();
+    let err = Store::connect(&format!("sqlite://{}/gumgate.db", dir.path().display()))
+        .await
+        .err()
+        .expect("a lock path that is a directory cannot be locked");
+    assert!(matches!(err, StoreError::LockFile { .. }), "{err:?}");
+    assert!(
+        err.to_string().starts_with("cannot take the database lock")
+            && err.to_string().contains("gumgate.db.lock"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("gumgate.db").exists(),
+        "refused before SQLite created the file"
     );
 }
