@@ -252,6 +252,9 @@ pub struct LicensesSettings {
     /// Product ids public verifies may name; empty allows any.
     #[serde(deserialize_with = "trimmed_list")]
     pub allowed_products: Vec<String>,
+    /// Answer Gumroad's "does not exist" locally for a key that is not four groups of eight
+    /// hex digits, without spending upstream budget.
+    pub require_key_shape: bool,
 }
 
 /// `[limits]`: inbound per-client-IP limits on the public surface, and on admin token guessing.
@@ -489,6 +492,12 @@ impl Settings {
     pub fn product_allowed(&self, product_id: &str) -> bool {
         let allowed = &self.licenses.allowed_products;
         allowed.is_empty() || allowed.iter().any(|p| p == product_id)
+    }
+
+    /// Whether `licenses.require_key_shape` lets this key go upstream.
+    pub fn key_shape_ok(&self, license_key: &str) -> bool {
+        !self.licenses.require_key_shape
+            || gumroad_wire::licenses::has_gumroad_key_shape(license_key)
     }
 
     /// The default `Maton-Connection`, when one is configured.

@@ -63,7 +63,13 @@ pub async fn decide(
 ) -> License {
     let product = product.trim();
     let mut sale_id = None;
-    let decision = if state.settings.product_allowed(product) {
+    let denied = |code| Decision { code, seats: 0 };
+    let decision = if !state.settings.product_allowed(product) {
+        denied(Code::ProductNotAllowed)
+    } else if !state.settings.key_shape_ok(key) {
+        // Gumroad would answer "does not exist": no upstream call for a key of no Gumroad shape.
+        denied(Code::NotFound)
+    } else {
         let policy = state.settings.policy_for(product);
         let now = state.clock.utc_now();
         match crate::licenses::cached_verify(state, product, key, priority, freshness).await {
@@ -82,11 +88,6 @@ pub async fn decide(
                 };
                 judge(upstream, &policy, now)
             }
-        }
-    } else {
-        Decision {
-            code: Code::ProductNotAllowed,
-            seats: 0,
         }
     };
     License {

@@ -34,6 +34,12 @@ pub async fn verify(
     if !state.settings.product_allowed(&product) {
         return Ok(not_found());
     }
+    // A string that cannot be a Gumroad key is answered as Gumroad would, without asking.
+    if let Some(key) = p.params.str("license_key")
+        && !state.settings.key_shape_ok(key)
+    {
+        return Ok(not_found());
+    }
     // Only a request the cache key fully describes may read or fill the cache: anything else
     // (a non-string param, Gumroad's legacy `product_permalink`/`id`/`link_id`, any other
     // extra) could make upstream answer for another license than the key says, so it is

@@ -460,7 +460,9 @@ async fn every_spelling_of_a_license_edit_invalidates() {
 /// upstream answer, never the valid key's cached one.
 #[tokio::test]
 async fn unicode_spaces_are_another_key_and_upstream_gets_the_key_the_cache_holds() {
-    let app = spawn_app().await;
+    // With the key-shape check on, a padded key never leaves Gumgate at all (see
+    // `keys_of_no_gumroad_shape_are_answered_locally`); without it, it must still be its own key.
+    let app = spawn_app_with(|s| s.licenses.require_key_shape = false).await;
     // Cold, in a spelling Gumroad matches: lower case, blanks around it.
     let first = app
         .verify(&[
@@ -605,5 +607,66 @@ async fn a_miss_that_meets_junk_is_unavailable_and_stores_nothing() {
     assert_eq!(
         cache_status(&res),
         "gumgate; fwd=miss; fwd-status=200; stored"
+    );
+}
+
+/// A key that is not four groups of eight hex digits gets Gumroad's own "does not exist" 404 at
+/// once, spends no upstream budget, and counts as a failed verify; the check can be turned off.
+#[tokio::test]
+async fn keys_of_no_gumroad_shape_are_answered_locally() {
+    let app = spawn_app().await;
+    for key in [
+        "x",
+        "' OR 1=1 --",
+        "5A1C0F3E-8B2D4E61-9F7A3C05",
+        "5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A0\u{00A0}",
+    ] {
+        for increment in ["false", "true"] {
+            let res = app
+                .verify(&[
+                    ("product_id", seed::PRODUCT_ONE_TIME),
+                    ("license_key", key),
+                    ("increment_uses_count", increment),
+                ])
+                .await;
+            assert_eq!(res.status(), 404, "{key:?}");
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(
+                body,
+                serde_json::json!({"success": false, "message": gumroad_wire::licenses::NOT_FOUND})
+            );
+        }
+    }
+    assert_eq!(app.sandbox.request_count(), 0, "nothing went upstream");
+    // The activation API decides the same without asking.
+    let res = app
+        .client
+        .post(format!("{}/v1/licenses/activate", app.api))
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", "not-a-key"),
+            ("fingerprint", "m1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["code"],
+        "NOT_FOUND"
+    );
+    assert_eq!(app.sandbox.request_count(), 0);
+
+    let open = spawn_app_with(|s| s.licenses.require_key_shape = false).await;
+    assert_eq!(
+        open.verify(&[("product_id", seed::PRODUCT_ONE_TIME), ("license_key", "x")])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        open.sandbox.request_count(),
+        1,
+        "with the check off, upstream is asked"
     );
 }

@@ -30,6 +30,19 @@ pub fn normalize_license_key(key: &str) -> String {
     key.trim_matches(ruby_strips).to_ascii_uppercase()
 }
 
+/// Whether a key has the shape of the keys Gumroad generates (after [`normalize_license_key`]):
+/// four groups of eight hex digits joined by `-` (`License#generate_serial` upper-cases a UUID's
+/// hex and regroups it). Whether imported customers' keys follow it is not established, which
+/// is why Gumgate's check can be switched off.
+pub fn has_gumroad_key_shape(key: &str) -> bool {
+    let key = normalize_license_key(key);
+    let groups: Vec<&str> = key.split('-').collect();
+    groups.len() == 4
+        && groups
+            .iter()
+            .all(|g| g.len() == 8 && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Whether two keys name the same license: [`normalize_license_key`]'s rule, without
 /// allocating.
 pub fn same_license_key(a: &str, b: &str) -> bool {
@@ -45,6 +58,28 @@ fn ruby_strips(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gumroad_keys_are_four_groups_of_eight_hex_digits() {
+        for good in [
+            "5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A0",
+            " 5a1c0f3e-8b2d4e61-9f7a3c05-d4e2b1a0\n",
+        ] {
+            assert!(has_gumroad_key_shape(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            "x",
+            "5A1C0F3E-8B2D4E61-9F7A3C05",
+            "5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A",
+            "5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1AG",
+            "5A1C0F3E8B2D4E619F7A3C05D4E2B1A0",
+            "5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A0-00000000",
+            "5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A0\u{00A0}",
+        ] {
+            assert!(!has_gumroad_key_shape(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn keys_compare_trimmed_and_case_insensitive() {
