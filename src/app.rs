@@ -19,6 +19,7 @@ use crate::auth::AdminTokens;
 use crate::clock::Clock;
 use crate::config::{Secrets, Settings};
 use crate::error::{method_not_allowed, not_found};
+use crate::licenses::known::KnownLicenses;
 use crate::limits::InboundLimits;
 use crate::metrics::Metrics;
 use crate::state::{AppState, Caches, Lifecycle, Shared};
@@ -89,12 +90,18 @@ pub async fn build_state(
     }
     let signer = signer(&settings, options.ephemeral_signing_key)?;
     let webhook_secret = AdminTokens::new(secrets.webhook_secret.into_iter().collect());
+    let known = KnownLicenses::new(
+        store.known_licenses().await?,
+        &settings.upstream,
+        metrics.clone(),
+    );
     let clock = options.clock;
     Ok(AppState::new(Shared {
         signer,
         store,
         webhook_secret,
         inbox: Arc::new(tokio::sync::Notify::new()),
+        known: Arc::new(known),
         tasks: TaskTracker::new(),
         caches: Caches::new(&settings, &clock, &metrics),
         clock,

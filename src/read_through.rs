@@ -3,13 +3,17 @@
 //! `cache::flight`) asks upstream; when that fails, a stale entry within the stale-if-error
 //! window stands in. Every answer says how it was served in `Cache-Status`.
 
+use governor::DefaultDirectRateLimiter;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 
+use crate::budget::{Denied, DenyReason, Priority};
 use crate::cache::{Answer, AnswerCache, CacheStatus, Flights, Lookup};
+use crate::metrics::Metrics;
 use crate::upstream::{Upstream, UpstreamError, UpstreamRequest, UpstreamResponse, is_outage};
 
 /// What to do with an upstream answer.
@@ -76,6 +80,9 @@ pub struct Call {
     pub classify: Classifier,
     pub ttls: Ttls,
     pub freshness: Freshness,
+    /// A share of the budget the call must also find room in before it may go upstream
+    /// (first-time license keys, `crate::licenses::known`).
+    pub gate: Option<Gate>,
 }
 
 /// A cached route's answers and the fills in flight for it: always used together.
@@ -110,16 +117,10 @@ impl ReadThrough {
             Lookup::Stale(answer, past) => Some((answer, past)),
             Lookup::Miss => None,
         };
-        let fill = fill(
-            upstream.clone(),
-            cache.clone(),
-            call.key,
-            call.request,
-            call.classify,
-            call.ttls,
-        );
+        let key = call.key;
+        let fill = fill(upstream.clone(), cache.clone(), call);
         let on_panic = Fill::Failed(Failure::Crashed);
-        let (result, collapsed) = self.fills.join(call.key, fill, on_panic).await;
+        let (result, collapsed) = self.fills.join(key, fill, on_panic).await;
         match (result, stale) {
             (Fill::Answered { answer, stored }, stale) => {
                 let status = CacheStatus::Forwarded {
@@ -147,19 +148,52 @@ fn counted(cache: &AnswerCache, answer: Answer, status: CacheStatus) -> Served {
     Served::Answer(answer, status)
 }
 
-/// One upstream call and what it leaves in the cache; runs detached from any caller.
-async fn fill(
-    upstream: Upstream,
-    cache: AnswerCache,
-    key: u128,
-    request: UpstreamRequest,
-    classify: Classifier,
-    ttls: Ttls,
-) -> Fill {
+/// One upstream call and what it leaves in the cache; runs detached from any caller. The gate
+/// is asked here, once per upstream call: requests that join a fill in flight spend nothing.
+async fn fill(upstream: Upstream, cache: AnswerCache, call: Call) -> Fill {
+    if let Some(gate) = &call.gate
+        && let Err(refused) = gate.pass().await
+    {
+        return Fill::Failed(Failure::Upstream(refused));
+    }
     let asked = cache.asked();
-    match upstream.send(request).await {
-        Ok(response) => settle(&cache, key, answer_of(response), classify, &ttls, asked),
+    match upstream.send(call.request).await {
+        Ok(response) => {
+            let answer = answer_of(response);
+            settle(&cache, call.key, answer, call.classify, &call.ttls, asked)
+        }
         Err(e) => Fill::Failed(Failure::Upstream(e)),
+    }
+}
+
+/// A rate some calls must find room in, waiting at most `max_wait` like the budget itself;
+/// refused, the call is served like a spent budget.
+#[derive(Clone)]
+pub struct Gate {
+    pub limiter: Arc<DefaultDirectRateLimiter>,
+    pub max_wait: Duration,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Gate {
+    /// Waits for room (at most `max_wait`); `Err` when there was none.
+    pub async fn pass(&self) -> Result<(), UpstreamError> {
+        if tokio::time::timeout(self.max_wait, self.limiter.until_ready())
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let reason = DenyReason::FirstTimeShare;
+        self.metrics
+            .budget_denials
+            .with_label_values(&[Priority::Public.label(), reason.label()])
+            .inc();
+        let retry_after = Duration::from_secs(1);
+        Err(UpstreamError::Denied(Denied {
+            reason,
+            retry_after,
+        }))
     }
 }
 

@@ -60,6 +60,7 @@ async fn sales(State(state): State<AppState>, Admin(p): Admin) -> Result<Respons
             not_found: state.settings.cache.sales_ttl,
         },
         freshness: freshness(&p.headers),
+        gate: None,
     };
     match state.caches.sales.serve(&state.upstream, call).await {
         Served::Answer(answer, status) => Ok(read_through::respond(answer, status)),

@@ -54,6 +54,8 @@ pub struct Shared {
     pub store: Store,
     /// The webhook receiver's path secret (none configured: nothing matches).
     pub webhook_secret: AdminTokens,
+    /// Licenses Gumroad vouched for, and the gate first-time keys pass.
+    pub known: Arc<crate::licenses::known::KnownLicenses>,
     /// Wakes the inbox processor when a ping arrives.
     pub inbox: Arc<tokio::sync::Notify>,
     /// Every background task (the inbox processor, the reconciler, limiter pruning, uses

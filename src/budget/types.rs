@@ -94,15 +94,19 @@ pub enum DenyReason {
     Paused,
     /// The circuit breaker is open, or its one probe is out.
     CircuitOpen,
+    /// A first-time license key found no room in its share of the budget within `max_wait`
+    /// (`upstream.known_share`).
+    FirstTimeShare,
 }
 
 impl DenyReason {
-    /// The metric label: `budget`, `paused` or `circuit_open`.
+    /// The metric label: `budget`, `paused`, `circuit_open` or `first_time_share`.
     pub fn label(self) -> &'static str {
         match self {
             Self::Budget => "budget",
             Self::Paused => "paused",
             Self::CircuitOpen => "circuit_open",
+            Self::FirstTimeShare => "first_time_share",
         }
     }
 }

@@ -223,6 +223,8 @@ pub struct UpstreamSettings {
     /// Longest pause one 429 can order, whatever its `Retry-After` says.
     #[serde(with = "humantime_serde")]
     pub max_pause: Duration,
+    /// Share of `rate_limit` first-time license keys may never take (0 to below 1).
+    pub known_share: f64,
 }
 
 /// `[cache]`: how long answers are reused, and the memory they may take.
@@ -460,6 +462,12 @@ impl Settings {
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::invalid("log.level", "is not a valid filter"));
+        }
+        if !(0.0..1.0).contains(&self.upstream.known_share) {
+            return Err(ConfigError::invalid(
+                "upstream.known_share",
+                "must be at least 0 and below 1",
+            ));
         }
         if self.log.access_sample == 0 {
             return Err(ConfigError::invalid(

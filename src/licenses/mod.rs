@@ -2,6 +2,7 @@
 //! admin license edits that must invalidate what the verify cache holds.
 
 mod edit;
+pub mod known;
 mod verify;
 
 use axum::Router;

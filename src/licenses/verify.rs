@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::cache::{Answer, CacheStatus, Lookup};
 use crate::error::AppError;
 use crate::intake::{Intake, Public};
+use crate::licenses::known;
 use crate::read_through::{self, Call, Failure, Fill, Freshness, Served, Ttls, Verdict};
 use crate::state::AppState;
 use crate::upstream::{Retry, Target, UpstreamRequest};
@@ -213,9 +214,26 @@ fn ttls(state: &AppState) -> Ttls {
 
 async fn cached(state: &AppState, c: &Canonical) -> Result<Response, AppError> {
     let call = verify_call(state, c, crate::budget::Priority::Public, Freshness::Cached);
-    match state.caches.verify.serve(&state.upstream, call).await {
+    let served = state.caches.verify.serve(&state.upstream, call).await;
+    learn_from(state, &c.license, &served);
+    match served {
         Served::Answer(answer, status) => Ok(read_through::respond(answer, status)),
         Served::Failed(failure) => Ok(unavailable(state, &failure)),
+    }
+}
+
+/// A fresh 200 that was stored is Gumroad vouching for the license: it is known from now on.
+fn learn_from(state: &AppState, license: &str, served: &Served) {
+    if let Served::Answer(
+        _,
+        CacheStatus::Forwarded {
+            status: 200,
+            stored: true,
+            ..
+        },
+    ) = served
+    {
+        known::learn(state, license);
     }
 }
 
@@ -234,6 +252,7 @@ fn verify_call(
         classify,
         ttls: ttls(state),
         freshness,
+        gate: state.known.gate(&c.license, priority),
     }
 }
 
@@ -252,7 +271,9 @@ pub async fn cached_verify(
         priority,
         freshness,
     );
-    state.caches.verify.serve(&state.upstream, call).await
+    let served = state.caches.verify.serve(&state.upstream, call).await;
+    learn_from(state, license, &served);
+    served
 }
 
 /// Always upstream, once: an increment must never be swallowed by a cached or shared answer,
@@ -262,13 +283,32 @@ async fn incrementing(state: &AppState, c: &Canonical) -> Result<Response, AppEr
     let cache = state.caches.verify.cache();
     let key = c.key(state);
     let asked = cache.asked();
-    let fill = match state.upstream.send(c.request(true)).await {
-        Ok(response) => {
-            let answer = read_through::answer_of(response);
-            read_through::settle(cache, key, answer, classify, &ttls(state), asked)
-        }
-        Err(e) => Fill::Failed(Failure::Upstream(e)),
+    let gate = state
+        .known
+        .gate(&c.license, crate::budget::Priority::Public);
+    let passed = match &gate {
+        Some(gate) => gate.pass().await,
+        None => Ok(()),
     };
+    let fill = if let Err(refused) = passed {
+        Fill::Failed(Failure::Upstream(refused))
+    } else {
+        match state.upstream.send(c.request(true)).await {
+            Ok(response) => {
+                let answer = read_through::answer_of(response);
+                read_through::settle(cache, key, answer, classify, &ttls(state), asked)
+            }
+            Err(e) => Fill::Failed(Failure::Upstream(e)),
+        }
+    };
+    if let Fill::Answered {
+        answer,
+        stored: true,
+    } = &fill
+        && answer.status == StatusCode::OK
+    {
+        known::learn(state, &c.license);
+    }
     match fill {
         Fill::Answered { answer, stored } => {
             let status = CacheStatus::Bypass {
@@ -302,11 +342,23 @@ async fn incrementing(state: &AppState, c: &Canonical) -> Result<Response, AppEr
 
 /// Requests the cache cannot key (no string `license_key`): relayed as they are.
 async fn uncached(state: &AppState, p: &Intake) -> Result<Response, AppError> {
-    let answer = match state
-        .upstream
-        .send(p.upstream_request(target(), None))
-        .await
-    {
+    // Odd params must not be a way around the first-time gate.
+    let key = p.params.str("license_key").unwrap_or_default();
+    let gate = state.known.gate(key, crate::budget::Priority::Public);
+    let passed = match &gate {
+        Some(gate) => gate.pass().await,
+        None => Ok(()),
+    };
+    let sent = match passed {
+        Ok(()) => {
+            state
+                .upstream
+                .send(p.upstream_request(target(), None))
+                .await
+        }
+        Err(refused) => Err(refused),
+    };
+    let answer = match sent {
         Ok(answer) => answer,
         Err(e) => {
             state.caches.verify.cache().count(CacheStatus::Unavailable);

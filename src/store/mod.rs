@@ -15,6 +15,7 @@ mod audit;
 mod connect;
 mod deactivate;
 mod inbox;
+mod known;
 mod lock;
 mod redecide;
 mod refs;

@@ -10,8 +10,10 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn a_flood_of_distinct_verifies_never_draws_a_429_from_maton() {
-    // The sandbox enforces Maton's real limit: 10 requests per rolling second.
-    let app = spawn_app_on(SandboxConfig::default(), |_| {}).await;
+    // The sandbox enforces Maton's real limit: 10 requests per rolling second. These keys are
+    // all first-time ones; with no share reserved for known licenses, all of the budget is
+    // theirs to flood (the reserve has its own test, `first_time_keys_cannot_starve_known_ones`).
+    let app = spawn_app_on(SandboxConfig::default(), |s| s.upstream.known_share = 0.0).await;
     let started = Instant::now();
     let calls = (0..500).map(|i| {
         let (client, url) = (
@@ -258,4 +260,84 @@ async fn an_admin_can_end_a_pause_and_close_the_breaker_at_once() {
         .filter(|e| e.action == "upstream_resume")
         .collect();
     assert_eq!(resumes.len(), 2, "{trail:?}");
+}
+
+/// Random first-time keys from many clients once spent the whole 10/s budget, so paying users
+/// whose cached answer had expired got 503. With `upstream.known_share`, first-time keys wait
+/// for their half of the budget, and a license Gumroad answered 200 for before keeps getting
+/// fresh answers through the flood.
+#[tokio::test]
+async fn first_time_keys_cannot_starve_known_ones() {
+    let app = spawn_app_on(SandboxConfig::default(), |_| {}).await;
+    let known = [
+        (seed::PRODUCT_ONE_TIME, seed::LICENSE_VALID),
+        (seed::PRODUCT_MEMBERSHIP, seed::LICENSE_MEMBERSHIP_ACTIVE),
+        (seed::PRODUCT_ONE_TIME, seed::LICENSE_DISPUTE_WON),
+    ];
+    let (client, url) = (
+        app.client.clone(),
+        format!("{}/v2/licenses/verify", app.api),
+    );
+    // Cloned into the flood's tasks.
+    let verify = move |product: &'static str, key: String| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let form = [
+                ("product_id", product),
+                ("license_key", key.as_str()),
+                ("increment_uses_count", "false"),
+            ];
+            client.post(url).form(&form).send().await.unwrap()
+        }
+    };
+    for (product, key) in known {
+        let res = verify(product, key.to_owned()).await;
+        assert_eq!(res.status(), 200, "{key}");
+    }
+    // Every cached answer expires: the known licenses need upstream again.
+    app.clock.advance(Duration::from_secs(3600));
+    // A sustained flood: 16 clients each sending distinct first-time keys back to back, for
+    // as long as the known licenses are being verified (bounded in count and time).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood: Vec<_> = (0..16)
+        .map(|worker| {
+            let (stop, verify) = (stop.clone(), verify.clone());
+            tokio::spawn(async move {
+                let mut refused = 0;
+                for i in 0..400 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let key = format!("{worker:04X}{i:04X}-11111111-22222222-33333333");
+                    if verify(seed::PRODUCT_ONE_TIME, key).await.status() == 503 {
+                        refused += 1;
+                    }
+                }
+                refused
+            })
+        })
+        .collect();
+    // Let the flood reach upstream first.
+    eventually("the flood to reach upstream", || async {
+        (app.sandbox.request_count() >= known.len() + 5).then_some(())
+    })
+    .await;
+    for (product, key) in known {
+        let res = verify(product, key.to_owned()).await;
+        let status = cache_status(&res);
+        assert!(
+            status.contains("fwd=stale") || status.contains("fwd=miss"),
+            "{key}: not a fresh answer through the flood: {status}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut refused = 0;
+    for worker in flood {
+        refused += worker.await.unwrap();
+    }
+    assert!(refused > 0, "the flood was held back");
+    assert!(
+        app.sandbox.requests().iter().all(|r| r.status != 429),
+        "Maton said 429"
+    );
 }

@@ -1,6 +1,7 @@
 //! The store against real SQLite files in temp dirs; helpers here, tests by topic.
 
 mod deactivations;
+mod known;
 mod opening;
 mod records;
 mod redecisions;

@@ -1,0 +1,31 @@
+//! Licenses Gumroad has vouched for (answered 200 at least once), by hash: the budget reserve
+//! for known licenses survives a restart through them.
+
+use super::{Store, StoreError};
+
+impl Store {
+    /// Every known license hash: those remembered, and those holding an active activation
+    /// (activated before licenses were remembered, or re-checked since).
+    pub async fn known_licenses(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT license_hash FROM known_licenses UNION \
+             SELECT license_hash FROM activations WHERE deactivated_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(h,)| h).collect())
+    }
+
+    /// Remembers a license Gumroad answered 200 for (nothing if already known).
+    pub async fn remember_known(&self, license_hash: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO known_licenses (license_hash, first_seen_at) VALUES ($1, $2) \
+             ON CONFLICT (license_hash) DO NOTHING",
+        )
+        .bind(license_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! Known licenses survive a restart, and licenses holding activations count as known.
+
+use super::*;
+
+#[tokio::test]
+async fn known_licenses_are_remembered_and_include_active_activations() {
+    let dir = TempDir::new().unwrap();
+    let store = store_in(&dir).await;
+    assert!(store.known_licenses().await.unwrap().is_empty());
+    store.remember_known("hash-a", T0).await.unwrap();
+    store.remember_known("hash-a", T0 + 1).await.unwrap();
+    created(store.activate(new("fp", 1, T0)).await.unwrap());
+    let mut known = store.known_licenses().await.unwrap();
+    known.sort();
+    assert_eq!(known, ["hash-a", LIC]);
+    store.close().await;
+    let reopened = store_in(&dir).await;
+    assert_eq!(reopened.known_licenses().await.unwrap().len(), 2);
+}
