@@ -246,6 +246,7 @@ impl Application {
         // Pings stored before a crash or restart are processed now, new ones as they come.
         tasks.spawn(webhooks::process::run(state.clone(), stop.clone()));
         tasks.spawn(activation::reconcile::run(state.clone(), stop.clone()));
+        tasks.spawn(activation::retention::run(state.clone(), stop.clone()));
         tasks.spawn(state.limits.clone().prune_until(stop.clone()));
         let (api_limits, ops_limits) = connection_limits(&state.settings);
         state.lifecycle.set_ready(true);

@@ -8,7 +8,8 @@
 //! - [`licenses`]: the public `POST /v2/licenses/verify` over the verify cache, and the admin
 //!   license edits that invalidate it.
 //! - [`activation`]: `/v1/licenses/activate | validate | deactivate`, the admin activation
-//!   views, uses mirroring, and the reconciler that re-checks licenses holding activations.
+//!   views, uses mirroring, the reconciler that re-checks licenses holding activations, and
+//!   the hourly pruning of audit entries past `audit.retention`.
 //! - [`webhooks`]: the ping receiver, the inbox processor, `gumgate webhooks register`.
 //! - [`sales`]: cached admin `GET /v2/sales[/{id}]`.
 //! - [`admin`]: every other Gumroad call passed through, Maton connections, the cache purge,

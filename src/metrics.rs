@@ -103,6 +103,15 @@ metrics! {
         pub reconcile_checks: IntCounter as "reconcile_checks_total",
         /// Activations whose decision the reconciler changed, by the new code.
         pub reconcile_changed: IntCounterVec["code"] as "reconcile_changed_total",
+        /// Refused activations and deactivations, by reason code.
+        ///
+        /// Codes are the decision's reason codes plus `TOO_MANY_ACTIVATIONS` and
+        /// `TOO_MANY_DEACTIVATIONS`, a bounded set. Refusals used to be audit rows, one each,
+        /// which a flood of refused activations turned into an unbounded append-only table
+        /// (issue 9): the audit trail records changes, this counts refusals.
+        pub activation_denials: IntCounterVec["code"] as "activation_denials_total",
+        /// Audit entries deleted after `audit.retention`.
+        pub audit_pruned: IntCounter as "audit_pruned_total",
         /// Gumgate build; always 1.
         ///
         /// Set by `Metrics::new`, labelled with the crate version.

@@ -19,7 +19,7 @@ use crate::hashes::{fingerprint_hash, license_hash};
 use crate::intake::Public;
 use crate::read_through::Freshness;
 use crate::state::AppState;
-use crate::store::{Activated, Activation, Actor, AuditEntry, Deactivated, NewActivation};
+use crate::store::{Activated, Activation, Actor, Deactivated, NewActivation};
 
 /// An app's decision: public priority, a cached answer will do.
 async fn decide(state: &AppState, product: &str, key: &str) -> License {
@@ -43,15 +43,7 @@ pub async fn activate(
         if let Some(a) = offline_activation(&state, &license, &fingerprint).await? {
             return offline(&state, &license, &a, "activated").await;
         }
-        let entry = AuditEntry {
-            at: now,
-            action: "deny".into(),
-            license_hash: license.hash.clone(),
-            activation_id: None,
-            code: Some(license.code().as_str().into()),
-            detail: None,
-        };
-        state.store.audit(entry).await?;
+        count_denial(&state, license.code().as_str());
         return Ok(reply::denied("activated", license.code()));
     }
     let new = NewActivation {
@@ -64,13 +56,14 @@ pub async fn activate(
         now,
     };
     let (activation, status) = match state.store.activate(new).await? {
-        // The store audits created activations and seat refusals in the same transaction.
+        // The store audits created activations in the same transaction; refusals are counted.
         Activated::Created(a) => {
             mirror::uses(&state, &license.product, &license.key, Direction::Up);
             (a, StatusCode::CREATED)
         }
         Activated::Existing(a) => (a, StatusCode::OK),
         Activated::NoSeat { .. } => {
+            count_denial(&state, Code::TooManyActivations.as_str());
             return Ok(reply::denied("activated", Code::TooManyActivations));
         }
     };
@@ -168,6 +161,7 @@ pub async fn deactivate(
         }
         Deactivated::NotFound => Ok(no_such_activation()),
         Deactivated::TooManyToday { retry_after_secs } => {
+            count_denial(&state, "TOO_MANY_DEACTIVATIONS");
             let body = json!({
                 "deactivated": false,
                 "code": "TOO_MANY_DEACTIVATIONS",
@@ -182,6 +176,17 @@ pub async fn deactivate(
             Ok(r)
         }
     }
+}
+
+/// A refusal is counted, not audited: the audit trail records changes only, and one row per
+/// refusal let anyone grow the append-only table without bound (issue 9). `code` is a reason
+/// code, a bounded set.
+fn count_denial(state: &AppState, code: &str) {
+    state
+        .metrics
+        .activation_denials
+        .with_label_values(&[code])
+        .inc();
 }
 
 /// Deactivating what does not exist (or not for this license and product) is a 404, unlike

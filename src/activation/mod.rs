@@ -9,6 +9,7 @@ mod input;
 mod mirror;
 pub mod reconcile;
 mod reply;
+pub mod retention;
 
 use axum::Router;
 use axum::extract::State;

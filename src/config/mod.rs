@@ -57,6 +57,16 @@ pub struct Settings {
     pub products: std::collections::BTreeMap<String, PolicyOverride>,
     pub webhooks: WebhookSettings,
     pub reconcile: ReconcileSettings,
+    pub audit: AuditSettings,
+}
+
+/// `[audit]`: the audit trail of activation changes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Entries older than this are deleted (hourly); at least a day.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
 }
 
 /// `[reconcile]`: the background re-check of licenses that hold activations.
@@ -475,6 +485,13 @@ impl Settings {
                 "must be at least 1 (1 logs every request)",
             ));
         }
+        // A unit slip ("400s" for "400d") would otherwise empty the trail within the hour.
+        if self.audit.retention < Duration::from_secs(24 * 60 * 60) {
+            return Err(ConfigError::invalid(
+                "audit.retention",
+                "must be at least 1d",
+            ));
+        }
         Ok(())
     }
 
@@ -572,6 +589,7 @@ mod tests {
             "10/min".parse::<Rate>().unwrap()
         );
         assert!(s.licenses.allowed_products.is_empty());
+        assert_eq!(s.audit.retention, Duration::from_secs(400 * 86400));
     }
 
     #[test]
@@ -640,6 +658,8 @@ mod tests {
             ("GUMGATE__LIMITS__VERIFY_PER_IP", "fast", "verify_per_ip"),
             ("GUMGATE__UPSTREAM__RATE_LIMIT", "0", "upstream.rate_limit"),
             ("GUMGATE__UPSTREAM__MAX_PAUSE", "0s", "upstream.max_pause"),
+            ("GUMGATE__AUDIT__RETENTION", "400s", "audit.retention"),
+            ("GUMGATE__AUDIT__KEEP", "1d", "keep"),
         ] {
             let err = Settings::load_from(None, env(&[(k, v)]))
                 .unwrap_err()

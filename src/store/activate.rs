@@ -39,8 +39,8 @@ impl Store {
             return Ok(Activated::Existing(existing));
         }
         if !take_seat(&mut tx, &new.license_hash, new.seats).await? {
+            // A refusal is not audited: the caller counts it (issue 9).
             let seats_used = counter(&mut tx, &new.license_hash).await?;
-            insert_audit(&mut *tx, &no_seat_entry(new, seats_used)).await?;
             tx.commit().await?;
             return Ok(Activated::NoSeat { seats_used });
         }
@@ -166,16 +166,5 @@ fn created_entry(activation: &Activation) -> AuditEntry {
         activation_id: Some(activation.id.clone()),
         code: None,
         detail: Some(format!("product {}", activation.product_id)),
-    }
-}
-
-fn no_seat_entry(new: &NewActivation, seats_used: u32) -> AuditEntry {
-    AuditEntry {
-        at: new.now,
-        action: "deny".into(),
-        license_hash: new.license_hash.clone(),
-        activation_id: None,
-        code: Some("TOO_MANY_ACTIVATIONS".into()),
-        detail: Some(format!("{seats_used} of {} seats used", new.seats)),
     }
 }

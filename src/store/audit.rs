@@ -1,8 +1,14 @@
-//! The append-only audit trail (the table's triggers refuse UPDATE and DELETE).
+//! The append-only audit trail: the table's triggers refuse UPDATE, and DELETE of anything but
+//! the rows older than the cutoff that [`Store::prune_audit`] sets for its own transaction
+//! (`migrations/0004_audit_retention.sql`).
 
 use sqlx::SqliteExecutor;
 
-use super::{AuditEntry, Store, StoreError};
+use super::{AuditEntry, Store, StoreError, activate::begin_write};
+
+/// Rows deleted per pruning transaction: each holds SQLite's write lock, so a large backlog
+/// (the first prune after an upgrade) is deleted in short turns that activations interleave.
+const PRUNE_BATCH: i64 = 1_000;
 
 impl Store {
     /// Appends one entry.
@@ -29,6 +35,42 @@ impl Store {
         entries.reverse();
         Ok(entries)
     }
+
+    /// Deletes the entries older than `before` (unix seconds); returns how many went. The only
+    /// DELETE the triggers allow: each batch sets the cutoff, deletes, clears the cutoff and
+    /// commits, so no other statement ever runs while a cutoff is set.
+    pub async fn prune_audit(&self, before: i64) -> Result<u64, StoreError> {
+        let mut pruned = 0;
+        loop {
+            let mut tx = begin_write(self).await?;
+            set_cutoff(&mut *tx, Some(before)).await?;
+            let done = sqlx::query(
+                "DELETE FROM audit_log WHERE seq IN \
+                 (SELECT seq FROM audit_log WHERE at < $1 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(PRUNE_BATCH)
+            .execute(&mut *tx)
+            .await?;
+            set_cutoff(&mut *tx, None).await?;
+            tx.commit().await?;
+            pruned += done.rows_affected();
+            if done.rows_affected() < PRUNE_BATCH.unsigned_abs() {
+                return Ok(pruned);
+            }
+        }
+    }
+}
+
+async fn set_cutoff<'e>(
+    executor: impl SqliteExecutor<'e>,
+    cutoff: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE audit_prune_cutoff SET cutoff = $1 WHERE id = 1")
+        .bind(cutoff)
+        .execute(executor)
+        .await?;
+    Ok(())
 }
 
 /// Appends an entry on any executor, so changes audit themselves in their own transaction.

@@ -34,9 +34,8 @@ impl Store {
             && let Some(retry_after_secs) =
                 daily_limit_wait(&mut tx, license_hash, max_per_day, now).await?
         {
-            // Committed, not rolled back: the refusal is audited.
-            insert_audit(&mut *tx, &refused_entry(license_hash, activation_id, now)).await?;
-            tx.commit().await?;
+            // A refusal changes nothing and is not audited (the caller counts it).
+            tx.rollback().await?;
             return Ok(Deactivated::TooManyToday { retry_after_secs });
         }
         mark_deactivated(&mut tx, activation_id, actor, now).await?;
@@ -167,13 +166,6 @@ async fn release_seats(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-fn refused_entry(license_hash: &str, activation_id: &str, now: i64) -> AuditEntry {
-    let mut refused = entry("deny", license_hash, Some(activation_id), now, None);
-    refused.code = Some("TOO_MANY_DEACTIVATIONS".into());
-    refused.detail = Some("daily deactivation limit".into());
-    refused
 }
 
 fn entry(

@@ -3,9 +3,10 @@
 //! queries, in SQL kept portable to PostgreSQL.
 //!
 //! The store only sees hashes (`crate::hashes`), never license keys or fingerprints. It
-//! audits its own changes and refusals (`activate`, `deny` for a full license or a daily
-//! deactivation limit, `deactivate`, `admin_deactivate`, `release_all`); callers audit the
-//! rest (upstream denials, other admin actions) through [`Store::audit`].
+//! audits its own changes in the transaction that makes them (`activate`, `deactivate`,
+//! `admin_deactivate`, `release_all`, re-decisions); callers audit other admin actions through
+//! [`Store::audit`]. Refusals change nothing and are not audited: callers count them in
+//! metrics. Entries older than `audit.retention` are pruned ([`Store::prune_audit`]).
 //!
 //! A file database belongs to one process: `lock.rs` refuses a second, and `connect.rs` a
 //! database that cannot be written, both at start.

@@ -82,11 +82,12 @@ pub enum Deactivated {
 pub struct AuditEntry {
     /// Unix seconds.
     pub at: i64,
-    /// `activate`, `deny`, `deactivate`, `admin_deactivate`, `release_all`, ...
+    /// A change: `activate`, `deactivate`, `admin_deactivate`, `release_all`, `webhook`,
+    /// `reconcile`, `upstream_resume`. Refusals are counted in metrics, not audited.
     pub action: String,
     pub license_hash: String,
     pub activation_id: Option<String>,
-    /// A reason code where there is one (`TOO_MANY_ACTIVATIONS`, ...).
+    /// A reason code where there is one (the new decision of a re-check, ...).
     pub code: Option<String>,
     pub detail: Option<String>,
 }

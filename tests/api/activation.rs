@@ -300,6 +300,12 @@ async fn deactivation_frees_a_seat_but_not_too_often() {
             assert_eq!(v["code"], "TOO_MANY_DEACTIVATIONS");
         }
     }
+    // The refusal is counted, and not in the audit trail (issue 9).
+    let refused = r#"gumgate_activation_denials_total{code="TOO_MANY_DEACTIVATIONS"}"#;
+    assert_eq!(sample(&app.metrics().await, refused), 1.0);
+    let actions = app.audit_actions(seed::LICENSE_VALID).await;
+    assert_eq!(actions.iter().filter(|a| *a == "deactivate").count(), 3);
+    assert!(!actions.iter().any(|a| a == "deny"), "{actions:?}");
     // A day later it is allowed again.
     app.clock.advance(Duration::from_secs(86_400));
     let (_, list) = app.activations(seed::LICENSE_VALID).await;
@@ -646,4 +652,73 @@ async fn the_daily_deactivation_limit_is_the_activations_product_not_the_callers
             .0,
         404
     );
+}
+
+impl TestApp {
+    /// The actions of a license's audit trail, read as an admin does.
+    async fn audit_actions(&self, license: &str) -> Vec<String> {
+        let audit: Value = self
+            .admin(Method::GET, "/admin/licenses/audit")
+            .query(&[
+                ("product_id", product_of(license)),
+                ("license_key", license),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        audit["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn refused_activations_are_counted_not_audited() {
+    let app = spawn_app().await;
+    for m in ["a", "b", "c"] {
+        assert_eq!(app.activate(seed::LICENSE_VALID, m).await.0, 201);
+    }
+    // 50 refusals: 25 of a full license, 25 of a refunded one.
+    for i in 0..25 {
+        let (status, body) = app.activate(seed::LICENSE_VALID, &format!("m{i}")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("TOO_MANY_ACTIVATIONS"))
+        );
+        let (status, body) = app.activate(seed::LICENSE_REFUNDED, &format!("m{i}")).await;
+        assert_eq!((status, body["code"].as_str()), (403, Some("REFUNDED")));
+    }
+    // Only the changes are in the trail.
+    assert_eq!(
+        app.audit_actions(seed::LICENSE_VALID).await,
+        ["activate", "activate", "activate"]
+    );
+    assert!(app.audit_actions(seed::LICENSE_REFUNDED).await.is_empty());
+    let metrics = app.metrics().await;
+    let denials = "gumgate_activation_denials_total";
+    let full = format!(r#"{denials}{{code="TOO_MANY_ACTIVATIONS"}}"#);
+    assert_eq!(sample(&metrics, &full), 25.0, "{metrics}");
+    let refunded = format!(r#"{denials}{{code="REFUNDED"}}"#);
+    assert_eq!(sample(&metrics, &refunded), 25.0);
+}
+
+#[tokio::test]
+async fn audit_entries_past_the_retention_are_pruned() {
+    let app = spawn_app_with(|s| s.audit.retention = Duration::from_secs(400 * 86_400)).await;
+    assert_eq!(app.activate(seed::LICENSE_VALID, "a").await.0, 201);
+    app.clock.advance(Duration::from_secs(399 * 86_400));
+    assert_eq!(app.activate(seed::LICENSE_VALID, "b").await.0, 201);
+    assert_eq!(gumgate::activation::retention::prune(&app.state).await, 0);
+    app.clock.advance(Duration::from_secs(2 * 86_400));
+    // The first activation is now 401 days old, the second 2.
+    assert_eq!(gumgate::activation::retention::prune(&app.state).await, 1);
+    assert_eq!(app.audit_actions(seed::LICENSE_VALID).await, ["activate"]);
+    let metrics = app.metrics().await;
+    assert_eq!(sample(&metrics, "gumgate_audit_pruned_total"), 1.0);
 }
