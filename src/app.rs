@@ -94,6 +94,7 @@ pub async fn build_state(
         store,
         webhook_secret,
         inbox: Arc::new(tokio::sync::Notify::new()),
+        pings_refused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         tasks: TaskTracker::new(),
         caches: Caches::new(&settings, &clock, &metrics),
         clock,

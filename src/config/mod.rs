@@ -85,6 +85,9 @@ pub struct WebhookSettings {
     /// How long processed pings are kept.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+    /// Pings waiting to be processed at most; above it the receiver answers 503 without
+    /// storing, and the reconciler re-checks every license once the inbox is back under it.
+    pub max_pending: u32,
 }
 
 /// `[storage]`: where activations live.
@@ -371,6 +374,12 @@ impl Settings {
                 "must be above 0",
             ));
         }
+        if self.webhooks.max_pending == 0 {
+            return Err(ConfigError::invalid(
+                "webhooks.max_pending",
+                "must be above 0",
+            ));
+        }
         if s.request_timeout.is_zero() {
             return Err(ConfigError::invalid(
                 "server.request_timeout",
@@ -616,6 +625,11 @@ mod tests {
             ("GUMGATE__LIMITS__VERIFY_PER_IP", "fast", "verify_per_ip"),
             ("GUMGATE__UPSTREAM__RATE_LIMIT", "0", "upstream.rate_limit"),
             ("GUMGATE__UPSTREAM__MAX_PAUSE", "0s", "upstream.max_pause"),
+            (
+                "GUMGATE__WEBHOOKS__MAX_PENDING",
+                "0",
+                "webhooks.max_pending",
+            ),
         ] {
             let err = Settings::load_from(None, env(&[(k, v)]))
                 .unwrap_err()

@@ -100,6 +100,15 @@ impl Store {
         Ok(InboxDepth { pending, oldest })
     }
 
+    /// How many pings wait to be processed (the receiver's cap).
+    pub async fn pending_pings(&self) -> Result<i64, StoreError> {
+        let (pending,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(pending)
+    }
+
     /// Deletes processed pings older than `before`; failed and malformed ones stay for a person
     /// to look at. Returns how many went.
     pub async fn prune_pings(&self, before: i64) -> Result<u64, StoreError> {

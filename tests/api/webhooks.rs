@@ -714,3 +714,115 @@ async fn an_unreadable_stored_ping_is_given_up_at_once() {
     assert_eq!(failed[0].attempts, 1);
     assert_eq!(app.upstream_verifies(), 0);
 }
+
+/// A gateway whose inbox holds at most `max_pending` pings, with a processor that only wakes
+/// when a ping is accepted (so a test decides when the inbox drains).
+async fn spawn_capped(max_pending: u32, batch: u32) -> TestApp {
+    spawn_app_with(move |s| {
+        s.webhooks.max_pending = max_pending;
+        s.webhooks.poll_interval = Duration::from_secs(3600);
+        s.reconcile.batch = batch;
+    })
+    .await
+}
+
+impl TestApp {
+    /// Stores a `sale` ping directly, due only `delay_secs` from now: it waits in the inbox.
+    async fn waiting_ping(&self, delay_secs: i64) {
+        let at = self.clock.unix_now() + delay_secs;
+        let payload = json!({"resource_name": "sale"}).to_string();
+        let stored = self
+            .state
+            .store
+            .enqueue_ping("waiting", Some("sale"), &payload, false, at)
+            .await
+            .unwrap();
+        assert!(stored);
+    }
+}
+
+/// Issue 9: 40,917 pings were accepted in 15 s and a genuine refund waited behind them.
+#[tokio::test]
+async fn over_the_pending_cap_a_ping_is_refused_with_503_and_not_stored() {
+    let app = spawn_capped(1, 20).await;
+    app.waiting_ping(600).await;
+    let refund = format!(
+        "resource_name=refund&refunded=true&license_key={}&product_id={}",
+        seed::LICENSE_VALID,
+        seed::PRODUCT_ONE_TIME.replace('=', "%3D")
+    );
+    let res = app.ping(WEBHOOK_SECRET, refund).await;
+    assert_eq!(res.status(), 503);
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    assert!(body["message"].is_string(), "{body}");
+    assert_eq!(app.state.store.pings_in("pending").await.unwrap().len(), 1);
+    assert!(app.state.store.pings_in("done").await.unwrap().is_empty());
+    let m = app.metrics().await;
+    assert_eq!(
+        sample(
+            &m,
+            r#"gumgate_webhook_pings_total{outcome="refused",resource="refund"}"#
+        ),
+        1.0
+    );
+}
+
+/// Gumroad gives up after a few retries, so a refused refund may never come back: once the
+/// inbox is under the cap again, every license holding activations is re-checked once, however
+/// recently it was checked, a batch per round.
+#[tokio::test]
+async fn after_refusals_the_reconciler_rechecks_every_license_once_the_inbox_drains() {
+    let app = spawn_capped(1, 1).await;
+    let id = app.activate_valid().await;
+    let res = app
+        .client
+        .post(format!("{}/v1/licenses/activate", app.api))
+        .json(&json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_MULTISEAT, "fingerprint": "m2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // The license is refunded upstream; its ping meets a full inbox and is refused.
+    app.disable_upstream().await;
+    app.waiting_ping(600).await;
+    let refund = format!(
+        "resource_name=refund&refunded=true&sale_id={}",
+        seed::SALE_VALID.replace('=', "%3D")
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, refund).await.status(), 503);
+    let reconcile = || gumgate::activation::reconcile::run_once(&app.state);
+    // While the inbox is still over the cap, only licenses past max_age are due: none.
+    assert_eq!(reconcile().await.unwrap().checked, 0);
+    // The inbox drains (well within max_age).
+    app.clock.advance(Duration::from_secs(600));
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    assert!(
+        app.state
+            .store
+            .pings_in("pending")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // One license a round (reconcile.batch = 1) until both were checked, then nothing.
+    let first = reconcile().await.unwrap();
+    let second = reconcile().await.unwrap();
+    assert_eq!((first.checked, second.checked), (1, 1));
+    assert_eq!(first.changed + second.changed, 1);
+    assert_eq!(reconcile().await.unwrap().checked, 0);
+    let v = app.validate(&id).await;
+    assert_eq!(
+        (&v["valid"], &v["code"]),
+        (&json!(false), &json!("DISABLED")),
+        "{v}"
+    );
+}
