@@ -88,6 +88,9 @@ pub struct WebhookSettings {
     /// Pings waiting to be processed at most; above it the receiver answers 503 without
     /// storing, and the reconciler re-checks every license once the inbox is back under it.
     pub max_pending: u32,
+    /// The receiver's own body limit (Gumroad's pings are a few hundred bytes to a few KB);
+    /// above it, 413.
+    pub max_body_bytes: usize,
 }
 
 /// `[storage]`: where activations live.
@@ -374,6 +377,12 @@ impl Settings {
                 "must be above 0",
             ));
         }
+        if self.webhooks.max_body_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "webhooks.max_body_bytes",
+                "must be above 0",
+            ));
+        }
         if self.webhooks.max_pending == 0 {
             return Err(ConfigError::invalid(
                 "webhooks.max_pending",
@@ -625,6 +634,11 @@ mod tests {
             ("GUMGATE__LIMITS__VERIFY_PER_IP", "fast", "verify_per_ip"),
             ("GUMGATE__UPSTREAM__RATE_LIMIT", "0", "upstream.rate_limit"),
             ("GUMGATE__UPSTREAM__MAX_PAUSE", "0s", "upstream.max_pause"),
+            (
+                "GUMGATE__WEBHOOKS__MAX_BODY_BYTES",
+                "0",
+                "webhooks.max_body_bytes",
+            ),
             (
                 "GUMGATE__WEBHOOKS__MAX_PENDING",
                 "0",

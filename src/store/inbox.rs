@@ -109,14 +109,17 @@ impl Store {
         Ok(pending)
     }
 
-    /// Deletes processed pings older than `before`; failed and malformed ones stay for a person
-    /// to look at. Returns how many went.
+    /// Deletes processed pings finished before `before`, and failed and malformed ones received
+    /// before it (they are kept for a person to look at, for as long); pending pings stay
+    /// whatever their age. Returns how many went.
     pub async fn prune_pings(&self, before: i64) -> Result<u64, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM webhook_inbox WHERE state = 'done' AND processed_at < $1")
-                .bind(before)
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "DELETE FROM webhook_inbox WHERE state <> 'pending' \
+             AND COALESCE(processed_at, received_at) < $1",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 

@@ -1,6 +1,7 @@
 //! Gumroad's webhooks ("pings"): `POST /webhooks/gumroad/{secret}` stores each ping durably
 //! before answering 200 (a crash after the answer loses nothing), de-duplicates retries, and
-//! keeps malformed pings for inspection (400). The inbox is bounded (`webhooks.max_pending`):
+//! keeps malformed pings for inspection (400) as a hash and a size only. Bodies over
+//! `webhooks.max_body_bytes` get 413 and are not stored. The inbox is bounded (`webhooks.max_pending`):
 //! above it a ping is refused with 503 and not stored, and the reconciler is told to re-check
 //! every license, since Gumroad stops retrying after a few minutes. Processing happens from the inbox
 //! (`process.rs`): a ping is only a hint to re-check upstream, never proof by itself, since pings
@@ -43,13 +44,13 @@ async fn receive(
     if !state.webhook_secret.accepts(&secret) {
         return Err(AppError::NotFound);
     }
-    let limit = state.settings.server.max_body_bytes;
+    // Its own limit, well under the server's: Gumroad's pings are a few KB at most, and
+    // everything accepted here is written to the database.
+    let limit = state.settings.webhooks.max_body_bytes;
     let body = inbound::read_body(&headers, body, limit).await?;
     let ct = inbound::content_type(&headers);
-    let received = match Params::from_request(uri.query(), ct, &body) {
-        Ok(params) => Received::new(params.into_map()),
-        Err(_) => Received::unreadable(&body),
-    };
+    let params = Params::from_request(uri.query(), ct, &body).ok();
+    let received = Received::from_body(params.map(Params::into_map), &body);
     let resource = received.resource.as_deref();
     if inbox_full(&state).await? {
         return Err(refuse(&state, resource.unwrap_or("unknown")));
@@ -68,7 +69,10 @@ async fn receive(
     let label = resource.unwrap_or("unknown");
     if let Some(reason) = received.malformed {
         count(&state, label, Outcome::Malformed);
-        tracing::warn!(reason, "malformed webhook ping kept for inspection");
+        tracing::warn!(
+            reason,
+            "malformed webhook ping kept (hash and size) for inspection"
+        );
         return Err(AppError::BadRequest(format!("Malformed ping: {reason}.")));
     }
     let outcome = if new {

@@ -38,16 +38,32 @@ impl Received {
         }
     }
 
-    /// A body that could not be read at all, kept as text for inspection.
-    pub fn unreadable(body: &[u8]) -> Self {
-        let text = String::from_utf8_lossy(body).into_owned();
-        let payload = serde_json::to_string(&serde_json::json!({ "unreadable_body": text }))
-            .unwrap_or_default();
+    /// A ping as the receiver read it: its params, or `None` when the body could not be read
+    /// as params at all. A malformed ping is kept as [`Received::malformed`].
+    pub fn from_body(params: Option<Map<String, Value>>, body: &[u8]) -> Self {
+        match params.map(Self::new) {
+            Some(Self {
+                malformed: Some(reason),
+                ..
+            }) => Self::malformed(reason, body),
+            Some(received) => received,
+            None => Self::malformed("unreadable body", body),
+        }
+    }
+
+    /// A ping that cannot be processed, kept for inspection as the hash and size of its body
+    /// only: the body may hold a buyer's email, a license key or just junk, and none of it is
+    /// needed to see that (and how often) something sent it. Its resource name is dropped
+    /// too: it is none Gumroad sends, so it is the sender's string.
+    pub fn malformed(reason: &'static str, body: &[u8]) -> Self {
+        let hash = blake3::hash(body).to_hex().to_string();
+        let payload = serde_json::json!({ "reason": reason, "bytes": body.len(), "blake3": hash });
         Self {
-            dedup_key: blake3::hash(payload.as_bytes()).to_hex().to_string(),
+            // Its own namespace, so a malformed body can never stand for a stored good ping.
+            dedup_key: format!("malformed:{hash}"),
             resource: None,
-            payload,
-            malformed: Some("unreadable body"),
+            payload: payload.to_string(),
+            malformed: Some(reason),
         }
     }
 }
@@ -108,6 +124,20 @@ mod tests {
             Received::new(parse_form(b"resource_name=nope")).malformed,
             Some("unknown resource_name")
         );
+    }
+
+    #[test]
+    fn a_malformed_ping_is_kept_as_a_hash_and_a_size() {
+        let body = b"resource_name=nope&email=a%40b.c";
+        let kept = Received::from_body(Some(parse_form(body)), body);
+        assert_eq!(kept.malformed, Some("unknown resource_name"));
+        assert_eq!(kept.resource, None);
+        assert!(!kept.payload.contains("a@b.c"), "{}", kept.payload);
+        let payload: Value = serde_json::from_str(&kept.payload).unwrap();
+        assert_eq!(payload["bytes"], body.len());
+        let unreadable = Received::from_body(None, b"{not json");
+        assert_eq!(unreadable.malformed, Some("unreadable body"));
+        assert_ne!(unreadable.dedup_key, kept.dedup_key);
     }
 
     #[test]

@@ -110,13 +110,13 @@ pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
 /// Processed pings are pruned this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Drops processed pings past `webhooks.retention`.
+/// Drops processed, failed and malformed pings past `webhooks.retention`.
 pub async fn prune(state: &AppState) {
     let keep = i64::try_from(state.settings.webhooks.retention.as_secs()).unwrap_or(i64::MAX);
     let before = state.clock.unix_now().saturating_sub(keep);
     match state.store.prune_pings(before).await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(pruned = n, "old processed pings removed from the inbox"),
+        Ok(n) => tracing::info!(pruned = n, "old pings removed from the inbox"),
         Err(e) => tracing::warn!(error = %e, "webhook inbox could not be pruned"),
     }
 }

@@ -532,8 +532,10 @@ async fn the_reconciler_notices_a_rotation_done_in_the_dashboard() {
     assert_eq!(app.validate(&id).await["code"], "NOT_FOUND");
 }
 
+/// Issue 9: malformed pings were never pruned. Processed, failed and malformed pings all go
+/// once older than `webhooks.retention`; pending ones stay whatever their age.
 #[tokio::test]
-async fn processed_pings_are_pruned_after_the_retention_failed_ones_stay() {
+async fn processed_failed_and_malformed_pings_are_pruned_after_the_retention() {
     let app = spawn_app().await;
     assert_eq!(
         app.ping(WEBHOOK_SECRET, CAPTURED_SALE.into())
@@ -548,19 +550,42 @@ async fn processed_pings_are_pruned_after_the_retention_failed_ones_stay() {
         400
     );
     app.processed(1).await;
+    // A ping given up (its stored payload cannot be read).
+    let store = &app.state.store;
+    let now = app.clock.unix_now();
+    assert!(
+        store
+            .enqueue_ping("broken", Some("refund"), "{not json", false, now)
+            .await
+            .unwrap()
+    );
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(store.pings_in("failed").await.unwrap().len(), 1);
+    // A ping still waiting (its next attempt far off) is never pruned.
+    let later = now + 40 * 86_400;
+    let waiting = json!({"resource_name": "sale"}).to_string();
+    assert!(
+        store
+            .enqueue_ping("waiting", Some("sale"), &waiting, false, later)
+            .await
+            .unwrap()
+    );
     gumgate::webhooks::process::prune(&app.state).await;
     assert_eq!(
-        app.state.store.pings_in("done").await.unwrap().len(),
+        store.pings_in("done").await.unwrap().len(),
         1,
         "young pings stay"
     );
+    assert_eq!(store.pings_in("malformed").await.unwrap().len(), 1);
+    assert_eq!(store.pings_in("failed").await.unwrap().len(), 1);
     app.clock.advance(Duration::from_secs(31 * 86_400));
     gumgate::webhooks::process::prune(&app.state).await;
-    assert!(app.state.store.pings_in("done").await.unwrap().is_empty());
-    assert_eq!(
-        app.state.store.pings_in("malformed").await.unwrap().len(),
-        1
-    );
+    assert!(store.pings_in("done").await.unwrap().is_empty());
+    assert!(store.pings_in("malformed").await.unwrap().is_empty());
+    assert!(store.pings_in("failed").await.unwrap().is_empty());
+    assert_eq!(store.pings_in("pending").await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -824,5 +849,79 @@ async fn after_refusals_the_reconciler_rechecks_every_license_once_the_inbox_dra
         (&v["valid"], &v["code"]),
         (&json!(false), &json!("DISABLED")),
         "{v}"
+    );
+}
+
+/// Issue 9: 14,805 malformed 60 KB pings grew the database to 887 MB in 10 s. The receiver has
+/// a body limit of its own (`webhooks.max_body_bytes`, 16 KiB), well under the server's.
+#[tokio::test]
+async fn a_ping_over_the_receivers_body_limit_is_refused_with_413_and_not_stored() {
+    let app = spawn_app().await;
+    let padded = format!(
+        "resource_name=refund&license_key={}&pad={}",
+        seed::LICENSE_VALID,
+        "x".repeat(20 * 1024)
+    );
+    let res = app.ping(WEBHOOK_SECRET, padded).await;
+    assert_eq!(res.status(), 413);
+    assert_eq!(res.json::<Value>().await.unwrap()["success"], false);
+    let junk = format!("no_resource=1&pad={}", "y".repeat(20 * 1024));
+    assert_eq!(app.ping(WEBHOOK_SECRET, junk).await.status(), 413);
+    for state in ["pending", "done", "malformed", "failed"] {
+        assert!(
+            app.state.store.pings_in(state).await.unwrap().is_empty(),
+            "{state}"
+        );
+    }
+    // A real ping (a few hundred bytes) is still taken.
+    assert_eq!(
+        app.ping(WEBHOOK_SECRET, CAPTURED_SALE.into())
+            .await
+            .status(),
+        200
+    );
+}
+
+/// A malformed ping is kept for inspection as a hash and a size only: its body may be a
+/// buyer's email, a license key or just junk, and none of it is needed.
+#[tokio::test]
+async fn a_malformed_ping_keeps_only_a_hash_and_its_size() {
+    let app = spawn_app().await;
+    let body = format!(
+        "resource_name=nonsense&email=buyer%40example.com&license_key={}",
+        seed::LICENSE_VALID
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, body.clone()).await.status(), 400);
+    let res = app
+        .client
+        .post(format!("{}/webhooks/gumroad/{WEBHOOK_SECRET}", app.api))
+        .header("content-type", "application/json")
+        .body("{not json, buyer@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let kept = app.state.store.pings_in("malformed").await.unwrap();
+    assert_eq!(kept.len(), 2);
+    for ping in &kept {
+        assert!(!ping.payload.contains("buyer"), "{}", ping.payload);
+        assert!(
+            !ping.payload.contains(seed::LICENSE_VALID),
+            "{}",
+            ping.payload
+        );
+    }
+    let first: Value = serde_json::from_str(&kept[0].payload).unwrap();
+    assert_eq!(first["bytes"], body.len());
+    assert_eq!(
+        first["blake3"],
+        blake3::hash(body.as_bytes()).to_hex().as_str()
+    );
+    assert_eq!(first["reason"], "unknown resource_name");
+    // The same junk again is the same row.
+    assert_eq!(app.ping(WEBHOOK_SECRET, body).await.status(), 400);
+    assert_eq!(
+        app.state.store.pings_in("malformed").await.unwrap().len(),
+        2
     );
 }
