@@ -51,16 +51,25 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Pending pings due by `now`, oldest first.
+    /// Pending pings due by `now`: those that can revoke access first (a refund must not wait
+    /// behind a backlog of sales), then oldest first.
     pub async fn due_pings(&self, now: i64, limit: i64) -> Result<Vec<Ping>, StoreError> {
-        Ok(sqlx::query_as(
+        let revoking = gumroad_wire::webhooks::REVOKING
+            .iter()
+            .map(|r| format!("'{r}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // The list is our own constant, not input: formatting it into the query is safe.
+        let sql = format!(
             "SELECT id, received_at, resource_name, payload, attempts FROM webhook_inbox \
-             WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+             WHERE state = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY CASE WHEN resource_name IN ({revoking}) THEN 0 ELSE 1 END, id LIMIT $2"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Marks a ping processed.

@@ -70,7 +70,7 @@ impl Received {
 
 /// What a ping names: a license key directly, or a sale (or subscription purchases) that
 /// leads to one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Subject {
     pub product_id: Option<String>,
     pub license_key: Option<String>,

@@ -925,3 +925,79 @@ async fn a_malformed_ping_keeps_only_a_hash_and_its_size() {
         2
     );
 }
+
+impl TestApp {
+    /// Stores a ping directly, due `delay_secs` from now, as the receiver would have stored it.
+    async fn stored_ping(&self, dedup: &str, payload: Value, delay_secs: i64) {
+        let at = self.clock.unix_now() + delay_secs;
+        let resource = payload["resource_name"].as_str().map(str::to_owned);
+        let stored = self
+            .state
+            .store
+            .enqueue_ping(dedup, resource.as_deref(), &payload.to_string(), false, at)
+            .await
+            .unwrap();
+        assert!(stored);
+    }
+}
+
+/// Issue 9: pings were processed oldest first, so a refund waited behind every junk `sale`
+/// received before it. Revoking pings go first.
+#[tokio::test]
+async fn a_refund_is_processed_before_the_sales_received_ahead_of_it() {
+    let app = spawn_capped(10_000, 20).await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    // Due in 10 s, so that only the round this test runs takes them.
+    for i in 0..60 {
+        let sale = json!({"resource_name": "sale", "sale_id": format!("junk-{i}")});
+        app.stored_ping(&format!("sale-{i}"), sale, 10).await;
+    }
+    let refund = json!({"resource_name": "refund", "license_key": seed::LICENSE_VALID, "product_id": seed::PRODUCT_ONE_TIME});
+    app.stored_ping("refund", refund, 10).await;
+    app.clock.advance(Duration::from_secs(10));
+    // One round (a batch of 50): the refund is in it.
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    let done = app.state.store.pings_in("done").await.unwrap();
+    assert!(
+        done.iter()
+            .any(|p| p.resource_name.as_deref() == Some("refund")),
+        "the refund waited behind the sales"
+    );
+    assert_eq!(app.validate(&id).await["code"], "DISABLED");
+}
+
+/// Many pings about one license (a refund, its retries with other bodies, a cancellation
+/// naming its sale) are one upstream re-check per round, and all of them are finished.
+#[tokio::test]
+async fn pings_about_one_license_collapse_into_one_recheck() {
+    let app = spawn_capped(10_000, 20).await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    for n in 0..3 {
+        let refund = json!({"resource_name": "refund", "license_key": seed::LICENSE_VALID, "product_id": seed::PRODUCT_ONE_TIME, "n": n});
+        app.stored_ping(&format!("refund-{n}"), refund, 10).await;
+    }
+    let dispute = json!({"resource_name": "dispute", "license_key": seed::LICENSE_VALID, "product_id": seed::PRODUCT_ONE_TIME});
+    app.stored_ping("dispute", dispute, 10).await;
+    let cancellation = json!({"resource_name": "cancellation", "purchase_ids": [seed::SALE_VALID]});
+    app.stored_ping("cancellation", cancellation, 10).await;
+    let before = app.upstream_verifies();
+    app.clock.advance(Duration::from_secs(10));
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(app.upstream_verifies() - before, 1, "one re-check");
+    assert_eq!(app.state.store.pings_in("done").await.unwrap().len(), 5);
+    assert_eq!(app.validate(&id).await["code"], "DISABLED");
+    let trail = app
+        .state
+        .store
+        .audit_trail(&gumgate::hashes::license_hash(seed::LICENSE_VALID), 20)
+        .await
+        .unwrap();
+    let webhook: Vec<_> = trail.iter().filter(|e| e.action == "webhook").collect();
+    assert_eq!(webhook.len(), 1, "{trail:?}");
+}

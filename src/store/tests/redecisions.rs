@@ -25,7 +25,7 @@ async fn a_ping_redecision_records_everything_and_finishes_the_ping() {
     let ping = store.due_pings(T0, 10).await.unwrap()[0].id;
 
     let cause = Cause::Ping {
-        id: ping,
+        ids: &[ping],
         resource: Some("refund"),
     };
     let previous = store
