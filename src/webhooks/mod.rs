@@ -62,6 +62,7 @@ async fn receive(
             &received.dedup_key,
             resource,
             &received.payload,
+            received.license_key.as_deref(),
             received.malformed.is_some(),
             now,
         )

@@ -84,7 +84,7 @@ pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
             continue;
         }
         match serde_json::from_str::<Value>(&ping.payload) {
-            Ok(payload) => group(&mut by_subject, Subject::of(&payload), ping),
+            Ok(payload) => group(&mut by_subject, subject_of(ping, &payload), ping),
             Err(e) => fail(state, &[ping], e.into(), now).await?,
         }
     }
@@ -164,6 +164,16 @@ async fn fail(state: &AppState, pings: &[&Ping], e: PingError, now: i64) -> Resu
         count(state, resource, outcome);
     }
     Ok(())
+}
+
+/// What a stored ping names: its payload's sale and product, and the key it kept apart (a
+/// ping stored before redaction may still carry one in its payload).
+fn subject_of(ping: &Ping, payload: &Value) -> Subject {
+    let mut subject = Subject::of(payload);
+    if let Some(key) = &ping.license_key {
+        subject.license_key = Some(key.clone());
+    }
+    subject
 }
 
 fn resource_of(ping: &Ping) -> &str {

@@ -93,8 +93,12 @@ async fn the_captured_sale_ping_is_stored_answered_and_deduplicated() {
     assert_eq!(app.state.store.pings_in("done").await.unwrap().len(), 1);
     let stored = &app.state.store.pings_in("done").await.unwrap()[0];
     let payload: Value = serde_json::from_str(&stored.payload).unwrap();
-    assert_eq!(payload["card"]["type"], "paypal");
-    assert_eq!(payload["variants"], json!(["15"]));
+    // Bracketed keys were read (the form is understood), and what is kept is the sale, not
+    // the buyer (issue 9): no card, no email.
+    assert_eq!(payload["sale_id"], "43B-ogwCqvDAPQhlCAALJg==");
+    assert_eq!(payload["sale_timestamp"], "2026-01-10T14:15:40Z");
+    assert!(payload.get("card").is_none(), "{payload}");
+    assert!(payload.get("email").is_none(), "{payload}");
     let m = app.metrics().await;
     assert_eq!(
         sample(
@@ -239,7 +243,7 @@ async fn a_ping_stored_before_a_crash_is_processed_after_restart() {
         let payload = json!({"resource_name": "dispute", "license_key": seed::LICENSE_VALID, "product_id": seed::PRODUCT_ONE_TIME}).to_string();
         assert!(
             store
-                .enqueue_ping("k1", Some("dispute"), &payload, false, 0)
+                .enqueue_ping("k1", Some("dispute"), &payload, None, false, 0)
                 .await
                 .unwrap()
         );
@@ -555,7 +559,7 @@ async fn processed_failed_and_malformed_pings_are_pruned_after_the_retention() {
     let now = app.clock.unix_now();
     assert!(
         store
-            .enqueue_ping("broken", Some("refund"), "{not json", false, now)
+            .enqueue_ping("broken", Some("refund"), "{not json", None, false, now)
             .await
             .unwrap()
     );
@@ -568,7 +572,7 @@ async fn processed_failed_and_malformed_pings_are_pruned_after_the_retention() {
     let waiting = json!({"resource_name": "sale"}).to_string();
     assert!(
         store
-            .enqueue_ping("waiting", Some("sale"), &waiting, false, later)
+            .enqueue_ping("waiting", Some("sale"), &waiting, None, false, later)
             .await
             .unwrap()
     );
@@ -724,7 +728,7 @@ async fn an_unreadable_stored_ping_is_given_up_at_once() {
     let stored = app
         .state
         .store
-        .enqueue_ping("broken", Some("refund"), "{not json", false, 0)
+        .enqueue_ping("broken", Some("refund"), "{not json", None, false, 0)
         .await
         .unwrap();
     assert!(stored);
@@ -759,7 +763,7 @@ impl TestApp {
         let stored = self
             .state
             .store
-            .enqueue_ping("waiting", Some("sale"), &payload, false, at)
+            .enqueue_ping("waiting", Some("sale"), &payload, None, false, at)
             .await
             .unwrap();
         assert!(stored);
@@ -934,7 +938,14 @@ impl TestApp {
         let stored = self
             .state
             .store
-            .enqueue_ping(dedup, resource.as_deref(), &payload.to_string(), false, at)
+            .enqueue_ping(
+                dedup,
+                resource.as_deref(),
+                &payload.to_string(),
+                None,
+                false,
+                at,
+            )
             .await
             .unwrap();
         assert!(stored);
@@ -1000,4 +1011,80 @@ async fn pings_about_one_license_collapse_into_one_recheck() {
         .unwrap();
     let webhook: Vec<_> = trail.iter().filter(|e| e.action == "webhook").collect();
     assert_eq!(webhook.len(), 1, "{trail:?}");
+}
+
+/// Issue 9: the inbox kept every ping whole, buyers' emails, names, cards and license keys
+/// included, for 30 days. It keeps what processing needs: the sale, the product, a hash of the
+/// key.
+#[tokio::test]
+async fn a_stored_ping_holds_no_license_key_or_buyer_details() {
+    let app = spawn_app().await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    let ping = format!(
+        "resource_name=refund&refunded=true&license_key={}&product_id={}&sale_id={}&email=buyer%40example.com&full_name=Ann%20Buyer&card[visual]=**** 4242&ip_country=Taiwan",
+        seed::LICENSE_VALID,
+        seed::PRODUCT_ONE_TIME.replace('=', "%3D"),
+        seed::SALE_VALID.replace('=', "%3D"),
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, ping).await.status(), 200);
+    app.processed(1).await;
+    assert_eq!(app.validate(&id).await["code"], "DISABLED");
+    let stored = &app.state.store.pings_in("done").await.unwrap()[0];
+    for gone in [
+        seed::LICENSE_VALID,
+        "buyer@example.com",
+        "Ann Buyer",
+        "4242",
+        "Taiwan",
+    ] {
+        assert!(!stored.payload.contains(gone), "{gone}: {}", stored.payload);
+    }
+    let payload: Value = serde_json::from_str(&stored.payload).unwrap();
+    assert_eq!(payload["sale_id"], seed::SALE_VALID);
+    assert_eq!(payload["product_id"], seed::PRODUCT_ONE_TIME);
+    assert_eq!(
+        payload["license_hash"],
+        gumgate::hashes::license_hash(seed::LICENSE_VALID)
+    );
+}
+
+/// A ping that names only a license key (no sale to resolve it through) keeps the key apart
+/// from its payload until it is processed, so it can still be re-checked after an outage.
+#[tokio::test]
+async fn a_key_only_ping_keeps_its_key_only_until_processed() {
+    let app = spawn_app().await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    app.sandbox.set_faults(Faults {
+        refuse_connections: true,
+        ..Faults::default()
+    });
+    let ping = format!(
+        "resource_name=dispute&license_key={}&product_id={}&email=buyer%40example.com",
+        seed::LICENSE_VALID,
+        seed::PRODUCT_ONE_TIME.replace('=', "%3D")
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, ping).await.status(), 200);
+    let pending = eventually("a first attempt at the pending ping", || async {
+        let pending = app.state.store.pings_in("pending").await.unwrap();
+        pending.first().filter(|p| p.attempts >= 1).cloned()
+    })
+    .await;
+    assert!(
+        !pending.payload.contains(seed::LICENSE_VALID),
+        "{}",
+        pending.payload
+    );
+    assert!(!pending.payload.contains("buyer@example.com"));
+    assert_eq!(pending.license_key.as_deref(), Some(seed::LICENSE_VALID));
+    app.sandbox.set_faults(Faults::default());
+    app.clock.advance(Duration::from_secs(6));
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(app.validate(&id).await["code"], "DISABLED");
+    let done = app.state.store.pings_in("done").await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].license_key, None, "blanked once processed");
 }

@@ -3,6 +3,7 @@
 mod deactivations;
 mod opening;
 mod records;
+mod redaction;
 mod redecisions;
 mod seats;
 

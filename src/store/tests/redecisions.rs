@@ -18,7 +18,7 @@ async fn a_ping_redecision_records_everything_and_finishes_the_ping() {
         .unwrap();
     assert!(
         store
-            .enqueue_ping("k", Some("refund"), "{}", false, T0)
+            .enqueue_ping("k", Some("refund"), "{}", None, false, T0)
             .await
             .unwrap()
     );
