@@ -102,6 +102,7 @@ pub async fn build_state(
         webhook_secret,
         inbox: Arc::new(tokio::sync::Notify::new()),
         known: Arc::new(known),
+        pings_refused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         tasks: TaskTracker::new(),
         caches: Caches::new(&settings, &clock, &metrics),
         clock,

@@ -41,6 +41,8 @@ pub enum AppError {
         "Gumroad (through Maton) is unavailable right now and no earlier answer can stand in. Please retry."
     )]
     Unavailable { retry_after: Duration },
+    #[error("Gumgate is too busy to take this now. Please retry later.")]
+    Busy { retry_after: Duration },
     #[error("The upstream request budget is spent. Please retry later.")]
     TooManyRequests { retry_after: Duration },
     #[error("Something went wrong inside Gumgate.")]
@@ -58,7 +60,7 @@ impl AppError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,7 +106,9 @@ impl IntoResponse for AppError {
                     HeaderValue::from_static("Bearer realm=\"gumgate\""),
                 );
             }
-            Self::Unavailable { retry_after } | Self::TooManyRequests { retry_after } => {
+            Self::Unavailable { retry_after }
+            | Self::Busy { retry_after }
+            | Self::TooManyRequests { retry_after } => {
                 headers.insert(header::RETRY_AFTER, retry_after_value(*retry_after));
             }
             _ => {}

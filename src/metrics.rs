@@ -90,8 +90,8 @@ metrics! {
         pub inbound_limited: IntCounterVec["limit"] as "inbound_limited_total",
         /// Gumroad pings by resource and outcome.
         ///
-        /// Outcomes are `accepted`, `duplicate`, `malformed`, `processed`, `retried` and
-        /// `failed`.
+        /// Outcomes are `accepted`, `duplicate`, `malformed`, `refused` (the inbox was full),
+        /// `processed`, `retried` and `failed`.
         pub webhook_pings: IntCounterVec["resource", "outcome"] as "webhook_pings_total",
         /// Pings waiting in the inbox.
         pub webhook_inbox_pending: IntGauge,

@@ -58,6 +58,9 @@ pub struct Shared {
     pub known: Arc<crate::licenses::known::KnownLicenses>,
     /// Wakes the inbox processor when a ping arrives.
     pub inbox: Arc<tokio::sync::Notify>,
+    /// Set when the receiver refused a ping (the inbox was full): Gumroad may never send it
+    /// again, so the reconciler owes every license a re-check once the inbox drains.
+    pub pings_refused: Arc<AtomicBool>,
     /// Every background task (the inbox processor, the reconciler, limiter pruning, uses
     /// mirroring): `Application::run` waits for them at shutdown.
     pub tasks: TaskTracker,

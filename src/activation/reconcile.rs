@@ -3,6 +3,13 @@
 //! upstream once their last check is older than `reconcile.max_age`. It spends only spare
 //! budget (background priority: never a slot an app-facing call waits for) and does nothing
 //! while upstream is paused or the breaker is open.
+//!
+//! After the receiver refused pings (a full inbox, `webhooks.max_pending`), a refused refund
+//! may never come back (Gumroad retries a 5xx only a few times), so once the inbox is back
+//! under the cap every license holding activations is made due at once, whatever its last
+//! check: the following rounds, a batch each, re-check them all once.
+
+use std::sync::atomic::Ordering;
 
 use tokio_util::sync::CancellationToken;
 
@@ -51,12 +58,10 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
     }
     let now = state.clock.unix_now();
     let max_age = i64::try_from(state.settings.reconcile.max_age.as_secs()).unwrap_or(i64::MAX);
+    let due_before = now.saturating_sub(max_age);
+    sweep_after_refusals(state, due_before).await?;
     let batch = i64::from(state.settings.reconcile.batch);
-    for due in state
-        .store
-        .licenses_due(now.saturating_sub(max_age), batch)
-        .await?
-    {
+    for due in state.store.licenses_due(due_before, batch).await? {
         let (product, key) = match decision::license_of_sale(state, &due.sale_id).await {
             Ok(Some(found)) => found,
             // A definite answer with no license (the sale is unknown to this connection, or
@@ -83,6 +88,34 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
         count(state, &redecided, &mut round);
     }
     Ok(round)
+}
+
+/// Takes the receiver's "pings were refused" flag once the inbox is back under its cap, and
+/// makes every license due (see the module doc). While the inbox is still full the flag waits:
+/// a sweep now would compete with the backlog for spare budget, and more refusals may follow.
+async fn sweep_after_refusals(state: &AppState, due_before: i64) -> Result<(), StoreError> {
+    if !state.pings_refused.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let pending = state.store.pending_pings().await?;
+    if pending >= i64::from(state.settings.webhooks.max_pending) {
+        return Ok(());
+    }
+    state.pings_refused.store(false, Ordering::Release);
+    match state.store.mark_all_licenses_due(due_before).await {
+        Ok(n) => {
+            tracing::warn!(
+                licenses = n,
+                "pings were refused while the inbox was full: every license is re-checked"
+            );
+            Ok(())
+        }
+        Err(e) => {
+            // Not taken after all: the next round tries again.
+            state.pings_refused.store(true, Ordering::Release);
+            Err(e)
+        }
+    }
 }
 
 fn count(state: &AppState, redecided: &Redecided, round: &mut Round) {

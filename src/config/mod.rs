@@ -95,6 +95,12 @@ pub struct WebhookSettings {
     /// How long processed pings are kept.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+    /// Pings waiting to be processed at most; above it the receiver answers 503 without
+    /// storing, and the reconciler re-checks every license once the inbox is back under it.
+    pub max_pending: u32,
+    /// The receiver's own body limit (Gumroad's pings are a few hundred bytes to a few KB);
+    /// above it, 413.
+    pub max_body_bytes: usize,
 }
 
 /// `[storage]`: where activations live.
@@ -389,6 +395,18 @@ impl Settings {
                 "must be above 0",
             ));
         }
+        if self.webhooks.max_body_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "webhooks.max_body_bytes",
+                "must be above 0",
+            ));
+        }
+        if self.webhooks.max_pending == 0 {
+            return Err(ConfigError::invalid(
+                "webhooks.max_pending",
+                "must be above 0",
+            ));
+        }
         if s.request_timeout.is_zero() {
             return Err(ConfigError::invalid(
                 "server.request_timeout",
@@ -660,6 +678,16 @@ mod tests {
             ("GUMGATE__UPSTREAM__MAX_PAUSE", "0s", "upstream.max_pause"),
             ("GUMGATE__AUDIT__RETENTION", "400s", "audit.retention"),
             ("GUMGATE__AUDIT__KEEP", "1d", "keep"),
+            (
+                "GUMGATE__WEBHOOKS__MAX_BODY_BYTES",
+                "0",
+                "webhooks.max_body_bytes",
+            ),
+            (
+                "GUMGATE__WEBHOOKS__MAX_PENDING",
+                "0",
+                "webhooks.max_pending",
+            ),
         ] {
             let err = Settings::load_from(None, env(&[(k, v)]))
                 .unwrap_err()

@@ -10,9 +10,13 @@ use super::{AuditEntry, Store, StoreError};
 /// Why a license is re-decided, which says what else the transaction records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause<'a> {
-    /// A webhook ping (its inbox id and resource name): always audited as `webhook`, and the
-    /// ping is finished in the same transaction.
-    Ping { id: i64, resource: Option<&'a str> },
+    /// Webhook pings about one license (their inbox ids, and their resource names for the
+    /// audit, comma-separated): always audited once as `webhook`, and every one of the pings is
+    /// finished in the same transaction.
+    Ping {
+        ids: &'a [i64],
+        resource: Option<&'a str>,
+    },
     /// The reconciler: audited as `reconcile` when the decision changed an activation.
     Reconcile,
 }
@@ -26,7 +30,7 @@ pub struct Previous {
 
 impl Store {
     /// Records `code` (`good` = it was VALID) for every active activation of a license, marks
-    /// the license checked, audits, and finishes the ping that caused it, all or nothing.
+    /// the license checked, audits, and finishes the pings that caused it, all or nothing.
     /// Returns each activation's previous decision.
     pub async fn record_redecision(
         &self,
@@ -77,8 +81,10 @@ impl Store {
             };
             insert_audit(&mut *tx, &entry).await?;
         }
-        if let Cause::Ping { id, .. } = cause {
-            super::inbox::finish(&mut *tx, id, now).await?;
+        if let Cause::Ping { ids, .. } = cause {
+            for &id in ids {
+                super::inbox::finish(&mut *tx, id, now).await?;
+            }
         }
         tx.commit().await?;
         Ok(previous)

@@ -46,6 +46,18 @@ impl Store {
         Ok(())
     }
 
+    /// Makes every license due for the reconciler (last checked no later than `due_before`,
+    /// the cut-off of `licenses_due`), keeping the older times of those already due so they
+    /// still come first. Returns how many licenses were touched.
+    pub async fn mark_all_licenses_due(&self, due_before: i64) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("UPDATE license_refs SET last_checked_at = $1 WHERE last_checked_at > $1")
+                .bind(due_before.saturating_sub(1))
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Licenses with at least one active activation, last checked before `before`, the
     /// longest-unchecked first.
     pub async fn licenses_due(

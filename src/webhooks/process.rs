@@ -1,8 +1,10 @@
 //! Processing the inbox: each ping names a license (directly, or through a sale that upstream
 //! resolves), which is re-checked upstream and every activation of it re-decided
-//! (`crate::decision::redecide`), the ping finished in the same transaction. Outages are
-//! retried with backoff; pending pings are resumed at start. The ping's own fields are never
-//! trusted as the decision.
+//! (`crate::decision::redecide`), the ping finished in the same transaction. A round takes the
+//! pings that can revoke access first (a refund never waits behind a backlog of sales), and the
+//! pings of a round about one license are one re-check, all finished in its transaction.
+//! Outages are retried with backoff; pending pings are resumed at start. The ping's own fields
+//! are never trusted as the decision.
 
 use std::time::Duration;
 
@@ -67,56 +69,127 @@ pub async fn run(state: AppState, stop: CancellationToken) {
     }
 }
 
-/// One round over the due pings; returns how many were tried. A store failure ends the round
-/// without charging the ping an attempt.
+/// One round over the due pings (revoking ones first); returns how many were tried. Pings
+/// about the same license are one upstream re-check, and are finished together. A store
+/// failure ends the round without charging a ping an attempt.
 pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
     let now = state.clock.unix_now();
     let due = state.store.due_pings(now, BATCH).await?;
+    let mut by_subject: Vec<(Subject, Vec<&Ping>)> = Vec::new();
     for ping in &due {
-        let resource = ping.resource_name.as_deref().unwrap_or("unknown");
-        let outcome = match apply(state, ping).await {
-            Ok(()) => Outcome::Processed,
-            Err(PingError::Store(e)) => return Err(e),
-            Err(e) => {
-                let attempts = ping.attempts + 1;
-                let hopeless = matches!(e, PingError::Payload(_));
-                let give_up =
-                    hopeless || attempts >= i64::from(state.settings.webhooks.max_attempts);
-                let reason = e.to_string();
-                let next = now + backoff(attempts);
-                state
-                    .store
-                    .retry_ping(ping.id, &reason, next, give_up)
-                    .await?;
-                tracing::warn!(
-                    resource,
-                    attempts,
-                    reason,
-                    give_up,
-                    "webhook ping not processed"
-                );
-                if give_up {
-                    Outcome::Failed
-                } else {
-                    Outcome::Retried
+        // A sale revokes nothing; the other resources are reasons to re-check a license.
+        if ping.resource_name.as_deref() == Some("sale") {
+            state.store.finish_ping(ping.id, now).await?;
+            count(state, "sale", Outcome::Processed);
+            continue;
+        }
+        match serde_json::from_str::<Value>(&ping.payload) {
+            Ok(payload) => group(&mut by_subject, subject_of(ping, &payload), ping),
+            Err(e) => fail(state, &[ping], e.into(), now).await?,
+        }
+    }
+    let mut by_license: Vec<((String, String), Vec<&Ping>)> = Vec::new();
+    for (subject, pings) in by_subject {
+        match resolve(state, &subject).await {
+            Ok(Some(license)) => group_many(&mut by_license, license, pings),
+            // Not a licensed product: nothing to revoke.
+            Ok(None) => {
+                for ping in pings {
+                    state.store.finish_ping(ping.id, now).await?;
+                    count(state, resource_of(ping), Outcome::Processed);
                 }
             }
+            Err(e) => fail(state, &pings, e.into(), now).await?,
+        }
+    }
+    for ((product, key), pings) in by_license {
+        match apply(state, &product, &key, &pings).await {
+            // The re-decision finished them.
+            Ok(()) => {
+                for ping in pings {
+                    count(state, resource_of(ping), Outcome::Processed);
+                }
+            }
+            Err(e) => fail(state, &pings, e, now).await?,
+        }
+    }
+    Ok(due.len())
+}
+
+/// Adds `ping` to the group of `subject`, in the order groups first appear (revoking first).
+fn group<'p, K: PartialEq>(groups: &mut Vec<(K, Vec<&'p Ping>)>, key: K, ping: &'p Ping) {
+    group_many(groups, key, vec![ping]);
+}
+
+fn group_many<'p, K: PartialEq>(
+    groups: &mut Vec<(K, Vec<&'p Ping>)>,
+    key: K,
+    pings: Vec<&'p Ping>,
+) {
+    match groups.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, group)) => group.extend(pings),
+        None => groups.push((key, pings)),
+    }
+}
+
+/// Records a failed attempt at each of `pings` (a payload that cannot be read is given up at
+/// once: no retry can mend it). A store failure is not the pings' fault: it ends the round.
+async fn fail(state: &AppState, pings: &[&Ping], e: PingError, now: i64) -> Result<(), StoreError> {
+    if let PingError::Store(e) = e {
+        return Err(e);
+    }
+    let reason = e.to_string();
+    let hopeless = matches!(e, PingError::Payload(_));
+    for ping in pings {
+        let resource = resource_of(ping);
+        let attempts = ping.attempts + 1;
+        let give_up = hopeless || attempts >= i64::from(state.settings.webhooks.max_attempts);
+        let next = now + backoff(attempts);
+        state
+            .store
+            .retry_ping(ping.id, &reason, next, give_up)
+            .await?;
+        tracing::warn!(
+            resource,
+            attempts,
+            reason,
+            give_up,
+            "webhook ping not processed"
+        );
+        let outcome = if give_up {
+            Outcome::Failed
+        } else {
+            Outcome::Retried
         };
         count(state, resource, outcome);
     }
-    Ok(due.len())
+    Ok(())
+}
+
+/// What a stored ping names: its payload's sale and product, and the key it kept apart (a
+/// ping stored before redaction may still carry one in its payload).
+fn subject_of(ping: &Ping, payload: &Value) -> Subject {
+    let mut subject = Subject::of(payload);
+    if let Some(key) = &ping.license_key {
+        subject.license_key = Some(key.clone());
+    }
+    subject
+}
+
+fn resource_of(ping: &Ping) -> &str {
+    ping.resource_name.as_deref().unwrap_or("unknown")
 }
 
 /// Processed pings are pruned this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Drops processed pings past `webhooks.retention`.
+/// Drops processed, failed and malformed pings past `webhooks.retention`.
 pub async fn prune(state: &AppState) {
     let keep = i64::try_from(state.settings.webhooks.retention.as_secs()).unwrap_or(i64::MAX);
     let before = state.clock.unix_now().saturating_sub(keep);
     match state.store.prune_pings(before).await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(pruned = n, "old processed pings removed from the inbox"),
+        Ok(n) => tracing::info!(pruned = n, "old pings removed from the inbox"),
         Err(e) => tracing::warn!(error = %e, "webhook inbox could not be pruned"),
     }
 }
@@ -127,23 +200,24 @@ fn backoff(attempts: i64) -> i64 {
     (5_i64 << exp).min(MAX_BACKOFF_SECS)
 }
 
-/// What one ping changes; on success the ping is finished.
-async fn apply(state: &AppState, ping: &Ping) -> Result<(), PingError> {
-    let now = state.clock.unix_now();
-    // A sale revokes nothing; the other resources are reasons to re-check a license.
-    if ping.resource_name.as_deref() == Some("sale") {
-        return Ok(state.store.finish_ping(ping.id, now).await?);
-    }
-    let payload: Value = serde_json::from_str(&ping.payload)?;
-    let Some((product, key)) = resolve(state, &Subject::of(&payload)).await? else {
-        // Not a licensed product: nothing to revoke.
-        return Ok(state.store.finish_ping(ping.id, now).await?);
-    };
+/// Re-checks one license once for all the pings about it, and finishes them all in the
+/// re-decision's transaction.
+async fn apply(
+    state: &AppState,
+    product: &str,
+    key: &str,
+    pings: &[&Ping],
+) -> Result<(), PingError> {
+    let ids: Vec<i64> = pings.iter().map(|p| p.id).collect();
+    let mut resources: Vec<&str> = pings.iter().map(|p| resource_of(p)).collect();
+    resources.sort_unstable();
+    resources.dedup();
+    let resources = resources.join(",");
     let cause = Cause::Ping {
-        id: ping.id,
-        resource: ping.resource_name.as_deref(),
+        ids: &ids,
+        resource: Some(&resources),
     };
-    let redecided = decision::redecide(state, &product, &key, cause).await?;
+    let redecided = decision::redecide(state, product, key, cause).await?;
     let decided = redecided.previous.len() as u64;
     if decided > 0 {
         let code = redecided.code.as_str();

@@ -93,8 +93,12 @@ async fn the_captured_sale_ping_is_stored_answered_and_deduplicated() {
     assert_eq!(app.state.store.pings_in("done").await.unwrap().len(), 1);
     let stored = &app.state.store.pings_in("done").await.unwrap()[0];
     let payload: Value = serde_json::from_str(&stored.payload).unwrap();
-    assert_eq!(payload["card"]["type"], "paypal");
-    assert_eq!(payload["variants"], json!(["15"]));
+    // Bracketed keys were read (the form is understood), and what is kept is the sale, not
+    // the buyer (issue 9): no card, no email.
+    assert_eq!(payload["sale_id"], "43B-ogwCqvDAPQhlCAALJg==");
+    assert_eq!(payload["sale_timestamp"], "2026-01-10T14:15:40Z");
+    assert!(payload.get("card").is_none(), "{payload}");
+    assert!(payload.get("email").is_none(), "{payload}");
     let m = app.metrics().await;
     assert_eq!(
         sample(
@@ -239,7 +243,7 @@ async fn a_ping_stored_before_a_crash_is_processed_after_restart() {
         let payload = json!({"resource_name": "dispute", "license_key": seed::LICENSE_VALID, "product_id": seed::PRODUCT_ONE_TIME}).to_string();
         assert!(
             store
-                .enqueue_ping("k1", Some("dispute"), &payload, false, 0)
+                .enqueue_ping("k1", Some("dispute"), &payload, None, false, 0)
                 .await
                 .unwrap()
         );
@@ -535,8 +539,10 @@ async fn the_reconciler_notices_a_rotation_done_in_the_dashboard() {
     assert_eq!(app.validate(&id).await["code"], "NOT_FOUND");
 }
 
+/// Issue 9: malformed pings were never pruned. Processed, failed and malformed pings all go
+/// once older than `webhooks.retention`; pending ones stay whatever their age.
 #[tokio::test]
-async fn processed_pings_are_pruned_after_the_retention_failed_ones_stay() {
+async fn processed_failed_and_malformed_pings_are_pruned_after_the_retention() {
     let app = spawn_app().await;
     assert_eq!(
         app.ping(WEBHOOK_SECRET, CAPTURED_SALE.into())
@@ -551,19 +557,42 @@ async fn processed_pings_are_pruned_after_the_retention_failed_ones_stay() {
         400
     );
     app.processed(1).await;
+    // A ping given up (its stored payload cannot be read).
+    let store = &app.state.store;
+    let now = app.clock.unix_now();
+    assert!(
+        store
+            .enqueue_ping("broken", Some("refund"), "{not json", None, false, now)
+            .await
+            .unwrap()
+    );
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(store.pings_in("failed").await.unwrap().len(), 1);
+    // A ping still waiting (its next attempt far off) is never pruned.
+    let later = now + 40 * 86_400;
+    let waiting = json!({"resource_name": "sale"}).to_string();
+    assert!(
+        store
+            .enqueue_ping("waiting", Some("sale"), &waiting, None, false, later)
+            .await
+            .unwrap()
+    );
     gumgate::webhooks::process::prune(&app.state).await;
     assert_eq!(
-        app.state.store.pings_in("done").await.unwrap().len(),
+        store.pings_in("done").await.unwrap().len(),
         1,
         "young pings stay"
     );
+    assert_eq!(store.pings_in("malformed").await.unwrap().len(), 1);
+    assert_eq!(store.pings_in("failed").await.unwrap().len(), 1);
     app.clock.advance(Duration::from_secs(31 * 86_400));
     gumgate::webhooks::process::prune(&app.state).await;
-    assert!(app.state.store.pings_in("done").await.unwrap().is_empty());
-    assert_eq!(
-        app.state.store.pings_in("malformed").await.unwrap().len(),
-        1
-    );
+    assert!(store.pings_in("done").await.unwrap().is_empty());
+    assert!(store.pings_in("malformed").await.unwrap().is_empty());
+    assert!(store.pings_in("failed").await.unwrap().is_empty());
+    assert_eq!(store.pings_in("pending").await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -702,7 +731,15 @@ async fn an_unreadable_stored_ping_is_given_up_at_once() {
     let stored = app
         .state
         .store
-        .enqueue_ping("broken", Some("refund"), "{not json", false, 0)
+        .enqueue_ping(
+            "broken",
+            Some("refund"),
+            "{not json",
+            None,
+            false,
+            // Received now: a ping from 1970 would be pruned as soon as it failed.
+            app.clock.unix_now(),
+        )
         .await
         .unwrap();
     assert!(stored);
@@ -716,4 +753,349 @@ async fn an_unreadable_stored_ping_is_given_up_at_once() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].attempts, 1);
     assert_eq!(app.upstream_verifies(), 0);
+}
+
+/// A gateway whose inbox holds at most `max_pending` pings, with a processor that only wakes
+/// when a ping is accepted (so a test decides when the inbox drains).
+async fn spawn_capped(max_pending: u32, batch: u32) -> TestApp {
+    spawn_app_with(move |s| {
+        s.webhooks.max_pending = max_pending;
+        s.webhooks.poll_interval = Duration::from_secs(3600);
+        s.reconcile.batch = batch;
+    })
+    .await
+}
+
+impl TestApp {
+    /// Stores a `sale` ping directly, due only `delay_secs` from now: it waits in the inbox.
+    async fn waiting_ping(&self, delay_secs: i64) {
+        let at = self.clock.unix_now() + delay_secs;
+        let payload = json!({"resource_name": "sale"}).to_string();
+        let stored = self
+            .state
+            .store
+            .enqueue_ping("waiting", Some("sale"), &payload, None, false, at)
+            .await
+            .unwrap();
+        assert!(stored);
+    }
+}
+
+/// Issue 9: 40,917 pings were accepted in 15 s and a genuine refund waited behind them.
+#[tokio::test]
+async fn over_the_pending_cap_a_ping_is_refused_with_503_and_not_stored() {
+    let app = spawn_capped(1, 20).await;
+    app.waiting_ping(600).await;
+    let refund = format!(
+        "resource_name=refund&refunded=true&license_key={}&product_id={}",
+        seed::LICENSE_VALID,
+        seed::PRODUCT_ONE_TIME.replace('=', "%3D")
+    );
+    let res = app.ping(WEBHOOK_SECRET, refund).await;
+    assert_eq!(res.status(), 503);
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    assert!(body["message"].is_string(), "{body}");
+    assert_eq!(app.state.store.pings_in("pending").await.unwrap().len(), 1);
+    assert!(app.state.store.pings_in("done").await.unwrap().is_empty());
+    let m = app.metrics().await;
+    assert_eq!(
+        sample(
+            &m,
+            r#"gumgate_webhook_pings_total{outcome="refused",resource="refund"}"#
+        ),
+        1.0
+    );
+}
+
+/// Gumroad gives up after a few retries, so a refused refund may never come back: once the
+/// inbox is under the cap again, every license holding activations is re-checked once, however
+/// recently it was checked, a batch per round.
+#[tokio::test]
+async fn after_refusals_the_reconciler_rechecks_every_license_once_the_inbox_drains() {
+    let app = spawn_capped(1, 1).await;
+    let id = app.activate_valid().await;
+    let res = app
+        .client
+        .post(format!("{}/v1/licenses/activate", app.api))
+        .json(&json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_MULTISEAT, "fingerprint": "m2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // The license is refunded upstream; its ping meets a full inbox and is refused.
+    app.disable_upstream().await;
+    app.waiting_ping(600).await;
+    let refund = format!(
+        "resource_name=refund&refunded=true&sale_id={}",
+        seed::SALE_VALID.replace('=', "%3D")
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, refund).await.status(), 503);
+    let reconcile = || gumgate::activation::reconcile::run_once(&app.state);
+    // While the inbox is still over the cap, only licenses past max_age are due: none.
+    assert_eq!(reconcile().await.unwrap().checked, 0);
+    // The inbox drains (well within max_age).
+    app.clock.advance(Duration::from_secs(600));
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    assert!(
+        app.state
+            .store
+            .pings_in("pending")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // One license a round (reconcile.batch = 1) until both were checked, then nothing.
+    let first = reconcile().await.unwrap();
+    let second = reconcile().await.unwrap();
+    assert_eq!((first.checked, second.checked), (1, 1));
+    assert_eq!(first.changed + second.changed, 1);
+    assert_eq!(reconcile().await.unwrap().checked, 0);
+    let v = app.validate(&id).await;
+    assert_eq!(
+        (&v["valid"], &v["code"]),
+        (&json!(false), &json!("DISABLED")),
+        "{v}"
+    );
+}
+
+/// Issue 9: 14,805 malformed 60 KB pings grew the database to 887 MB in 10 s. The receiver has
+/// a body limit of its own (`webhooks.max_body_bytes`, 16 KiB), well under the server's.
+#[tokio::test]
+async fn a_ping_over_the_receivers_body_limit_is_refused_with_413_and_not_stored() {
+    let app = spawn_app().await;
+    let padded = format!(
+        "resource_name=refund&license_key={}&pad={}",
+        seed::LICENSE_VALID,
+        "x".repeat(20 * 1024)
+    );
+    let res = app.ping(WEBHOOK_SECRET, padded).await;
+    assert_eq!(res.status(), 413);
+    assert_eq!(res.json::<Value>().await.unwrap()["success"], false);
+    let junk = format!("no_resource=1&pad={}", "y".repeat(20 * 1024));
+    assert_eq!(app.ping(WEBHOOK_SECRET, junk).await.status(), 413);
+    for state in ["pending", "done", "malformed", "failed"] {
+        assert!(
+            app.state.store.pings_in(state).await.unwrap().is_empty(),
+            "{state}"
+        );
+    }
+    // A real ping (a few hundred bytes) is still taken.
+    assert_eq!(
+        app.ping(WEBHOOK_SECRET, CAPTURED_SALE.into())
+            .await
+            .status(),
+        200
+    );
+}
+
+/// A malformed ping is kept for inspection as a hash and a size only: its body may be a
+/// buyer's email, a license key or just junk, and none of it is needed.
+#[tokio::test]
+async fn a_malformed_ping_keeps_only_a_hash_and_its_size() {
+    let app = spawn_app().await;
+    let body = format!(
+        "resource_name=nonsense&email=buyer%40example.com&license_key={}",
+        seed::LICENSE_VALID
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, body.clone()).await.status(), 400);
+    let res = app
+        .client
+        .post(format!("{}/webhooks/gumroad/{WEBHOOK_SECRET}", app.api))
+        .header("content-type", "application/json")
+        .body("{not json, buyer@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let kept = app.state.store.pings_in("malformed").await.unwrap();
+    assert_eq!(kept.len(), 2);
+    for ping in &kept {
+        assert!(!ping.payload.contains("buyer"), "{}", ping.payload);
+        assert!(
+            !ping.payload.contains(seed::LICENSE_VALID),
+            "{}",
+            ping.payload
+        );
+    }
+    let first: Value = serde_json::from_str(&kept[0].payload).unwrap();
+    assert_eq!(first["bytes"], body.len());
+    assert_eq!(
+        first["blake3"],
+        blake3::hash(body.as_bytes()).to_hex().as_str()
+    );
+    assert_eq!(first["reason"], "unknown resource_name");
+    // The same junk again is the same row.
+    assert_eq!(app.ping(WEBHOOK_SECRET, body).await.status(), 400);
+    assert_eq!(
+        app.state.store.pings_in("malformed").await.unwrap().len(),
+        2
+    );
+}
+
+impl TestApp {
+    /// Stores a ping directly, due `delay_secs` from now, as the receiver would have stored it.
+    async fn stored_ping(&self, dedup: &str, payload: Value, delay_secs: i64) {
+        let at = self.clock.unix_now() + delay_secs;
+        let resource = payload["resource_name"].as_str().map(str::to_owned);
+        let stored = self
+            .state
+            .store
+            .enqueue_ping(
+                dedup,
+                resource.as_deref(),
+                &payload.to_string(),
+                None,
+                false,
+                at,
+            )
+            .await
+            .unwrap();
+        assert!(stored);
+    }
+}
+
+/// Issue 9: pings were processed oldest first, so a refund waited behind every junk `sale`
+/// received before it. Revoking pings go first.
+#[tokio::test]
+async fn a_refund_is_processed_before_the_sales_received_ahead_of_it() {
+    let app = spawn_capped(10_000, 20).await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    // Due in 10 s, so that only the round this test runs takes them.
+    for i in 0..60 {
+        let sale = json!({"resource_name": "sale", "sale_id": format!("junk-{i}")});
+        app.stored_ping(&format!("sale-{i}"), sale, 10).await;
+    }
+    let refund = json!({"resource_name": "refund", "license_key": seed::LICENSE_VALID, "product_id": seed::PRODUCT_ONE_TIME});
+    app.stored_ping("refund", refund, 10).await;
+    app.clock.advance(Duration::from_secs(10));
+    // One round (a batch of 50): the refund is in it.
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    let done = app.state.store.pings_in("done").await.unwrap();
+    assert!(
+        done.iter()
+            .any(|p| p.resource_name.as_deref() == Some("refund")),
+        "the refund waited behind the sales"
+    );
+    assert_eq!(app.validate(&id).await["code"], "DISABLED");
+}
+
+/// Many pings about one license (a refund, its retries with other bodies, a cancellation
+/// naming its sale) are one upstream re-check per round, and all of them are finished.
+#[tokio::test]
+async fn pings_about_one_license_collapse_into_one_recheck() {
+    let app = spawn_capped(10_000, 20).await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    for n in 0..3 {
+        let refund = json!({"resource_name": "refund", "license_key": seed::LICENSE_VALID, "product_id": seed::PRODUCT_ONE_TIME, "n": n});
+        app.stored_ping(&format!("refund-{n}"), refund, 10).await;
+    }
+    let dispute = json!({"resource_name": "dispute", "license_key": seed::LICENSE_VALID, "product_id": seed::PRODUCT_ONE_TIME});
+    app.stored_ping("dispute", dispute, 10).await;
+    let cancellation = json!({"resource_name": "cancellation", "purchase_ids": [seed::SALE_VALID]});
+    app.stored_ping("cancellation", cancellation, 10).await;
+    let before = app.upstream_verifies();
+    app.clock.advance(Duration::from_secs(10));
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(app.upstream_verifies() - before, 1, "one re-check");
+    assert_eq!(app.state.store.pings_in("done").await.unwrap().len(), 5);
+    assert_eq!(app.validate(&id).await["code"], "DISABLED");
+    let trail = app
+        .state
+        .store
+        .audit_trail(&gumgate::hashes::license_hash(seed::LICENSE_VALID), 20)
+        .await
+        .unwrap();
+    let webhook: Vec<_> = trail.iter().filter(|e| e.action == "webhook").collect();
+    assert_eq!(webhook.len(), 1, "{trail:?}");
+}
+
+/// Issue 9: the inbox kept every ping whole, buyers' emails, names, cards and license keys
+/// included, for 30 days. It keeps what processing needs: the sale, the product, a hash of the
+/// key.
+#[tokio::test]
+async fn a_stored_ping_holds_no_license_key_or_buyer_details() {
+    let app = spawn_app().await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    let ping = format!(
+        "resource_name=refund&refunded=true&license_key={}&product_id={}&sale_id={}&email=buyer%40example.com&full_name=Ann%20Buyer&card[visual]=**** 4242&ip_country=Taiwan",
+        seed::LICENSE_VALID,
+        seed::PRODUCT_ONE_TIME.replace('=', "%3D"),
+        seed::SALE_VALID.replace('=', "%3D"),
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, ping).await.status(), 200);
+    app.processed(1).await;
+    assert_eq!(app.validate(&id).await["code"], "DISABLED");
+    let stored = &app.state.store.pings_in("done").await.unwrap()[0];
+    for gone in [
+        seed::LICENSE_VALID,
+        "buyer@example.com",
+        "Ann Buyer",
+        "4242",
+        "Taiwan",
+    ] {
+        assert!(!stored.payload.contains(gone), "{gone}: {}", stored.payload);
+    }
+    let payload: Value = serde_json::from_str(&stored.payload).unwrap();
+    assert_eq!(payload["sale_id"], seed::SALE_VALID);
+    assert_eq!(payload["product_id"], seed::PRODUCT_ONE_TIME);
+    assert_eq!(
+        payload["license_hash"],
+        gumgate::hashes::license_hash(seed::LICENSE_VALID)
+    );
+}
+
+/// A ping that names only a license key (no sale to resolve it through) keeps the key apart
+/// from its payload until it is processed, so it can still be re-checked after an outage.
+#[tokio::test]
+async fn a_key_only_ping_keeps_its_key_only_until_processed() {
+    let app = spawn_app().await;
+    let id = app.activate_valid().await;
+    app.disable_upstream().await;
+    app.sandbox.set_faults(Faults {
+        refuse_connections: true,
+        ..Faults::default()
+    });
+    let ping = format!(
+        "resource_name=dispute&license_key={}&product_id={}&email=buyer%40example.com",
+        seed::LICENSE_VALID,
+        seed::PRODUCT_ONE_TIME.replace('=', "%3D")
+    );
+    assert_eq!(app.ping(WEBHOOK_SECRET, ping).await.status(), 200);
+    let pending = eventually("a first attempt at the pending ping", || async {
+        let pending = app.state.store.pings_in("pending").await.unwrap();
+        pending.first().filter(|p| p.attempts >= 1).cloned()
+    })
+    .await;
+    assert!(
+        !pending.payload.contains(seed::LICENSE_VALID),
+        "{}",
+        pending.payload
+    );
+    assert!(!pending.payload.contains("buyer@example.com"));
+    assert_eq!(pending.license_key.as_deref(), Some(seed::LICENSE_VALID));
+    app.sandbox.set_faults(Faults::default());
+    app.clock.advance(Duration::from_secs(6));
+    gumgate::webhooks::process::process_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(app.validate(&id).await["code"], "DISABLED");
+    let done = app.state.store.pings_in("done").await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].license_key, None, "blanked once processed");
 }

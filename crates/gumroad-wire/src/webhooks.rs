@@ -12,3 +12,14 @@ pub const RESOURCES: &[&str] = &[
     "subscription_ended",
     "subscription_restarted",
 ];
+
+/// The resources that can take access away: a refund, a dispute (Gumroad's chargebacks), a
+/// cancellation, an ended subscription, and a plan change (a downgrade can revoke). Gumgate
+/// processes them before the others (`sale`, `dispute_won`, `subscription_restarted`).
+pub const REVOKING: &[&str] = &[
+    "refund",
+    "dispute",
+    "cancellation",
+    "subscription_ended",
+    "subscription_updated",
+];

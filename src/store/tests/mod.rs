@@ -4,6 +4,7 @@ mod deactivations;
 mod known;
 mod opening;
 mod records;
+mod redaction;
 mod redecisions;
 mod seats;
 

@@ -18,14 +18,14 @@ async fn a_ping_redecision_records_everything_and_finishes_the_ping() {
         .unwrap();
     assert!(
         store
-            .enqueue_ping("k", Some("refund"), "{}", false, T0)
+            .enqueue_ping("k", Some("refund"), "{}", None, false, T0)
             .await
             .unwrap()
     );
     let ping = store.due_pings(T0, 10).await.unwrap()[0].id;
 
     let cause = Cause::Ping {
-        id: ping,
+        ids: &[ping],
         resource: Some("refund"),
     };
     let previous = store
