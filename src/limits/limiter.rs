@@ -58,6 +58,9 @@ pub(crate) struct Limiters<C: Clock = DefaultClock> {
     verify: KeyedLimiter<C>,
     failed: Lockout<C>,
     upstream: KeyedLimiter<C>,
+    /// The same upstream-verify limit per IPv6 /48: a site holds 65,536 /64s, each of which
+    /// would otherwise have a share of its own.
+    upstream_site: KeyedLimiter<C>,
     admin: Lockout<C>,
     verify_rate: Rate,
     clock: C,
@@ -69,6 +72,7 @@ impl<C: Clock + Clone> Limiters<C> {
             verify: keyed(settings.verify_per_ip, clock.clone()),
             failed: Lockout::new(settings.failed_verify_per_ip, clock.clone()),
             upstream: keyed(settings.upstream_verify_per_ip, clock.clone()),
+            upstream_site: keyed(settings.upstream_verify_per_ip, clock.clone()),
             admin: Lockout::new(settings.failed_admin_auth_per_ip, clock.clone()),
             verify_rate: settings.verify_per_ip,
             clock,
@@ -94,14 +98,16 @@ impl<C: Clock + Clone> Limiters<C> {
 
     /// Spends a cell of the upstream-verify limit: one client may not drain the shared upstream
     /// budget with calls the cache cannot answer.
+    /// IPv6 clients are counted per /64 (`key`) and per /48 as well.
     pub(crate) fn admit_upstream(&self, key: &IpAddr) -> Result<(), Refused> {
-        self.upstream
-            .check_key(key)
-            .map(|_| ())
-            .map_err(|not_until| Refused {
-                limit: Limit::UpstreamVerify,
-                wait: not_until.wait_time_from(self.clock.now()),
-            })
+        let refused = |not_until: governor::NotUntil<C::Instant>| Refused {
+            limit: Limit::UpstreamVerify,
+            wait: not_until.wait_time_from(self.clock.now()),
+        };
+        if let Some(site) = ipv6_site(key) {
+            self.upstream_site.check_key(&site).map_err(refused)?;
+        }
+        self.upstream.check_key(key).map(|_| ()).map_err(refused)
     }
 
     /// Spends a failed-verify cell; when that empties the limiter, the key is refused
@@ -133,6 +139,8 @@ impl<C: Clock + Clone> Limiters<C> {
         self.verify.shrink_to_fit();
         self.upstream.retain_recent();
         self.upstream.shrink_to_fit();
+        self.upstream_site.retain_recent();
+        self.upstream_site.shrink_to_fit();
         let now = self.clock.now();
         self.failed.prune(now);
         self.admin.prune(now);
@@ -140,7 +148,11 @@ impl<C: Clock + Clone> Limiters<C> {
 
     /// Keys held by every limiter and penalty list (for tests and the prune log).
     pub(crate) fn len(&self) -> usize {
-        self.verify.len() + self.failed.len() + self.upstream.len() + self.admin.len()
+        self.verify.len()
+            + self.failed.len()
+            + self.upstream.len()
+            + self.upstream_site.len()
+            + self.admin.len()
     }
 
     fn admitted(&self, remaining: u32) -> Admitted {
@@ -162,4 +174,15 @@ pub(crate) fn keyed<C: Clock>(rate: Rate, clock: C) -> KeyedLimiter<C> {
 
 fn emission_interval(rate: Rate) -> Duration {
     (rate.period / rate.count.get()).max(Duration::from_nanos(1))
+}
+
+/// The /48 an IPv6 key belongs to; `None` for IPv4.
+fn ipv6_site(key: &IpAddr) -> Option<IpAddr> {
+    match key {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(*v6) & (u128::MAX << 80);
+            Some(IpAddr::V6(std::net::Ipv6Addr::from(prefix)))
+        }
+        IpAddr::V4(_) => None,
+    }
 }

@@ -149,3 +149,35 @@ fn failed_admin_authentications_lock_a_key_out_and_log_once_a_burst() {
     }
     assert!(l.record_admin_failure(&A).unwrap().new_burst);
 }
+
+/// Budget-spending verifies are limited per IPv6 /48 as well as per /64: rotating through a
+/// site's 65,536 /64s buys no more upstream calls.
+#[test]
+fn upstream_verifies_are_limited_per_ipv6_site_as_well() {
+    let clock = FakeRelativeClock::default();
+    let settings = LimitsSettings {
+        verify_per_ip: "1000/s".parse().unwrap(),
+        failed_verify_per_ip: "1000/s".parse().unwrap(),
+        upstream_verify_per_ip: "3/min".parse().unwrap(),
+        failed_admin_auth_per_ip: "1000/s".parse().unwrap(),
+    };
+    let l = Limiters::new(&settings, clock.clone());
+    let key = |s: &str| crate::limits::client_ip::limit_key(s.parse().unwrap());
+    // Three /64s of one /48: three calls pass, the fourth (from yet another /64) does not.
+    for net in ["2001:db8:7:1::9", "2001:db8:7:2::9", "2001:db8:7:3::9"] {
+        assert!(l.admit_upstream(&key(net)).is_ok(), "{net}");
+    }
+    let refused = l.admit_upstream(&key("2001:db8:7:4::9")).unwrap_err();
+    assert_eq!(refused.limit, Limit::UpstreamVerify);
+    // Another /48 has its own share; IPv4 clients are counted per address only.
+    assert!(l.admit_upstream(&key("2001:db8:8:1::9")).is_ok());
+    for _ in 0..3 {
+        assert!(l.admit_upstream(&A).is_ok());
+    }
+    assert!(l.admit_upstream(&B).is_ok());
+    clock.advance(Duration::from_secs(20));
+    assert!(
+        l.admit_upstream(&key("2001:db8:7:5::9")).is_ok(),
+        "a cell came back"
+    );
+}
