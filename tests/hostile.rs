@@ -5,14 +5,11 @@
 //! machine does not flake them.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gumgate");
 
@@ -22,75 +19,27 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// A request head that never ends: no blank line.
 const HALF_A_REQUEST: &[u8] = b"GET /livez HTTP/1.1\r\nHost: gumgate\r\nX-Slow: ";
 
-struct Server {
-    child: Child,
-    api: SocketAddr,
-    ops: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
-}
+#[path = "common/running.rs"]
+mod running;
 
-impl Server {
-    /// `gumgate serve --sandbox` under `prlimit --nofile=2048`, with `env` on top of a clean
-    /// environment; returns once it listens.
-    async fn start(env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::TempDir::new().unwrap();
-        let mut cmd = Command::new("prlimit");
-        cmd.args(["--nofile=2048", "--", BIN, "serve", "--sandbox"])
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
-            .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
-            .env(
-                "GUMGATE__STORAGE__DATABASE_URL",
-                format!("sqlite://{}", dir.path().join("gumgate.db").display()),
-            )
-            .env("GUMGATE__LOG__FORMAT", "json")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().expect("prlimit (util-linux) runs gumgate");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (api, ops) = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-                log.lock().unwrap().push(line);
-                if v["message"] == "gumgate listening" {
-                    let addr = |k: &str| v[k].as_str().unwrap().parse().unwrap();
-                    return (addr("api"), addr("ops"));
-                }
-            }
-            panic!("exited before listening: {:?}", log.lock().unwrap());
-        })
-        .await
-        .expect("gumgate did not start");
-        // Keep draining the log so a full pipe never blocks the server.
-        let sink = log.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            api,
-            ops,
-            log,
-            _dir: dir,
-        }
-    }
+use running::Running;
 
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    async fn sigterm(&self) {
-        let pid = self.child.id().unwrap().to_string();
-        let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
-        assert!(killed.unwrap().success());
-    }
+/// `gumgate serve --sandbox` under `prlimit --nofile=2048`, with `env` on top of a clean
+/// environment, once it listens; its database goes with the returned directory.
+async fn start(env: &[(&str, &str)]) -> (Running, tempfile::TempDir) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut cmd = Command::new("prlimit");
+    cmd.args(["--nofile=2048", "--", BIN, "serve", "--sandbox"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env(
+            "GUMGATE__STORAGE__DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("gumgate.db").display()),
+        )
+        .envs(env.iter().copied());
+    (Running::start(cmd).await, dir)
 }
 
 /// `GET path` on a fresh connection; the status line's code.
@@ -120,7 +69,7 @@ async fn the_ops_listener_answers_while_3000_half_open_connections_are_held() {
     let _one_at_a_time = SERIAL.lock().await;
     // This test's own sockets need descriptors too.
     rlimit::increase_nofile_limit(8192).unwrap();
-    let server = Server::start(&[("GUMGATE__SERVER__HEADER_READ_TIMEOUT", "60s")]).await;
+    let (server, _db) = start(&[("GUMGATE__SERVER__HEADER_READ_TIMEOUT", "60s")]).await;
     let attempts: Vec<_> = (0..3000)
         .map(|_| {
             let api = server.api;
@@ -153,7 +102,7 @@ async fn the_ops_listener_answers_while_3000_half_open_connections_are_held() {
 #[tokio::test]
 async fn a_half_sent_request_is_closed_after_the_header_timeout() {
     let _one_at_a_time = SERIAL.lock().await;
-    let server = Server::start(&[("GUMGATE__SERVER__HEADER_READ_TIMEOUT", "1s")]).await;
+    let (server, _db) = start(&[("GUMGATE__SERVER__HEADER_READ_TIMEOUT", "1s")]).await;
     let mut stream = half_open(server.api).await.unwrap();
     let mut buf = [0_u8; 1024];
     // Closed (EOF, or a reset) within 5x the timeout; an answer to half a request is not due.
@@ -180,7 +129,7 @@ async fn a_half_sent_request_is_closed_after_the_header_timeout() {
 #[tokio::test]
 async fn sigterm_with_a_half_open_connection_exits_within_the_deadline() {
     let _one_at_a_time = SERIAL.lock().await;
-    let mut server = Server::start(&[
+    let (server, _db) = start(&[
         ("GUMGATE__SERVER__HEADER_READ_TIMEOUT", "60s"),
         ("GUMGATE__SERVER__SHUTDOWN_DEADLINE", "2s"),
     ])
@@ -188,10 +137,10 @@ async fn sigterm_with_a_half_open_connection_exits_within_the_deadline() {
     let _slow = half_open(server.api).await.unwrap();
     // Let the server take the connection before the signal.
     assert_eq!(get(server.api, "/livez").await.unwrap(), 200);
-    server.sigterm().await;
-    let exited = tokio::time::timeout(Duration::from_secs(10), server.child.wait()).await;
-    let status = exited.unwrap_or_else(|_| panic!("no exit within 10 s:\n{}", server.log()));
-    assert!(status.unwrap().success(), "{}", server.log());
+    // Stopped within 5x the deadline (Running::stop would wait longer before giving up).
+    let stopped = tokio::time::timeout(Duration::from_secs(10), server.stop()).await;
+    let (status, log) = stopped.expect("no exit within 10 s of SIGTERM");
+    assert!(status.success(), "{log}");
 }
 
 /// Sends `n` public verifies of the sandbox's valid license; the statuses.
@@ -220,7 +169,7 @@ async fn verifies(api: SocketAddr, n: usize) -> Vec<u16> {
 #[tokio::test]
 async fn refusals_are_counted_not_logged_one_line_each() {
     let _one_at_a_time = SERIAL.lock().await;
-    let server = Server::start(&[("GUMGATE__LIMITS__VERIFY_PER_IP", "5/min")]).await;
+    let (server, _db) = start(&[("GUMGATE__LIMITS__VERIFY_PER_IP", "5/min")]).await;
     let statuses = verifies(server.api, 200).await;
     let refused = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!(
@@ -246,7 +195,7 @@ async fn refusals_are_counted_not_logged_one_line_each() {
 #[tokio::test]
 async fn access_lines_can_be_sampled() {
     let _one_at_a_time = SERIAL.lock().await;
-    let server = Server::start(&[
+    let (server, _db) = start(&[
         ("GUMGATE__LIMITS__VERIFY_PER_IP", "1000/s"),
         ("GUMGATE__LOG__ACCESS_SAMPLE", "10"),
     ])

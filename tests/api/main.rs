@@ -13,6 +13,8 @@ mod openapi;
 mod passthrough;
 mod paths;
 mod process;
+#[path = "../common/running.rs"]
+mod running;
 mod sales;
 mod verify;
 mod webhooks;

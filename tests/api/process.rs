@@ -1,13 +1,12 @@
 //! The `gumgate` binary itself: configuration errors, the sandbox demo end to end, logs free of
 //! secrets, and a graceful exit on SIGTERM.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use gumgate_sandbox::seed;
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+
+use crate::running::Running;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gumgate");
 
@@ -71,38 +70,18 @@ async fn serve_sandbox_works_logs_no_secret_and_stops_cleanly_on_sigterm() {
     gumgate::tls::install_crypto_provider();
     let admin = "process-test-admin-token-42";
     let dir = tempfile::TempDir::new().unwrap();
-    let mut child = gumgate()
-        .args(["serve", "--sandbox"])
+    let mut cmd = gumgate();
+    cmd.args(["serve", "--sandbox"])
         .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
         .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
         .env(
             "GUMGATE__STORAGE__DATABASE_URL",
             format!("sqlite://{}", dir.path().join("gumgate.db").display()),
         )
-        .env("GUMGATE__LOG__FORMAT", "json")
         .env("RUST_LOG", "trace,hyper=info,h2=info,reqwest=info")
-        .env("GUMGATE_ADMIN_TOKEN", admin)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let (api, ops) = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            log.push(line.clone());
-            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-            if v["message"] == "gumgate listening" {
-                return (
-                    v["api"].as_str().unwrap().to_owned(),
-                    v["ops"].as_str().unwrap().to_owned(),
-                );
-            }
-        }
-        panic!("exited before listening: {log:?}");
-    })
-    .await
-    .expect("gumgate did not start");
+        .env("GUMGATE_ADMIN_TOKEN", admin);
+    let server = Running::start(cmd).await;
+    let (api, ops) = (server.api, server.ops);
 
     let client = reqwest::Client::new();
     let res = client
@@ -149,22 +128,8 @@ async fn serve_sandbox_works_logs_no_secret_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert!(hc.success());
 
-    let pid = child.id().unwrap().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        log.push(line);
-    }
-    assert!(status.success(), "exit {status:?}: {log:?}");
-    let all = log.join("\n");
+    let (status, all) = server.stop().await;
+    assert!(status.success(), "exit {status:?}: {all}");
     assert!(all.contains("gumgate stopped"), "{all}");
     // The signing decision is made (and said) once: the demo signs with an ephemeral key.
     assert_eq!(
@@ -255,8 +220,8 @@ async fn serve_without_keys_warns_once_and_closes_the_store_on_sigterm() {
     .await;
     let dir = tempfile::TempDir::new().unwrap();
     let db = dir.path().join("gumgate.db");
-    let mut child = gumgate()
-        .arg("serve")
+    let mut cmd = gumgate();
+    cmd.arg("serve")
         .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
         .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
         .env("GUMGATE__SERVER__SHUTDOWN_DELAY", "0s")
@@ -266,40 +231,13 @@ async fn serve_without_keys_warns_once_and_closes_the_store_on_sigterm() {
         )
         .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url())
         .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
-        .env("GUMGATE_ADMIN_TOKEN", "process-test-admin-token-42")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let listening = line.contains("gumgate listening");
-            log.push(line);
-            if listening {
-                return;
-            }
-        }
-        panic!("exited before listening: {log:?}");
-    })
-    .await
-    .expect("gumgate did not start");
+        .env("GUMGATE_ADMIN_TOKEN", "process-test-admin-token-42");
+    let server = Running::start(cmd).await;
     assert!(
         std::path::Path::new(&format!("{}-wal", db.display())).exists(),
         "the database runs in WAL mode"
     );
-    let pid = child.id().unwrap().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
-    assert!(killed.unwrap().success());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        log.push(line);
-    }
-    let all = log.join("\n");
+    let (status, all) = server.stop().await;
     assert!(status.success(), "exit {status:?}: {all}");
     assert_eq!(
         all.matches("activations will carry no token").count(),
@@ -346,28 +284,6 @@ async fn check_config_masks_credentials_in_urls() {
     assert!(text.contains("mode=rwc"), "{text}");
 }
 
-/// Waits for "gumgate listening" on the child's stderr (JSON logs) and returns the API address;
-/// panics with the log if it exits first.
-async fn until_listening(child: &mut tokio::process::Child) -> String {
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let api = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-            log.push(line);
-            if v["message"] == "gumgate listening" {
-                return v["api"].as_str().unwrap().to_owned();
-            }
-        }
-        panic!("exited before listening: {log:?}");
-    })
-    .await
-    .expect("gumgate did not start");
-    // Keep draining so that the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    api
-}
-
 /// Runs a `serve` that must refuse to start: exit code 2 and one line on stderr, returned.
 async fn refused(mut serve: Command) -> String {
     let out = tokio::time::timeout(Duration::from_secs(20), serve.output())
@@ -404,14 +320,11 @@ async fn one_serve_per_database_file_and_a_killed_ones_successor_starts() {
             .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url())
             .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
             .env("GUMGATE_ADMIN_TOKEN", "process-test-admin-token-42")
-            .env("GUMGATE__LOG__FORMAT", "json")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .env("GUMGATE__LOG__FORMAT", "json");
         cmd
     };
 
-    let mut first = serve(&url).spawn().unwrap();
-    until_listening(&mut first).await;
+    let mut first = Running::start(serve(&url)).await;
     let err = refused(serve(&url)).await;
     assert!(
         err.contains("gumgate.db.lock") && err.contains("in use"),
@@ -419,23 +332,16 @@ async fn one_serve_per_database_file_and_a_killed_ones_successor_starts() {
     );
 
     // SIGKILL: no shutdown code runs, only the kernel lets go of the lock.
-    first.start_kill().unwrap();
-    first.wait().await.unwrap();
-    let mut successor = serve(&url).spawn().unwrap();
-    let api = until_listening(&mut successor).await;
-    // Serving, so almost surely past installing its SIGTERM handler (a task `run` spawns).
+    first.child.start_kill().unwrap();
+    first.child.wait().await.unwrap();
+    let successor = Running::start(serve(&url)).await;
     gumgate::tls::install_crypto_provider();
-    let live = reqwest::get(format!("http://{api}/livez")).await.unwrap();
-    assert_eq!(live.status(), 200);
-
-    let pid = successor.id().unwrap().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
-    assert!(killed.unwrap().success());
-    let status = tokio::time::timeout(Duration::from_secs(20), successor.wait())
+    let live = reqwest::get(format!("http://{}/livez", successor.api))
         .await
-        .unwrap()
         .unwrap();
-    assert!(status.success(), "{status:?}");
+    assert_eq!(live.status(), 200);
+    let (status, log) = successor.stop().await;
+    assert!(status.success(), "{status:?}: {log}");
     let err = refused(serve(&format!("{url}?mode=ro"))).await;
     assert!(err.contains("cannot be written"), "{err}");
 }
@@ -445,8 +351,8 @@ async fn one_serve_per_database_file_and_a_killed_ones_successor_starts() {
 #[tokio::test]
 async fn admin_token_guessing_is_logged_once_a_burst() {
     let dir = tempfile::TempDir::new().unwrap();
-    let mut child = gumgate()
-        .args(["serve", "--sandbox"])
+    let mut cmd = gumgate();
+    cmd.args(["serve", "--sandbox"])
         .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
         .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
         .env("GUMGATE__SERVER__SHUTDOWN_DELAY", "0s")
@@ -454,26 +360,9 @@ async fn admin_token_guessing_is_logged_once_a_burst() {
         .env(
             "GUMGATE__STORAGE__DATABASE_URL",
             format!("sqlite://{}/gumgate.db", dir.path().display()),
-        )
-        .env("GUMGATE__LOG__FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let api = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            log.push(line.clone());
-            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-            if v["message"] == "gumgate listening" {
-                return v["api"].as_str().unwrap().to_owned();
-            }
-        }
-        panic!("exited before listening: {log:?}");
-    })
-    .await
-    .expect("gumgate did not start");
+        );
+    let server = Running::start(cmd).await;
+    let api = server.api;
 
     gumgate::tls::install_crypto_provider();
     let client = reqwest::Client::new();
@@ -490,17 +379,7 @@ async fn admin_token_guessing_is_logged_once_a_burst() {
     assert_eq!(statuses[..3], [401; 3]);
     assert_eq!(statuses[3..], [429; 17]);
 
-    let pid = child.id().unwrap().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
-    assert!(killed.unwrap().success());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        log.push(line);
-    }
-    let all = log.join("\n");
+    let (status, all) = server.stop().await;
     assert!(status.success(), "{all}");
     assert_eq!(
         all.matches("repeated failed admin authentications").count(),
