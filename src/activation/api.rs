@@ -190,11 +190,15 @@ fn count_denial(state: &AppState, code: &str) {
 }
 
 /// Deactivating what does not exist (or not for this license and product) is a 404, unlike
-/// the 403 of other denials.
+/// the 403 of other denials, and says that the activation is what was not found (the license
+/// may well exist). The code stays `NOT_FOUND`, which apps already handle.
 fn no_such_activation() -> Response {
-    let mut r = reply::denied("deactivated", Code::NotFound);
-    *r.status_mut() = StatusCode::NOT_FOUND;
-    r
+    let body = json!({
+        "deactivated": false,
+        "code": Code::NotFound.as_str(),
+        "message": "No active activation with this id for this license and product.",
+    });
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
 /// The machine's live activation when upstream is down and its last good decision is recent.

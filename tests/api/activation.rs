@@ -314,7 +314,14 @@ async fn deactivation_frees_a_seat_but_not_too_often() {
     assert_eq!(app.call("deactivate", body).await.0, 200);
     // An unknown activation, or the wrong license for it: 404.
     let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": "act_nope"});
-    assert_eq!(app.call("deactivate", body).await.0, 404);
+    let (status, answer) = app.call("deactivate", body).await;
+    assert_eq!(status, 404);
+    assert_eq!(answer["code"], "NOT_FOUND");
+    assert_eq!(
+        answer["message"],
+        "No active activation with this id for this license and product.",
+        "the activation, not the license, is what was not found"
+    );
 }
 
 #[tokio::test]
