@@ -28,6 +28,11 @@ pub(super) async fn granted(
         .store
         .record_decision(&activation.id, Code::Valid.as_str(), true, now)
         .await?;
+    // For offline answers, which cannot ask Gumroad for the purchase's quantity.
+    state
+        .store
+        .remember_seat_limit(&license.hash, license.decision.seats)
+        .await?;
     // Remember the license's sale, so the reconciler can re-check it without its key.
     if let Some(sale) = &license.sale_id {
         state
@@ -35,7 +40,8 @@ pub(super) async fn granted(
             .remember_license(&license.hash, &license.product, sale, now)
             .await?;
     }
-    let mut body = summary(state, license, activation, flag).await?;
+    let seats = license.decision.seats;
+    let mut body = summary(state, license, seats, activation, flag).await?;
     let policy = state.settings.policy_for(&license.product);
     let issued = state.signer.issue(NewToken {
         product_id: license.product.clone(),
@@ -70,7 +76,9 @@ pub(super) async fn offline(
     flag: &str,
 ) -> Result<Response, AppError> {
     let grace = state.settings.policy_for(&license.product).offline_grace;
-    let mut body = summary(state, license, a, flag).await?;
+    // Offline, the decision knows no purchase: the seats are those of the last good decision.
+    let seats = state.store.seat_limit(&license.hash).await?.unwrap_or(0);
+    let mut body = summary(state, license, seats, a, flag).await?;
     body["offline"] = Value::Bool(true);
     body["message"] = json!(
         "Validated offline: upstream is unavailable; the last good check is within the grace period."
@@ -83,6 +91,7 @@ pub(super) async fn offline(
 async fn summary(
     state: &AppState,
     license: &License,
+    seats: u32,
     activation: &Activation,
     flag: &str,
 ) -> Result<Value, AppError> {
@@ -97,7 +106,7 @@ async fn summary(
         "license".into(),
         json!({
             "product_id": license.product,
-            "seats": license.decision.seats,
+            "seats": seats,
             "seats_used": seats_used,
         }),
     );

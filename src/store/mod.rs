@@ -115,6 +115,30 @@ impl Store {
             .await?)
     }
 
+    /// Remembers a license's seat limit at a good decision (for offline answers).
+    pub async fn remember_seat_limit(
+        &self,
+        license_hash: &str,
+        seats: u32,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE license_seats SET seat_limit = $2 WHERE license_hash = $1")
+            .bind(license_hash)
+            .bind(i64::from(seats))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The seat limit remembered at the license's last good decision, if any.
+    pub async fn seat_limit(&self, license_hash: &str) -> Result<Option<u32>, StoreError> {
+        let row: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT seat_limit FROM license_seats WHERE license_hash = $1")
+                .bind(license_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.and_then(|(n,)| n).map(to_u32))
+    }
+
     /// Seats taken: the active activations themselves, the truth the counter guards.
     pub async fn seats_used(&self, license_hash: &str) -> Result<u32, StoreError> {
         let (n,): (i64,) = sqlx::query_as(

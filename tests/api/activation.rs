@@ -343,6 +343,12 @@ async fn existing_activations_survive_an_outage_within_the_grace_new_ones_do_not
         "{v}"
     );
     assert!(v["offline_until"].is_string());
+    // The real seat count, remembered from the last good decision (it was 0 offline).
+    assert_eq!(
+        (&v["license"]["seats"], &v["license"]["seats_used"]),
+        (&json!(3), &json!(1)),
+        "{v}"
+    );
     // Re-activating the same machine is the same: it is already activated.
     assert_eq!(app.activate(seed::LICENSE_VALID, "m1").await.0, 200);
     // A new machine cannot activate without Gumroad.
