@@ -205,3 +205,91 @@ async fn access_lines_can_be_sampled() {
     let lines = server.log().matches("finished processing request").count();
     assert_eq!(lines, 5, "{}", server.log());
 }
+
+/// SIGTERM while a load generator drives verifies, with a shutdown delay: the generator, like a
+/// load balancer, stops sending once `/readyz` says so; every request it sent is answered, and
+/// the process exits 0 within the delay plus the request timeout (5x, for a busy machine).
+#[tokio::test]
+async fn sigterm_under_load_answers_every_request_and_exits_in_time() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let _one_at_a_time = SERIAL.lock().await;
+    let (server, _db) = start(&[
+        ("GUMGATE__SERVER__SHUTDOWN_DELAY", "2s"),
+        ("GUMGATE__SERVER__REQUEST_TIMEOUT", "2s"),
+        ("GUMGATE__LIMITS__VERIFY_PER_IP", "100000/s"),
+    ])
+    .await;
+    gumgate::tls::install_crypto_provider();
+    // A new connection for every request: an error is then an unanswered request, never a
+    // pooled connection the server had already closed.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let answered = std::sync::Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, stop, answered) = (client.clone(), stop.clone(), answered.clone());
+            let url = format!("http://{}/v2/licenses/verify", server.api);
+            tokio::spawn(async move {
+                let mut failures = Vec::new();
+                for _ in 0..10_000 {
+                    if stop.load(Ordering::Acquire) {
+                        break;
+                    }
+                    let form = [
+                        ("product_id", "9Y2u8Dy4AWioyNrmNROrFA=="),
+                        ("license_key", "5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A0"),
+                        ("increment_uses_count", "false"),
+                    ];
+                    match client.post(&url).form(&form).send().await {
+                        Ok(res) if res.status() == 200 => {
+                            answered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(res) => failures.push(format!("status {}", res.status())),
+                        Err(e) => failures.push(format!("{e:?}")),
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    // The balancer: stops sending as soon as readiness goes off.
+    let readyz = format!("http://{}/readyz", server.ops);
+    let watcher = {
+        let (client, stop) = (client.clone(), stop.clone());
+        tokio::spawn(async move {
+            for _ in 0..2_000 {
+                match client.get(&readyz).send().await {
+                    Ok(res) if res.status() == 200 => {}
+                    _ => break,
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            stop.store(true, Ordering::Release);
+        })
+    };
+    let busy = answered.clone();
+    tokio::time::timeout(Duration::from_secs(10), async move {
+        while busy.load(Ordering::Relaxed) < 200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the load generator got going");
+    let signalled = std::time::Instant::now();
+    let stopped = tokio::time::timeout(Duration::from_secs(20), server.stop()).await;
+    let (status, log) = stopped.expect("no exit within 5x (delay + request timeout)");
+    assert!(status.success(), "{log}");
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(2),
+        "the delay was kept"
+    );
+    watcher.await.unwrap();
+    for worker in workers {
+        let failures = worker.await.unwrap();
+        assert!(failures.is_empty(), "unanswered requests: {failures:?}");
+    }
+    assert!(answered.load(Ordering::Relaxed) >= 200);
+}

@@ -318,8 +318,7 @@ async fn deactivation_frees_a_seat_but_not_too_often() {
     assert_eq!(status, 404);
     assert_eq!(answer["code"], "NOT_FOUND");
     assert_eq!(
-        answer["message"],
-        "No active activation with this id for this license and product.",
+        answer["message"], "No active activation with this id for this license and product.",
         "the activation, not the license, is what was not found"
     );
 }
