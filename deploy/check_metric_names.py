@@ -11,7 +11,8 @@ Names are taken from the rules' `expr` (deploy/prometheus/alerts.yml) and from t
 * declared in the `metrics!` table of src/metrics.rs: a labelled family with no series yet is not
   in the text; this is reported as a warning, or
 * in PENDING below, with a warning: metrics another branch is adding. Once a pending name is in
-  the `metrics!` table, the script asks for it to be removed from PENDING.
+  the `metrics!` table, it is checked like any other and the warning asks for its removal from
+  PENDING (a warning, so that the merge itself does not fail CI).
 
 Anything else fails the check: a typo or a renamed metric would leave an alert that can never
 fire or a panel that is always empty. `up` and `ALERTS*` are Prometheus' own, always accepted.
@@ -155,8 +156,8 @@ def main():
                 if name in have or name in PROMETHEUS_OWN:
                     continue
                 if name in PENDING and name in table:
-                    print(f"error: {name} is in the metrics! table now: remove it from PENDING")
-                    ok = False
+                    print(f"warning: {name} is in the metrics! table now: remove it from PENDING")
+                    warnings += 1
                 elif name in PENDING:
                     print(f"warning: {source}: {name} is pending (added on another branch)")
                     warnings += 1
@@ -166,10 +167,6 @@ def main():
                 else:
                     print(f"error: {source}: {name} is neither exported nor declared in src/metrics.rs")
                     ok = False
-    for name in sorted(PENDING & table):
-        if not any(name == n for _, n in checked):
-            print(f"error: {name} is in the metrics! table now: remove it from PENDING")
-            ok = False
     ok = check_syntax(sources["gumgate.json"]) and ok
     names = {n for _, n in checked}
     print(f"{len(names)} metric names queried by the rules and the dashboard; {warnings} warnings")
