@@ -47,7 +47,16 @@ pub enum AppError {
     TooManyRequests { retry_after: Duration },
     #[error("Something went wrong inside Gumgate.")]
     Internal(String),
+    /// A store (database) failure: answered like [`AppError::Internal`], and marked on the
+    /// response with [`DatabaseFailed`] so the metrics middleware counts it
+    /// (`gumgate_database_errors_total`).
+    #[error("Something went wrong inside Gumgate.")]
+    Database(String),
 }
+
+/// Response extension marking a 500 caused by a store error; counted by the metrics middleware.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseFailed;
 
 impl AppError {
     pub fn status(&self) -> StatusCode {
@@ -62,7 +71,7 @@ impl AppError {
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable { .. } | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) | Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -82,16 +91,18 @@ impl From<UpstreamError> for AppError {
 
 impl From<crate::store::StoreError> for AppError {
     fn from(e: crate::store::StoreError) -> Self {
-        // The database is ours: its failures are internal, logged, never shown.
-        Self::Internal(e.to_string())
+        // The database is ours: its failures are internal, logged, counted, never shown.
+        Self::Database(e.to_string())
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let Self::Internal(cause) = &self {
-            tracing::error!(cause = %cause, "internal error");
+        match &self {
+            Self::Internal(cause) => tracing::error!(cause = %cause, "internal error"),
+            Self::Database(cause) => tracing::error!(cause = %cause, "database error"),
+            _ => {}
         }
         let mut response = (
             status,
@@ -110,6 +121,9 @@ impl IntoResponse for AppError {
             | Self::Busy { retry_after }
             | Self::TooManyRequests { retry_after } => {
                 headers.insert(header::RETRY_AFTER, retry_after_value(*retry_after));
+            }
+            Self::Database(_) => {
+                response.extensions_mut().insert(DatabaseFailed);
             }
             _ => {}
         }

@@ -77,6 +77,10 @@ metrics! {
         ///
         /// Reasons are `budget`, `paused` and `circuit_open`.
         pub budget_denials: IntCounterVec["priority", "reason"] as "budget_denials_total",
+        /// Upstream calls per second the budget allows (`upstream.rate_limit`).
+        ///
+        /// Set once by `Budget::new`, so dashboards can draw calls against it.
+        pub upstream_budget_rate: IntGauge as "upstream_budget_calls_per_second",
         /// 429 answers received from upstream.
         pub upstream_throttled: IntCounter as "upstream_throttled_total",
         /// Seconds of upstream pause ordered by 429 answers.
@@ -110,6 +114,21 @@ metrics! {
         /// which a flood of refused activations turned into an unbounded append-only table
         /// (issue 9): the audit trail records changes, this counts refusals.
         pub activation_denials: IntCounterVec["code"] as "activation_denials_total",
+        /// Answers of the activate and validate API, by code.
+        ///
+        /// Every decision, granted or not: `VALID`, `VALID_OFFLINE` (granted within the offline
+        /// grace while upstream is unavailable) or the refusal's reason code. Unlike
+        /// `activation_denials`, which counts refused activations and deactivations only, this
+        /// is the whole picture of activate and validate; deactivations are not decisions.
+        pub activation_decisions: IntCounterVec["code"] as "activation_decisions_total",
+        /// Store (database) errors answered 500.
+        ///
+        /// Counted by the metrics middleware on responses marked by `AppError::Database`.
+        pub database_errors: IntCounter as "database_errors_total",
+        /// Activation tokens that failed to sign.
+        ///
+        /// The activation is answered without a token (`token_error`).
+        pub token_signing_failures: IntCounter as "token_signing_failures_total",
         /// Audit entries deleted after `audit.retention`.
         pub audit_pruned: IntCounter as "audit_pruned_total",
         /// Gumgate build; always 1.
@@ -128,6 +147,7 @@ impl Metrics {
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        metrics.init_known_labels();
         #[cfg(target_os = "linux")]
         metrics
             .registry
@@ -136,6 +156,71 @@ impl Metrics {
             ))
             .expect("process collector registered once");
         metrics
+    }
+
+    /// Creates, at 0, every counter series whose label values are known in advance, so that
+    /// `rate()` and `increase()` see the first event as an increase from the first scrape
+    /// (a series born at 1 has no earlier sample, and its first event is invisible to alerts).
+    fn init_known_labels(&self) {
+        use crate::budget::{DenyReason, Priority};
+        use crate::cache::CacheStatus;
+        use crate::decision::Code;
+        const PRIORITIES: [Priority; 3] = [Priority::Public, Priority::Admin, Priority::Background];
+        for p in PRIORITIES {
+            for r in [
+                DenyReason::Budget,
+                DenyReason::Paused,
+                DenyReason::CircuitOpen,
+                DenyReason::FirstTimeShare,
+            ] {
+                self.budget_denials
+                    .with_label_values(&[p.label(), r.label()]);
+            }
+        }
+        let results = [
+            CacheStatus::Hit { ttl: 0 },
+            CacheStatus::StaleIfError { age: 0 },
+            CacheStatus::Forwarded {
+                status: 200,
+                stale: false,
+                collapsed: false,
+                stored: false,
+            },
+            CacheStatus::Forwarded {
+                status: 200,
+                stale: false,
+                collapsed: true,
+                stored: false,
+            },
+            CacheStatus::Bypass {
+                status: 200,
+                stored: false,
+            },
+        ];
+        for cache in ["verify", "sales"] {
+            for r in &results {
+                self.cache_lookups.with_label_values(&[cache, r.result()]);
+            }
+        }
+        for resource in crate::webhooks::RESOURCES {
+            for outcome in crate::webhooks::OUTCOMES {
+                self.webhook_pings.with_label_values(&[resource, outcome]);
+            }
+        }
+        for code in Code::ALL {
+            self.activation_decisions
+                .with_label_values(&[code.as_str()]);
+            if code != Code::Valid {
+                self.activation_denials.with_label_values(&[code.as_str()]);
+            }
+        }
+        self.activation_decisions
+            .with_label_values(&["VALID_OFFLINE"]);
+        self.activation_denials
+            .with_label_values(&["TOO_MANY_DEACTIVATIONS"]);
+        for limit in ["verify", "failed_verify", "upstream_verify", "admin_auth"] {
+            self.inbound_limited.with_label_values(&[limit]);
+        }
     }
 
     /// The text exposition of every metric.
@@ -195,5 +280,45 @@ mod tests {
             text.contains(r#"gumgate_budget_wait_seconds_bucket{priority="priority",le="30"} 0"#)
         );
         assert!(text.contains("# TYPE gumgate_circuit_state gauge\n"));
+    }
+
+    #[test]
+    fn counters_with_known_labels_start_at_zero() {
+        let text = Metrics::new().render();
+        for series in [
+            r#"gumgate_budget_denials_total{priority="public",reason="budget"} 0"#,
+            r#"gumgate_budget_denials_total{priority="background",reason="first_time_share"} 0"#,
+            r#"gumgate_budget_denials_total{priority="admin",reason="circuit_open"} 0"#,
+            r#"gumgate_cache_lookups_total{cache="verify",result="stale"} 0"#,
+            r#"gumgate_cache_lookups_total{cache="sales",result="collapsed"} 0"#,
+            r#"gumgate_cache_lookups_total{cache="verify",result="bypass"} 0"#,
+            r#"gumgate_webhook_pings_total{outcome="failed",resource="refund"} 0"#,
+            r#"gumgate_webhook_pings_total{outcome="refused",resource="sale"} 0"#,
+            r#"gumgate_activation_decisions_total{code="VALID"} 0"#,
+            r#"gumgate_activation_decisions_total{code="VALID_OFFLINE"} 0"#,
+            r#"gumgate_activation_decisions_total{code="REFUNDED"} 0"#,
+            r#"gumgate_activation_denials_total{code="TOO_MANY_DEACTIVATIONS"} 0"#,
+            r#"gumgate_inbound_limited_total{limit="admin_auth"} 0"#,
+            "gumgate_upstream_throttled_total 0",
+            "gumgate_database_errors_total 0",
+            "gumgate_token_signing_failures_total 0",
+            "gumgate_circuit_state 0",
+        ] {
+            assert!(
+                text.contains(&format!("{series}\n")),
+                "no `{series}` in:\n{text}"
+            );
+        }
+        // Every resource Gumroad sends, with every outcome, and every priority x reason.
+        let pings = text
+            .lines()
+            .filter(|l| l.starts_with("gumgate_webhook_pings_total{"));
+        assert_eq!(pings.count(), crate::webhooks::RESOURCES.len() * 7);
+        let denials = text
+            .lines()
+            .filter(|l| l.starts_with("gumgate_budget_denials_total{"));
+        assert_eq!(denials.count(), 3 * 4);
+        // A valid decision is not a denial.
+        assert!(!text.contains(r#"gumgate_activation_denials_total{code="VALID"}"#));
     }
 }

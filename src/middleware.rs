@@ -26,7 +26,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::error::{AppError, panic_response};
+use crate::error::{AppError, DatabaseFailed, panic_response};
 use crate::inbound::reject_unsafe_paths;
 use crate::limits::LimitedResponse;
 use crate::metrics::{Metrics, method_label};
@@ -133,6 +133,9 @@ async fn track_metrics(State(metrics): State<Arc<Metrics>>, req: Request, next: 
     let status = response.status();
     let labels = [route, method, status.as_str()];
     metrics.http_requests.with_label_values(&labels).inc();
+    if response.extensions().get::<DatabaseFailed>().is_some() {
+        metrics.database_errors.inc();
+    }
     metrics
         .http_duration
         .with_label_values(&labels)

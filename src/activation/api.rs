@@ -41,8 +41,10 @@ pub async fn activate(
     if license.code() != Code::Valid {
         // A machine already activated keeps working through an outage, within its grace.
         if let Some(a) = offline_activation(&state, &license, &fingerprint).await? {
+            count_decision(&state, VALID_OFFLINE);
             return offline(&state, &license, &a, "activated").await;
         }
+        count_decision(&state, license.code().as_str());
         count_denial(&state, license.code().as_str());
         return Ok(reply::denied("activated", license.code()));
     }
@@ -63,10 +65,12 @@ pub async fn activate(
         }
         Activated::Existing(a) => (a, StatusCode::OK),
         Activated::NoSeat { .. } => {
+            count_decision(&state, Code::TooManyActivations.as_str());
             count_denial(&state, Code::TooManyActivations.as_str());
             return Ok(reply::denied("activated", Code::TooManyActivations));
         }
     };
+    count_decision(&state, Code::Valid.as_str());
     granted(&state, &license, &activation, status, "activated").await
 }
 
@@ -106,20 +110,29 @@ pub async fn validate(
         {
             a
         }
-        Some(_) => return Ok(reply::denied("valid", Code::FingerprintMismatch)),
-        None if by_id => return Ok(reply::denied("valid", Code::NotFound)),
-        None => return Ok(reply::denied("valid", Code::FingerprintMismatch)),
+        found => {
+            let code = if found.is_none() && by_id {
+                Code::NotFound
+            } else {
+                Code::FingerprintMismatch
+            };
+            count_decision(&state, code.as_str());
+            return Ok(reply::denied("valid", code));
+        }
     };
     let license = decide(&state, product, key).await;
     let now = state.clock.unix_now();
     if license.code() == Code::Valid {
+        count_decision(&state, Code::Valid.as_str());
         return granted(&state, &license, &activation, StatusCode::OK, "valid").await;
     }
     let grace = state.settings.policy_for(&license.product).offline_grace;
     if license.code() == Code::UpstreamUnavailable && grace::within(&activation, grace, now) {
+        count_decision(&state, VALID_OFFLINE);
         return offline(&state, &license, &activation, "valid").await;
     }
     let code = license.code().as_str();
+    count_decision(&state, code);
     state
         .store
         .record_decision(&activation.id, code, false, now)
@@ -176,6 +189,19 @@ pub async fn deactivate(
             Ok(r)
         }
     }
+}
+
+/// The `code` of a decision granted within the offline grace while upstream is unavailable.
+const VALID_OFFLINE: &str = "VALID_OFFLINE";
+
+/// Every activate and validate answer is counted by its code (`activation_decisions_total`),
+/// granted or refused; `count_denial` counts the refusals of activate and deactivate only.
+fn count_decision(state: &AppState, code: &'static str) {
+    state
+        .metrics
+        .activation_decisions
+        .with_label_values(&[code])
+        .inc();
 }
 
 /// A refusal is counted, not audited: the audit trail records changes only, and one row per

@@ -60,6 +60,8 @@ pub(super) async fn granted(
             body["token_expires_at"] = json!(reply::rfc3339_system(t.expires_at));
         }
         Err(e) => {
+            state.metrics.token_signing_failures.inc();
+            tracing::error!(error = %e, "activation token not signed");
             body["token"] = Value::Null;
             body["token_error"] = json!(e.to_string());
         }

@@ -49,6 +49,9 @@ impl Inner {
 impl Budget {
     /// Builds the budget. Needs no runtime: nothing is spawned and no clock is read.
     pub fn new(settings: BudgetSettings, metrics: Arc<Metrics>) -> Self {
+        metrics
+            .upstream_budget_rate
+            .set(i64::from(settings.rate_limit));
         let state = State::new(
             gcra::Gcra::new(settings.rate_limit, settings.burst, settings.spacing_margin),
             pause::Pause::new(

@@ -36,6 +36,24 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, for the metrics' series created at 0.
+    pub const ALL: [Code; 14] = [
+        Self::Valid,
+        Self::NotFound,
+        Self::Disabled,
+        Self::AccessRevoked,
+        Self::Refunded,
+        Self::Chargebacked,
+        Self::Disputed,
+        Self::SubscriptionEnded,
+        Self::SubscriptionPaymentFailed,
+        Self::TooManyActivations,
+        Self::FingerprintMismatch,
+        Self::ProductNotAllowed,
+        Self::TestPurchaseNotAllowed,
+        Self::UpstreamUnavailable,
+    ];
+
     /// The wire form, e.g. `TOO_MANY_ACTIVATIONS`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -126,8 +126,19 @@ enum Outcome {
     Failed,
 }
 
+/// Every outcome label, for the metrics' series created at 0.
+pub(crate) const OUTCOMES: [&str; 7] = [
+    Outcome::Accepted.label(),
+    Outcome::Duplicate.label(),
+    Outcome::Malformed.label(),
+    Outcome::Refused.label(),
+    Outcome::Processed.label(),
+    Outcome::Retried.label(),
+    Outcome::Failed.label(),
+];
+
 impl Outcome {
-    fn label(self) -> &'static str {
+    const fn label(self) -> &'static str {
         match self {
             Self::Accepted => "accepted",
             Self::Duplicate => "duplicate",

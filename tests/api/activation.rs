@@ -481,6 +481,11 @@ async fn without_a_signing_key_activations_carry_no_token_and_say_why() {
     );
     let jwks: Value = serde_json::from_str(&app.jwks().await).unwrap();
     assert_eq!(jwks["keys"], json!([]));
+    let metrics = app.metrics().await;
+    assert_eq!(
+        sample(&metrics, "gumgate_token_signing_failures_total"),
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -718,6 +723,63 @@ async fn refused_activations_are_counted_not_audited() {
     assert_eq!(sample(&metrics, &full), 25.0, "{metrics}");
     let refunded = format!(r#"{denials}{{code="REFUNDED"}}"#);
     assert_eq!(sample(&metrics, &refunded), 25.0);
+    // Decisions count every answer, the granted ones too (issue 10).
+    let decisions = "gumgate_activation_decisions_total";
+    for (code, n) in [
+        ("VALID", 3.0),
+        ("TOO_MANY_ACTIVATIONS", 25.0),
+        ("REFUNDED", 25.0),
+    ] {
+        let series = format!(r#"{decisions}{{code="{code}"}}"#);
+        assert_eq!(sample(&metrics, &series), n, "{series}");
+    }
+    // Known codes are exported at 0 before they happen, for rate() from the first scrape.
+    let disputed = format!(r#"{decisions}{{code="DISPUTED"}}"#);
+    assert_eq!(sample(&metrics, &disputed), 0.0);
+}
+
+#[tokio::test]
+async fn validate_decisions_are_counted_by_code() {
+    let app = spawn_app().await;
+    assert_eq!(app.activate(seed::LICENSE_VALID, "m").await.0, 201);
+    let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "fingerprint": "m"});
+    assert_eq!(app.call("validate", body).await.0, 200);
+    let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "fingerprint": "other"});
+    let (_, v) = app.call("validate", body).await;
+    assert_eq!(v["code"], "FINGERPRINT_MISMATCH", "{v}");
+    let body = json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID, "activation_id": "nope"});
+    let (_, v) = app.call("validate", body).await;
+    assert_eq!(v["code"], "NOT_FOUND", "{v}");
+    let metrics = app.metrics().await;
+    let decisions = "gumgate_activation_decisions_total";
+    for (code, n) in [
+        ("VALID", 2.0),
+        ("FINGERPRINT_MISMATCH", 1.0),
+        ("NOT_FOUND", 1.0),
+    ] {
+        let series = format!(r#"{decisions}{{code="{code}"}}"#);
+        assert_eq!(sample(&metrics, &series), n, "{series}");
+    }
+    // Validate refusals are decisions, not activation denials.
+    let denied = r#"gumgate_activation_denials_total{code="FINGERPRINT_MISMATCH"}"#;
+    assert_eq!(sample(&metrics, denied), 0.0);
+}
+
+#[tokio::test]
+async fn database_errors_are_answered_500_and_counted() {
+    let app = spawn_app().await;
+    assert_eq!(
+        sample(&app.metrics().await, "gumgate_database_errors_total"),
+        0.0
+    );
+    app.state.store.close().await;
+    let (status, body) = app.activate(seed::LICENSE_VALID, "m").await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["message"], "Something went wrong inside Gumgate.");
+    assert_eq!(
+        sample(&app.metrics().await, "gumgate_database_errors_total"),
+        1.0
+    );
 }
 
 #[tokio::test]

@@ -53,6 +53,12 @@ fn denials(metrics: &Metrics, priority: &str, reason: &str) -> u64 {
         .get()
 }
 
+#[test]
+fn the_allowed_rate_is_exported() {
+    let (_budget, metrics) = budget();
+    assert_eq!(metrics.upstream_budget_rate.get(), 10);
+}
+
 /// Time since `t0`, for readable assertions.
 fn since(t0: Instant) -> Duration {
     Instant::now() - t0
