@@ -14,7 +14,7 @@ mod tests;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-pub use keys::{generate_pem, write_new_key};
+pub use keys::{generate_pem, thumbprint, write_new_key};
 pub use signer::Signer;
 
 /// Why a token could not be issued or verified, or a key not loaded. No variant ever holds key
