@@ -103,16 +103,31 @@ pub async fn run_sandbox(listen: SocketAddr, config: SandboxConfig) -> std::io::
     gumgate_sandbox::serve(listener, config, shutdown_signal()).await
 }
 
-/// `gumgate check-config`: the same checks `serve` makes, without serving. Returns a summary
-/// that names no secret.
-pub fn check_config(config: Option<&Path>, with_sandbox: bool) -> Result<String, ConfigError> {
+/// `gumgate check-config`: every check `serve` makes before listening (settings, secrets,
+/// signing keys, the upstream client, the database URL and that it can be written), without
+/// listening and without opening, locking or migrating the database. Returns a summary that
+/// names no secret.
+pub fn check_config(config: Option<&Path>, with_sandbox: bool) -> Result<String, StartError> {
     let settings = Settings::load(config)?;
     let secrets = Secrets::from_env()?;
     if !with_sandbox {
         secrets.require_for_serve()?;
     }
+    let signer = crate::tokens::Signer::configured(&settings.tokens, &secrets)?;
+    if let Some(key) = secrets.maton_api_key.clone() {
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        crate::upstream::Upstream::new(&settings, key, metrics)?;
+    }
+    crate::store::Store::check(&settings.storage.database_url)?;
+    let signing = if signer.can_issue() {
+        "tokens signed"
+    } else if with_sandbox {
+        "tokens signed with an ephemeral key"
+    } else {
+        "NO token signing key (activations carry no token)"
+    };
     Ok(format!(
-        "configuration OK: listen {}, metrics {}, upstream {}, storage {}, {} admin token(s), log {:?}",
+        "configuration OK: listen {}, metrics {}, upstream {}, storage {}, {} admin token(s), {signing}, log {:?}",
         settings.server.listen,
         settings.server.metrics_listen,
         redact_url(settings.upstream.base_url.as_str()),

@@ -59,6 +59,13 @@ impl Store {
         Ok(Self { pool, lock })
     }
 
+    /// What [`Store::connect`] would refuse, checked without opening, locking or migrating
+    /// the database (for `check-config`). Another process holding the lock is not a refusal
+    /// here: `check-config` is meant to run beside the `serve` it will replace.
+    pub fn check(database_url: &str) -> Result<(), StoreError> {
+        connect::check(database_url)
+    }
+
     /// Folds the write-ahead log into the database file, then closes the pool, waiting for
     /// connections in use; for a clean shutdown. SQLite also checkpoints as its last
     /// connection closes, but connections closing at once can each leave that to another, so

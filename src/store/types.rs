@@ -135,6 +135,12 @@ pub enum StoreError {
         path: std::path::PathBuf,
         source: sqlx::Error,
     },
+    /// Found by `check-config` without opening the database.
+    #[error("the database {path} cannot be written: {source}")]
+    NotWritable {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("no activation {0}")]
