@@ -243,6 +243,22 @@ pub async fn webhooks(
         .collect())
 }
 
+/// The URL `gumgate healthcheck` probes: `/livez` on the ops listener (`server.metrics_listen`)
+/// of the configuration `serve` would load, so a port change in the configuration needs no
+/// change to the image's HEALTHCHECK. An address bound on every interface (`0.0.0.0`, `[::]`)
+/// is probed on the loopback of its family.
+pub fn healthcheck_url(config: Option<&Path>) -> Result<String, ConfigError> {
+    let settings = Settings::load(config)?;
+    let mut addr = settings.server.metrics_listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Ok(format!("http://{addr}/livez"))
+}
+
 /// `gumgate healthcheck`: true when `url` answers 200 within two seconds. The container's
 /// HEALTHCHECK uses it, so the runtime image needs no shell or curl.
 pub async fn healthcheck(url: &str) -> bool {

@@ -69,11 +69,15 @@ enum Command {
         #[arg(long, value_name = "FILE", global = true)]
         config: Option<PathBuf>,
     },
-    /// Exit 0 when the server's /livez answers 200 (for container health checks).
+    /// Exit 0 when the server's /livez answers 200 (for container health checks). Probes the
+    /// ops listener (server.metrics_listen) of the same configuration `serve` reads.
     Healthcheck {
-        /// The URL to check.
-        #[arg(long, default_value = "http://127.0.0.1:8080/livez")]
-        url: String,
+        /// The TOML file `serve` is given (with the same environment).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The URL to check instead of the configured ops listener's /livez.
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -172,7 +176,11 @@ async fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
-        Command::Healthcheck { url } => {
+        Command::Healthcheck { config, url } => {
+            let url = match url.map_or_else(|| commands::healthcheck_url(config.as_deref()), Ok) {
+                Ok(url) => url,
+                Err(e) => return fail(&e),
+            };
             if commands::healthcheck(&url).await {
                 ExitCode::SUCCESS
             } else {

@@ -488,3 +488,31 @@ async fn check_config_refuses_what_serve_refuses_naming_the_key() {
     assert_eq!(code, Some(0), "{err}");
     assert!(!fresh.parent().unwrap().exists());
 }
+
+#[tokio::test]
+async fn healthcheck_probes_the_configured_ops_listener() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("gumgate.db").display());
+    let mut cmd = gumgate();
+    cmd.args(["serve", "--sandbox"])
+        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__STORAGE__DATABASE_URL", &db);
+    let server = Running::start(cmd).await;
+    // The configuration an operator would have written: the ops port, bound on every address
+    // (probed on 127.0.0.1).
+    let ops = format!("0.0.0.0:{}", server.ops.port());
+    let healthcheck = || {
+        let mut cmd = gumgate();
+        cmd.arg("healthcheck")
+            .env("GUMGATE__SERVER__METRICS_LISTEN", &ops)
+            .env("GUMGATE__STORAGE__DATABASE_URL", &db);
+        cmd
+    };
+    let status = healthcheck().status().await.unwrap();
+    assert!(status.success(), "{status:?}");
+    let (status, all) = server.stop().await;
+    assert!(status.success(), "{all}");
+    let status = healthcheck().status().await.unwrap();
+    assert!(!status.success());
+}
