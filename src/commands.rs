@@ -184,6 +184,22 @@ pub fn generate_key(out: &Path, kid: &str) -> Result<String, crate::tokens::Toke
     ))
 }
 
+/// `gumgate db backup --out PATH|-`: an online copy of the configured database (see
+/// [`crate::store::backup`]); `-` writes it to standard output. Returns the report line.
+pub async fn db_backup(config: Option<&Path>, out: &Path) -> Result<String, StartError> {
+    let settings = Settings::load(config)?;
+    let url = &settings.storage.database_url;
+    if out == Path::new("-") {
+        crate::store::backup(url, crate::store::BackupTarget::Stdout).await?;
+        return Ok(String::new());
+    }
+    let size = crate::store::backup(url, crate::store::BackupTarget::File(out)).await?;
+    Ok(format!(
+        "wrote {} ({size} bytes, mode 0600)\n",
+        out.display()
+    ))
+}
+
 /// What `gumgate webhooks` should do.
 pub enum WebhooksAction {
     Register(url::Url),

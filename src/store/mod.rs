@@ -13,6 +13,7 @@
 
 mod activate;
 mod audit;
+mod backup;
 mod connect;
 mod deactivate;
 mod inbox;
@@ -31,6 +32,7 @@ use sqlx::SqlitePool;
 
 use lock::DatabaseLock;
 
+pub use backup::{BackupTarget, backup};
 pub use inbox::{InboxDepth, Ping};
 pub use redecide::{Cause, Previous};
 pub use refs::LicenseRef;

@@ -135,6 +135,12 @@ pub enum StoreError {
         path: std::path::PathBuf,
         source: sqlx::Error,
     },
+    /// `gumgate db backup` could not write its copy.
+    #[error("backup {path}: {source}")]
+    Backup {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     /// Found by `check-config` without opening the database.
     #[error("the database {path} cannot be written: {source}")]
     NotWritable {

@@ -516,3 +516,74 @@ async fn healthcheck_probes_the_configured_ops_listener() {
     let status = healthcheck().status().await.unwrap();
     assert!(!status.success());
 }
+
+#[tokio::test]
+async fn db_backup_copies_a_live_database_without_its_lock() {
+    use sqlx::Connection;
+    gumgate::tls::install_crypto_provider();
+    let dir = tempfile::TempDir::new().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("gumgate.db").display());
+    let mut cmd = gumgate();
+    cmd.args(["serve", "--sandbox"])
+        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__STORAGE__DATABASE_URL", &db);
+    let server = Running::start(cmd).await;
+    let res = reqwest::Client::new()
+        .post(format!("http://{}/v1/licenses/activate", server.api))
+        .json(&serde_json::json!({
+            "product_id": seed::PRODUCT_ONE_TIME,
+            "license_key": seed::LICENSE_VALID,
+            "fingerprint": "machine-1",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    let backup = |out: &str| {
+        let mut cmd = gumgate();
+        cmd.args(["db", "backup", "--out", out])
+            .env("GUMGATE__STORAGE__DATABASE_URL", &db);
+        cmd
+    };
+    let copy = dir.path().join("copy.db");
+    let copy_arg = copy.display().to_string();
+    let out = backup(&copy_arg).output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // An existing file is never overwritten.
+    let again = backup(&copy_arg).output().await.unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    // To stdout: the same database.
+    let piped = backup("-").output().await.unwrap();
+    assert!(piped.status.success());
+    assert!(piped.stdout.starts_with(b"SQLite format 3\0"));
+
+    let (status, all) = server.stop().await;
+    assert!(status.success(), "{all}");
+    // And with no server running (no write-ahead log left beside the file).
+    let stopped = dir.path().join("stopped.db").display().to_string();
+    let out = backup(&stopped).output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = format!("sqlite://{}?mode=ro", copy.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM activations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
