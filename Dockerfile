@@ -99,8 +99,9 @@ ENV GUMGATE__LOG__FORMAT=json
 # 8080: API (/v2/..., /livez, /readyz). 9090: Prometheus /metrics (+ probes).
 EXPOSE 8080 9090
 
-# Exec form: there is no shell in this image. `gumgate healthcheck` exits 0
-# when http://127.0.0.1:8080/livez answers 200. Kubernetes ignores
+# Exec form: there is no shell in this image. `gumgate healthcheck` reads the
+# same configuration as `serve` and exits 0 when /livez on the ops listener
+# (server.metrics_listen, 0.0.0.0 probed as 127.0.0.1) answers 200. Kubernetes ignores
 # HEALTHCHECK and uses the probes in deploy/k8s/deployment.yaml instead.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/gumgate", "healthcheck"]

@@ -68,11 +68,12 @@ pub struct StartOptions {
 /// making every start-up decision once. `MATON_API_KEY` must be present.
 pub async fn build_state(
     settings: Settings,
-    secrets: Secrets,
+    mut secrets: Secrets,
     options: StartOptions,
 ) -> Result<AppState, StartError> {
     let api_key = secrets
         .maton_api_key
+        .take()
         .ok_or(crate::config::ConfigError::MissingSecret("MATON_API_KEY"))?;
     // First: a second process on this database is refused before it says anything else.
     let store = Store::connect(&settings.storage.database_url).await?;
@@ -88,7 +89,7 @@ pub async fn build_state(
             "licenses.allowed_products is empty: the public verify answers for any product id"
         );
     }
-    let signer = signer(&settings, options.ephemeral_signing_key)?;
+    let signer = signer(&settings, &secrets, options.ephemeral_signing_key)?;
     let webhook_secret = AdminTokens::new(secrets.webhook_secret.into_iter().collect());
     let known = KnownLicenses::new(
         store.known_licenses().await?,
@@ -117,8 +118,8 @@ pub async fn build_state(
 
 /// The token signer: the configured keys; else, when asked, an ephemeral key; else none, said
 /// once here.
-fn signer(settings: &Settings, ephemeral: bool) -> Result<Signer, StartError> {
-    let configured = Signer::from_settings(&settings.tokens)?;
+fn signer(settings: &Settings, secrets: &Secrets, ephemeral: bool) -> Result<Signer, StartError> {
+    let configured = Signer::configured(&settings.tokens, secrets)?;
     if configured.can_issue() {
         Ok(configured)
     } else if ephemeral {

@@ -103,16 +103,31 @@ pub async fn run_sandbox(listen: SocketAddr, config: SandboxConfig) -> std::io::
     gumgate_sandbox::serve(listener, config, shutdown_signal()).await
 }
 
-/// `gumgate check-config`: the same checks `serve` makes, without serving. Returns a summary
-/// that names no secret.
-pub fn check_config(config: Option<&Path>, with_sandbox: bool) -> Result<String, ConfigError> {
+/// `gumgate check-config`: every check `serve` makes before listening (settings, secrets,
+/// signing keys, the upstream client, the database URL and that it can be written), without
+/// listening and without opening, locking or migrating the database. Returns a summary that
+/// names no secret.
+pub fn check_config(config: Option<&Path>, with_sandbox: bool) -> Result<String, StartError> {
     let settings = Settings::load(config)?;
     let secrets = Secrets::from_env()?;
     if !with_sandbox {
         secrets.require_for_serve()?;
     }
+    let signer = crate::tokens::Signer::configured(&settings.tokens, &secrets)?;
+    if let Some(key) = secrets.maton_api_key.clone() {
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        crate::upstream::Upstream::new(&settings, key, metrics)?;
+    }
+    crate::store::Store::check(&settings.storage.database_url)?;
+    let signing = if signer.can_issue() {
+        "tokens signed"
+    } else if with_sandbox {
+        "tokens signed with an ephemeral key"
+    } else {
+        "NO token signing key (activations carry no token)"
+    };
     Ok(format!(
-        "configuration OK: listen {}, metrics {}, upstream {}, storage {}, {} admin token(s), log {:?}",
+        "configuration OK: listen {}, metrics {}, upstream {}, storage {}, {} admin token(s), {signing}, log {:?}",
         settings.server.listen,
         settings.server.metrics_listen,
         redact_url(settings.upstream.base_url.as_str()),
@@ -166,6 +181,22 @@ pub fn generate_key(out: &Path, kid: &str) -> Result<String, crate::tokens::Toke
     Ok(format!(
         "wrote {path} (mode 0600)\npublic key: {jwk}\n\nadd to your config file:\n\n[tokens]\nactive_kid = \"{kid}\"\n\n[[tokens.keys]]\nkid = \"{kid}\"\npath = \"{path}\"\n",
         path = out.display(),
+    ))
+}
+
+/// `gumgate db backup --out PATH|-`: an online copy of the configured database (see
+/// [`crate::store::backup`]); `-` writes it to standard output. Returns the report line.
+pub async fn db_backup(config: Option<&Path>, out: &Path) -> Result<String, StartError> {
+    let settings = Settings::load(config)?;
+    let url = &settings.storage.database_url;
+    if out == Path::new("-") {
+        crate::store::backup(url, crate::store::BackupTarget::Stdout).await?;
+        return Ok(String::new());
+    }
+    let size = crate::store::backup(url, crate::store::BackupTarget::File(out)).await?;
+    Ok(format!(
+        "wrote {} ({size} bytes, mode 0600)\n",
+        out.display()
     ))
 }
 
@@ -226,6 +257,22 @@ pub async fn webhooks(
         .iter()
         .map(|l| format!("{:<24} {:<28} {}\n", l.resource, l.id, l.outcome))
         .collect())
+}
+
+/// The URL `gumgate healthcheck` probes: `/livez` on the ops listener (`server.metrics_listen`)
+/// of the configuration `serve` would load, so a port change in the configuration needs no
+/// change to the image's HEALTHCHECK. An address bound on every interface (`0.0.0.0`, `[::]`)
+/// is probed on the loopback of its family.
+pub fn healthcheck_url(config: Option<&Path>) -> Result<String, ConfigError> {
+    let settings = Settings::load(config)?;
+    let mut addr = settings.server.metrics_listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Ok(format!("http://{addr}/livez"))
 }
 
 /// `gumgate healthcheck`: true when `url` answers 200 within two seconds. The container's

@@ -29,7 +29,7 @@
 //!   circuit breaker; [`limits`]: inbound per-IP limits, and the lockouts of license-key and
 //!   admin-token guessers.
 //! - [`store`]: activations, seats, audit, webhook inbox in SQLite, one process per file (an
-//!   advisory lock); [`tokens`]: Ed25519 JWTs and the JWKS; [`hashes`]: what the store and
+//!   advisory lock), the online backup; [`tokens`]: Ed25519 JWTs and the JWKS; [`hashes`]: what the store and
 //!   tokens hold instead of keys.
 //! - [`app`]: `build_state` (every start-up decision once), the routers, `Application::run`
 //!   (listeners, background tasks, shutdown); [`state`]: the handles handlers share.

@@ -69,11 +69,23 @@ enum Command {
         #[arg(long, value_name = "FILE", global = true)]
         config: Option<PathBuf>,
     },
-    /// Exit 0 when the server's /livez answers 200 (for container health checks).
+    /// The activation database.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+        /// The TOML file `serve` is given (for storage.database_url).
+        #[arg(long, value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Exit 0 when the server's /livez answers 200 (for container health checks). Probes the
+    /// ops listener (server.metrics_listen) of the same configuration `serve` reads.
     Healthcheck {
-        /// The URL to check.
-        #[arg(long, default_value = "http://127.0.0.1:8080/livez")]
-        url: String,
+        /// The TOML file `serve` is given (with the same environment).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The URL to check instead of the configured ops listener's /livez.
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -87,6 +99,16 @@ enum KeysCommand {
         /// The key id to publish it under (e.g. the month it starts signing).
         #[arg(long, default_value = "key-1")]
         kid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Copy the database (`VACUUM INTO`), also while `serve` runs on it.
+    Backup {
+        /// A new file (never overwritten, mode 0600), or `-` for standard output.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
     },
 }
 
@@ -172,7 +194,21 @@ async fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
-        Command::Healthcheck { url } => {
+        Command::Db {
+            command: DbCommand::Backup { out },
+            config,
+        } => match commands::db_backup(config.as_deref(), &out).await {
+            Ok(report) => {
+                eprint!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Command::Healthcheck { config, url } => {
+            let url = match url.map_or_else(|| commands::healthcheck_url(config.as_deref()), Ok) {
+                Ok(url) => url,
+                Err(e) => return fail(&e),
+            };
             if commands::healthcheck(&url).await {
                 ExitCode::SUCCESS
             } else {

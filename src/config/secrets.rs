@@ -2,6 +2,7 @@
 //! printed (their `Debug` is redacted).
 
 use std::fmt;
+use std::path::PathBuf;
 
 use super::ConfigError;
 
@@ -38,6 +39,12 @@ pub struct Secrets {
     pub admin_tokens: Vec<Secret>,
     /// `GUMGATE_WEBHOOK_SECRET`: the path secret of the webhook receiver.
     pub webhook_secret: Option<Secret>,
+    /// `GUMGATE_SIGNING_KEY_FILE`: the Ed25519 PKCS#8 PEM that signs tokens, its kid its
+    /// RFC 7638 thumbprint. Refused alongside `tokens.keys` (one source of keys, not two).
+    pub signing_key_file: Option<PathBuf>,
+    /// `GUMGATE_PREVIOUS_SIGNING_KEY_FILE`: the key that signed before the last rotation,
+    /// published in the JWKS so its tokens keep verifying, never signing.
+    pub previous_signing_key_file: Option<PathBuf>,
 }
 
 impl Secrets {
@@ -63,10 +70,25 @@ impl Secrets {
                 reason: format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
             });
         }
+        let path = |name: &str| {
+            lookup(name)
+                .filter(|p| !p.trim().is_empty())
+                .map(PathBuf::from)
+        };
+        let signing_key_file = path("GUMGATE_SIGNING_KEY_FILE");
+        let previous_signing_key_file = path("GUMGATE_PREVIOUS_SIGNING_KEY_FILE");
+        if previous_signing_key_file.is_some() && signing_key_file.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "GUMGATE_PREVIOUS_SIGNING_KEY_FILE",
+                reason: "needs GUMGATE_SIGNING_KEY_FILE: a previous key only verifies".into(),
+            });
+        }
         Ok(Self {
             maton_api_key,
             admin_tokens,
             webhook_secret,
+            signing_key_file,
+            previous_signing_key_file,
         })
     }
 

@@ -47,6 +47,66 @@ pub(super) async fn open(database_url: &str) -> Result<Opened, StoreError> {
     Ok(Opened { pool, lock })
 }
 
+/// What [`open`] would refuse, found without opening the database, taking its lock or
+/// creating anything that stays (for `check-config`, which may run beside a live `serve`): the
+/// URL, `?mode=ro`, a directory that cannot be created, and a file or directory that cannot be
+/// written. Writing is tried for real (a temporary file in the directory, the file opened for
+/// writing without truncating) because permission bits say nothing of a read-only mount.
+pub(super) fn check(database_url: &str) -> Result<(), StoreError> {
+    let path = options(database_url)?.get_filename().to_path_buf();
+    if in_memory(database_url) {
+        return Ok(());
+    }
+    let not_writable = |source| StoreError::NotWritable {
+        path: path.clone(),
+        source,
+    };
+    if read_only_mode(database_url) {
+        return Err(not_writable(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "the URL asks for mode=ro",
+        )));
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // The nearest directory that exists is where `open` would create the rest.
+    let mut existing = dir;
+    while !existing.exists() {
+        existing = existing.parent().unwrap_or(Path::new("."));
+        if existing.as_os_str().is_empty() {
+            existing = Path::new(".");
+        }
+    }
+    if !existing.is_dir() {
+        return Err(StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+        });
+    }
+    let probe = existing.join(format!(".gumgate-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(not_writable)?;
+    let _ = std::fs::remove_file(&probe);
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(not_writable)?;
+    }
+    Ok(())
+}
+
+/// Whether the URL asks SQLite to open the file read-only (`?mode=ro`).
+fn read_only_mode(database_url: &str) -> bool {
+    let params = database_url.split_once('?').map_or("", |(_, p)| p);
+    form_urlencoded::parse(params.as_bytes()).any(|(k, v)| k == "mode" && v == "ro")
+}
+
 /// SQLite opens a file it may not write (permissions, a read-only mount; or `?mode=ro` in the
 /// URL) read-only without a word, and migrations already applied need no write: the first
 /// seat taken would be the first failure. So write something and roll it back. `BEGIN

@@ -13,6 +13,7 @@
 
 mod activate;
 mod audit;
+mod backup;
 mod connect;
 mod deactivate;
 mod inbox;
@@ -31,6 +32,7 @@ use sqlx::SqlitePool;
 
 use lock::DatabaseLock;
 
+pub use backup::{BackupTarget, backup};
 pub use inbox::{InboxDepth, Ping};
 pub use redecide::{Cause, Previous};
 pub use refs::LicenseRef;
@@ -57,6 +59,13 @@ impl Store {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let lock = Arc::new(Mutex::new(lock));
         Ok(Self { pool, lock })
+    }
+
+    /// What [`Store::connect`] would refuse, checked without opening, locking or migrating
+    /// the database (for `check-config`). Another process holding the lock is not a refusal
+    /// here: `check-config` is meant to run beside the `serve` it will replace.
+    pub fn check(database_url: &str) -> Result<(), StoreError> {
+        connect::check(database_url)
     }
 
     /// Folds the write-ahead log into the database file, then closes the pool, waiting for

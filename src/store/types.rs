@@ -135,6 +135,18 @@ pub enum StoreError {
         path: std::path::PathBuf,
         source: sqlx::Error,
     },
+    /// `gumgate db backup` could not write its copy.
+    #[error("backup {path}: {source}")]
+    Backup {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// Found by `check-config` without opening the database.
+    #[error("the database {path} cannot be written: {source}")]
+    NotWritable {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("no activation {0}")]

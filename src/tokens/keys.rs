@@ -78,6 +78,16 @@ pub(super) fn public_x(key: &VerifyingKey) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
 }
 
+/// The RFC 7638 thumbprint of the Ed25519 public key whose `x` is given: SHA-256 over the
+/// JWK's required members in lexicographic order with no whitespace, base64url without padding.
+/// It names a key loaded from `GUMGATE_SIGNING_KEY_FILE`, so the kid follows the key itself.
+pub fn thumbprint(x: &str) -> String {
+    use sha2::Digest;
+    // `x` is base64url, so it needs no JSON escaping.
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(canonical.as_bytes()))
+}
+
 /// The RFC 8037 OKP JWK of the public key whose `x` is given.
 pub(super) fn jwk(x: &str, kid: Option<&str>) -> serde_json::Value {
     let mut jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": x });

@@ -1,8 +1,9 @@
 //! Activation tokens: short-lived Ed25519-signed JWTs that a desktop app verifies offline with
 //! the keys published at `/.well-known/jwks.json`.
 //!
-//! One key signs (`tokens.active_kid`); every key not retired is published, so a token signed
-//! before a rotation still verifies after it. jsonwebtoken does the JWT work with its RustCrypto
+//! One key signs (`GUMGATE_SIGNING_KEY_FILE`, kid = its RFC 7638 thumbprint; or
+//! `tokens.active_kid`); every key not retired (or `GUMGATE_PREVIOUS_SIGNING_KEY_FILE`) is
+//! published, so a token signed before a rotation still verifies after it. jsonwebtoken does the JWT work with its RustCrypto
 //! backend only (enabling two backends makes it panic), and key files are read with the same
 //! ed25519-dalek it uses, so one copy of the curve code is compiled.
 
@@ -14,7 +15,7 @@ mod tests;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-pub use keys::{generate_pem, write_new_key};
+pub use keys::{generate_pem, thumbprint, write_new_key};
 pub use signer::Signer;
 
 /// Why a token could not be issued or verified, or a key not loaded. No variant ever holds key
@@ -22,8 +23,9 @@ pub use signer::Signer;
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error(
-        "no token signing key is configured: set tokens.active_kid and tokens.keys (create a key \
-         with `gumgate keys generate --out PATH`), or run `serve --sandbox` for an ephemeral key"
+        "no token signing key is configured: set GUMGATE_SIGNING_KEY_FILE, or tokens.active_kid \
+         and tokens.keys (create a key with `gumgate keys generate --out PATH`), or run \
+         `serve --sandbox` for an ephemeral key"
     )]
     NoSigningKey,
     #[error("signing key {kid:?} at {path}: {reason}")]

@@ -1,6 +1,7 @@
 //! The [`Signer`]: holds the keys, signs with the active one and verifies against the published
 //! ones, exactly as an app holding the JWKS would.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -8,7 +9,7 @@ use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
 use super::{Claims, Issued, NewToken, TokenError, keys};
-use crate::config::TokenSettings;
+use crate::config::{Secrets, TokenSettings};
 
 /// Clock skew tolerated between the app's machine and ours when checking `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 60;
@@ -82,6 +83,45 @@ impl Signer {
             )));
         }
         Ok(Self::from_keys(&settings.issuer, Some(active), loaded))
+    }
+
+    /// The keys `serve` runs with: from `GUMGATE_SIGNING_KEY_FILE` (and the previous one) when
+    /// set, else from `[tokens]`. Both at once is refused: which one signs would be a guess.
+    pub fn configured(settings: &TokenSettings, secrets: &Secrets) -> Result<Self, TokenError> {
+        let Some(active) = &secrets.signing_key_file else {
+            return Self::from_settings(settings);
+        };
+        if !settings.keys.is_empty() {
+            return Err(TokenError::Settings(
+                "GUMGATE_SIGNING_KEY_FILE and tokens.keys are both set: use one of them".into(),
+            ));
+        }
+        Self::from_files(
+            &settings.issuer,
+            active,
+            secrets.previous_signing_key_file.as_deref(),
+        )
+    }
+
+    /// Signs with the key at `active`, publishes it and the one at `previous`; each key's kid
+    /// is its RFC 7638 thumbprint, so no name has to be kept in step with the file.
+    pub fn from_files(
+        issuer: &str,
+        active: &Path,
+        previous: Option<&Path>,
+    ) -> Result<Self, TokenError> {
+        let active = keys::load_pem_file("GUMGATE_SIGNING_KEY_FILE", active)?;
+        let kid = keys::thumbprint(&keys::public_x(&active.verifying_key()));
+        let mut loaded = vec![(kid.clone(), active, false)];
+        if let Some(path) = previous {
+            let key = keys::load_pem_file("GUMGATE_PREVIOUS_SIGNING_KEY_FILE", path)?;
+            let previous_kid = keys::thumbprint(&keys::public_x(&key.verifying_key()));
+            // The same file twice (a rotation not yet begun) is published once.
+            if previous_kid != kid {
+                loaded.push((previous_kid, key, false));
+            }
+        }
+        Ok(Self::from_keys(issuer, Some(&kid), loaded))
     }
 
     /// A random in-memory key (kid "ephemeral-<8 hex>") for the sandbox demo.

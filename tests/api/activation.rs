@@ -796,3 +796,70 @@ async fn audit_entries_past_the_retention_are_pruned() {
     let metrics = app.metrics().await;
     assert_eq!(sample(&metrics, "gumgate_audit_pruned_total"), 1.0);
 }
+
+/// The kid of a token, from its header.
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    serde_json::from_slice::<Value>(&header).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A new key file in `dir` and its kid (its RFC 7638 thumbprint).
+fn key_file(dir: &tempfile::TempDir, name: &str) -> (std::path::PathBuf, String) {
+    let path = dir.path().join(name);
+    let jwk = gumgate::tokens::write_new_key(&path).unwrap();
+    let kid = gumgate::tokens::thumbprint(jwk["x"].as_str().unwrap());
+    (path, kid)
+}
+
+#[tokio::test]
+async fn the_signing_key_file_from_the_environment_signs_and_both_keys_are_published() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (active, active_kid) = key_file(&dir, "active.pem");
+    let (previous, previous_kid) = key_file(&dir, "previous.pem");
+    let app = spawn_app_with_key_files(&active, Some(&previous)).await;
+    let (status, body) = app.activate(seed::LICENSE_VALID, "machine-1").await;
+    assert_eq!(status, 201, "{body}");
+    let token = body["token"].as_str().expect("a token, not null");
+    assert_eq!(kid_of(token), active_kid);
+    let jwks: Value = serde_json::from_str(&app.jwks().await).unwrap();
+    let kids: Vec<&Value> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| &k["kid"])
+        .collect();
+    assert_eq!(kids, [&json!(active_kid), &json!(previous_kid)]);
+}
+
+#[tokio::test]
+async fn a_token_signed_before_a_rotation_verifies_after_it() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (first, first_kid) = key_file(&dir, "first.pem");
+    let (second, second_kid) = key_file(&dir, "second.pem");
+    let before = spawn_app_with_key_files(&first, None).await;
+    let (_, body) = before.activate(seed::LICENSE_VALID, "machine-1").await;
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(kid_of(&token), first_kid);
+    before.shutdown().await.unwrap();
+
+    // The rotation: the new key signs, the old one moves to the previous slot.
+    let after = spawn_app_with_key_files(&second, Some(&first)).await;
+    let jwks = after.jwks().await;
+    example::verify_offline(
+        &token,
+        &jwks,
+        seed::PRODUCT_ONE_TIME,
+        seed::LICENSE_VALID,
+        "machine-1",
+    )
+    .expect("the old token still verifies");
+    let (_, body) = after.activate(seed::LICENSE_VALID, "machine-2").await;
+    assert_eq!(kid_of(body["token"].as_str().unwrap()), second_kid);
+}

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use gumgate::clock::Clock;
@@ -76,6 +77,15 @@ async fn spawn(
     tweak: impl FnOnce(&mut Settings),
     ephemeral_key: bool,
 ) -> TestApp {
+    spawn_with_secrets(sandbox, tweak, ephemeral_key, |_| {}).await
+}
+
+async fn spawn_with_secrets(
+    sandbox: SandboxConfig,
+    tweak: impl FnOnce(&mut Settings),
+    ephemeral_key: bool,
+    tweak_secrets: impl FnOnce(&mut Secrets),
+) -> TestApp {
     gumgate::telemetry::init_for_tests();
     let sandbox =
         gumgate_sandbox::spawn(TcpListener::bind("127.0.0.1:0").await.unwrap(), sandbox).await;
@@ -98,11 +108,13 @@ async fn spawn(
     settings.storage.database_url = format!("sqlite://{}", dir.path().join("gumgate.db").display());
     tweak(&mut settings);
     let clock = Clock::manual();
-    let secrets = Secrets {
+    let mut secrets = Secrets {
         maton_api_key: Some(Secret::new(MATON_KEY)),
         admin_tokens: vec![Secret::new(ADMIN_TOKEN)],
         webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+        ..Secrets::default()
     };
+    tweak_secrets(&mut secrets);
     let options = StartOptions {
         clock: clock.clone(),
         ephemeral_signing_key: ephemeral_key,
@@ -260,4 +272,24 @@ pub fn sample(metrics: &str, name_and_labels: &str) -> f64 {
         .lines()
         .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
         .unwrap_or(0.0)
+}
+
+/// A gateway signing with `GUMGATE_SIGNING_KEY_FILE` = `active` (and the previous key), as a
+/// production `serve` with mounted key files runs: no ephemeral key to fall back on.
+pub async fn spawn_app_with_key_files(active: &Path, previous: Option<&Path>) -> TestApp {
+    let sandbox = SandboxConfig {
+        rate_limit: 0,
+        ..SandboxConfig::default()
+    };
+    let files = (active.to_owned(), previous.map(Path::to_owned));
+    spawn_with_secrets(
+        sandbox,
+        |_| {},
+        false,
+        move |s| {
+            s.signing_key_file = Some(files.0);
+            s.previous_signing_key_file = files.1;
+        },
+    )
+    .await
 }

@@ -125,3 +125,45 @@ fn duplicate_kids_and_a_retired_or_unknown_active_kid_are_refused() {
         assert!(matches!(err, TokenError::Settings(_)), "{err}");
     }
 }
+
+#[test]
+fn the_kid_of_a_key_file_is_its_rfc_7638_thumbprint() {
+    // RFC 8037 appendix A.3: the thumbprint of the Ed25519 key of A.2.
+    assert_eq!(
+        thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"),
+        "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+    );
+}
+
+#[test]
+fn env_key_files_sign_with_the_new_key_and_publish_both() {
+    let dir = TempDir::new().unwrap();
+    let (old, new) = (dir.path().join("old.pem"), dir.path().join("new.pem"));
+    let old_kid = thumbprint(write_new_key(&old).unwrap()["x"].as_str().unwrap());
+    let new_kid = thumbprint(write_new_key(&new).unwrap()["x"].as_str().unwrap());
+    let secrets = crate::config::Secrets {
+        signing_key_file: Some(new),
+        previous_signing_key_file: Some(old.clone()),
+        ..Default::default()
+    };
+    let no_keys = TokenSettings {
+        issuer: "gumgate-test".into(),
+        active_kid: String::new(),
+        keys: Vec::new(),
+    };
+    let signer = Signer::configured(&no_keys, &secrets).unwrap();
+    assert_eq!(issue_now(&signer).kid, new_kid);
+    let kids: Vec<Value> = signer.jwks()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].clone())
+        .collect();
+    assert_eq!(kids, [Value::from(new_kid), Value::from(old_kid)]);
+    // Both sources at once are refused, naming the variable.
+    let err = Signer::configured(&one_key("k", old), &secrets).unwrap_err();
+    assert!(
+        err.to_string().contains("GUMGATE_SIGNING_KEY_FILE"),
+        "{err}"
+    );
+}
