@@ -93,8 +93,12 @@ WORKDIR /var/lib/gumgate
 # runAsNonRoot check can verify it without reading /etc/passwd.
 USER 65532:65532
 
-# Structured logs by default; override with GUMGATE__LOG__FORMAT=... if needed.
-ENV GUMGATE__LOG__FORMAT=json
+# Structured logs by default; override with GUMGATE__LOG__FORMAT=... if needed. In a container
+# the listeners bind every interface (the network namespace is the boundary): set here, so
+# `serve --sandbox`, which otherwise keeps a demo on loopback, is reachable through -p too.
+ENV GUMGATE__LOG__FORMAT=json \
+    GUMGATE__SERVER__LISTEN=0.0.0.0:8080 \
+    GUMGATE__SERVER__METRICS_LISTEN=0.0.0.0:9090
 
 # 8080: API (/v2/..., /livez, /readyz). 9090: Prometheus /metrics (+ probes).
 EXPOSE 8080 9090

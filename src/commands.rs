@@ -25,6 +25,7 @@ pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), Star
     let mut secrets = Secrets::from_env()?;
     let mut sandbox_handle = None;
     if with_sandbox {
+        demo_defaults(&mut settings, |key| std::env::var_os(key).is_some());
         sandbox_handle = Some(start_sandbox(&mut settings, &mut secrets).await?);
     } else {
         secrets.require_for_serve()?;
@@ -41,6 +42,34 @@ pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), Star
         handle.shutdown().await;
     }
     result.map_err(StartError::Serve)
+}
+
+/// The built-in defaults `serve --sandbox` changes: a demo with a public demo token listens on
+/// loopback only, and keeps its activations in a database of its own, never mixed with real
+/// ones. A value set in the environment (`GUMGATE__...`) or changed from the built-in default
+/// is kept, so the compose files' explicit `0.0.0.0` still applies.
+fn demo_defaults(settings: &mut Settings, env_sets: impl Fn(&str) -> bool) {
+    let built_in = Settings::load(None).expect("the built-in defaults load");
+    let s = &mut settings.server;
+    let loopback = |addr: &mut std::net::SocketAddr, default, key| {
+        if *addr == default && !env_sets(key) {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+    };
+    loopback(
+        &mut s.listen,
+        built_in.server.listen,
+        "GUMGATE__SERVER__LISTEN",
+    );
+    loopback(
+        &mut s.metrics_listen,
+        built_in.server.metrics_listen,
+        "GUMGATE__SERVER__METRICS_LISTEN",
+    );
+    let db = &mut settings.storage.database_url;
+    if *db == built_in.storage.database_url && !env_sets("GUMGATE__STORAGE__DATABASE_URL") {
+        *db = "sqlite://data/gumgate-sandbox.db".to_owned();
+    }
 }
 
 /// `serve --sandbox`'s upstream: an in-process sandbox, with its Maton key and, unless one is
@@ -290,7 +319,28 @@ pub async fn healthcheck(url: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{Settings, demo_defaults, redact_url};
+
+    #[test]
+    fn the_demo_listens_on_loopback_and_keeps_its_own_database_unless_told_otherwise() {
+        let mut s = Settings::load(None).unwrap();
+        demo_defaults(&mut s, |_| false);
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.server.metrics_listen.to_string(), "127.0.0.1:9090");
+        assert_eq!(s.storage.database_url, "sqlite://data/gumgate-sandbox.db");
+        // Set in the environment (the compose files set 0.0.0.0): kept.
+        let mut s = Settings::load(None).unwrap();
+        demo_defaults(&mut s, |key| key == "GUMGATE__SERVER__LISTEN");
+        assert_eq!(s.server.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.server.metrics_listen.to_string(), "127.0.0.1:9090");
+        // Changed from the default: kept.
+        let mut s = Settings::load(None).unwrap();
+        s.server.metrics_listen = "0.0.0.0:9999".parse().unwrap();
+        s.storage.database_url = "sqlite:///srv/demo.db".into();
+        demo_defaults(&mut s, |_| false);
+        assert_eq!(s.server.metrics_listen.to_string(), "0.0.0.0:9999");
+        assert_eq!(s.storage.database_url, "sqlite:///srv/demo.db");
+    }
 
     #[test]
     fn credentials_in_urls_are_masked() {
