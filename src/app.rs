@@ -170,6 +170,7 @@ async fn openapi() -> impl axum::response::IntoResponse {
 
 async fn render_metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
     state.caches.report();
+    state.upstream.report();
     (
         [(
             http::header::CONTENT_TYPE,
