@@ -271,3 +271,29 @@ async fn gumroads_scope_403_is_not_taken_for_a_refused_key() {
         0.0
     );
 }
+
+/// A cached verify answer stands in when Maton refuses the gateway's key, as in any outage:
+/// the refusal is never passed off as the license's answer (issue 10).
+#[tokio::test]
+async fn a_stale_verify_stands_in_while_maton_refuses_the_key() {
+    let app = spawn_app().await;
+    let cached = [VALID[0], VALID[1], ("increment_uses_count", "false")];
+    assert_eq!(app.verify(&cached).await.status(), 200);
+    app.clock.advance(Duration::from_secs(3600));
+    app.answer_next(
+        1,
+        401,
+        Some("application/json"),
+        r#"{"error":"Invalid API key"}"#,
+    );
+    let res = app.verify(&cached).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        cache_status(&res).contains("stale-if-error"),
+        "{}",
+        cache_status(&res)
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["success"], true);
+    assert_eq!(app.sandbox.requests().last().unwrap().status, 401);
+}
