@@ -415,7 +415,12 @@ fn outcome(result: &Result<UpstreamResponse, UpstreamError>) -> Outcome {
                 .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
         },
         Ok(r) if is_outage(r.status) => Outcome::Failure,
-        Ok(_) | Err(UpstreamError::TooLarge) => Outcome::Success,
+        // A refused key is Maton answering, not an outage: the breaker (documented for
+        // transport errors, timeouts and 502/503/504) stays shut, so every caller keeps getting
+        // the 502 that names the cause rather than a 503 that hides it.
+        Ok(_) | Err(UpstreamError::TooLarge | UpstreamError::CredentialsRefused(_)) => {
+            Outcome::Success
+        }
         Err(_) => Outcome::Failure,
     }
 }

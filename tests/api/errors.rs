@@ -227,6 +227,11 @@ async fn maton_refusing_the_gateways_key_is_a_502_not_the_callers_401() {
     assert!(message.contains("upstream credentials"), "{message}");
     assert!(!message.contains(MATON_KEY), "{message}");
     assert_eq!(app.sandbox.requests()[0].status, 401);
+    // Not an outage for the breaker: past `upstream.breaker_failures` (5) it still says why.
+    for _ in 0..6 {
+        let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+        assert_eq!(res.status(), 502);
+    }
 
     let res = app.verify(&VALID).await;
     assert_eq!(res.status(), 503);
@@ -235,7 +240,7 @@ async fn maton_refusing_the_gateways_key_is_a_502_not_the_callers_401() {
     let metrics = app.metrics().await;
     assert_eq!(
         sample(&metrics, "gumgate_upstream_credentials_refused_total"),
-        2.0
+        8.0
     );
     let ready: Value = reqwest::get(format!("{}/readyz", app.ops))
         .await
