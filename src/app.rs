@@ -116,6 +116,39 @@ pub async fn build_state(
     }))
 }
 
+/// The one start-up record: what is running, where, against what. Its message stays "gumgate
+/// listening" (scripts and the process tests read the addresses from it). URLs are shown with
+/// their credentials masked by [`crate::commands::redact_url`].
+fn started(state: &AppState, api: SocketAddr, ops: SocketAddr) {
+    let settings = &state.settings;
+    let config_file = settings.source.as_ref().map_or_else(
+        || "(built-in defaults)".to_owned(),
+        |p| p.display().to_string(),
+    );
+    let jwks = state.signer.jwks();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    let allowed = &settings.licenses.allowed_products;
+    let migrations = crate::store::MIGRATOR.iter().count() as u64;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config_file,
+        %api,
+        %ops,
+        upstream = %crate::commands::redact_url(settings.upstream.base_url.as_str()),
+        database = %crate::commands::redact_url(&settings.storage.database_url),
+        migrations,
+        signing_keys = %if kids.is_empty() { "none".to_owned() } else { kids.join(",") },
+        webhook_receiver = !state.webhook_secret.is_empty(),
+        allowed_products = %if allowed.is_empty() { "any".to_owned() } else { allowed.join(",") },
+        "gumgate listening"
+    );
+}
+
 /// The token signer: the configured keys; else, when asked, an ephemeral key; else none, said
 /// once here.
 fn signer(settings: &Settings, secrets: &Secrets, ephemeral: bool) -> Result<Signer, StartError> {
@@ -171,6 +204,7 @@ async fn openapi() -> impl axum::response::IntoResponse {
 
 async fn render_metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
     state.caches.report();
+    state.upstream.report();
     (
         [(
             http::header::CONTENT_TYPE,
@@ -252,7 +286,7 @@ impl Application {
         tasks.spawn(state.limits.clone().prune_until(stop.clone()));
         let (api_limits, ops_limits) = connection_limits(&state.settings);
         state.lifecycle.set_ready(true);
-        tracing::info!(api = %api.local_addr()?, ops = %ops.local_addr()?, "gumgate listening");
+        started(&state, api.local_addr()?, ops.local_addr()?);
         tokio::join!(
             serve::serve(api, api_router(state.clone()), api_limits, stop.clone()),
             serve::serve(ops, ops_router(state.clone()), ops_limits, stop.clone()),

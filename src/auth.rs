@@ -30,6 +30,11 @@ impl AdminTokens {
         Self(Arc::new(Tokens { key, digests }))
     }
 
+    /// True when no token is configured (nothing is accepted).
+    pub fn is_empty(&self) -> bool {
+        self.0.digests.is_empty()
+    }
+
     /// True when `presented` equals one of the tokens. The presented token is hashed with a
     /// per-process key and the fixed-size digests are compared in constant time, every one of
     /// them, so timing reveals neither which token matched, nor how much of it, nor its length.

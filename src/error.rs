@@ -35,6 +35,11 @@ pub enum AppError {
     UpstreamUnreachable,
     #[error("The upstream (Gumroad through Maton) did not answer in time.")]
     UpstreamTimeout,
+    /// Maton refused the gateway's own credentials: the operator's problem, not the caller's.
+    #[error(
+        "The gateway's upstream credentials were refused by Maton; the gateway's operator must renew them."
+    )]
+    UpstreamCredentialsRefused,
     #[error("The request took too long.")]
     RequestTimeout,
     #[error(
@@ -67,7 +72,7 @@ impl AppError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
+            Self::UpstreamUnreachable | Self::UpstreamCredentialsRefused => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable { .. } | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -82,6 +87,7 @@ impl From<UpstreamError> for AppError {
             UpstreamError::Timeout => Self::UpstreamTimeout,
             UpstreamError::Connect | UpstreamError::Transport(_) => Self::UpstreamUnreachable,
             UpstreamError::TooLarge => Self::UpstreamUnreachable,
+            UpstreamError::CredentialsRefused(_) => Self::UpstreamCredentialsRefused,
             UpstreamError::Denied(d) => Self::Unavailable {
                 retry_after: d.retry_after,
             },

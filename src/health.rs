@@ -2,6 +2,12 @@
 //! readiness says it should get traffic (configuration loaded, listeners up, not shutting
 //! down). Upstream reachability is reported but never fails readiness: when Gumroad is down,
 //! replicas that can still answer from cache (or with a clear 502) must stay in rotation.
+//! The same holds for every upstream call failing and for Maton refusing Gumgate's own key
+//! (issue 10): every replica shares the cause, so pulling them all from rotation would only
+//! turn stale answers and clear 502s into connection errors. `/readyz` shows both
+//! (`upstream.failing`, `upstream.failing_seconds`, `upstream.credentials_refused`) and the
+//! metrics `gumgate_upstream_failing_seconds` and `gumgate_upstream_credentials_refused_total`
+//! are what an alert watches.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};

@@ -135,6 +135,15 @@ metrics! {
         ///
         /// Set by `Metrics::new`, labelled with the crate version.
         build_info: IntGaugeVec["version"],
+        /// Upstream answers that were Maton refusing Gumgate's own `MATON_API_KEY` (401/403).
+        ///
+        /// Callers get a 502 (admin) or a stale answer or 503 (public) for these (issue 10).
+        pub upstream_credentials_refused: IntCounter as "upstream_credentials_refused_total",
+        /// Seconds since the first of an unbroken run of failed upstream calls; 0 when healthy.
+        ///
+        /// A failed call is a transport error, a 5xx or Maton refusing Gumgate's key; any other
+        /// answer ends the run. Refreshed at scrape time (issue 10).
+        pub upstream_failing_seconds: IntGauge,
     }
     namespace: "gumgate",
 }

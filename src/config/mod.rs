@@ -58,6 +58,10 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub reconcile: ReconcileSettings,
     pub audit: AuditSettings,
+    /// The file these settings were read from (besides the defaults and the environment), for
+    /// the start-up record; not a setting itself.
+    #[serde(skip)]
+    pub source: Option<std::path::PathBuf>,
 }
 
 /// `[audit]`: the audit trail of activation changes.
@@ -369,7 +373,7 @@ impl Settings {
         if let Some(path) = file {
             builder = builder.add_source(config::File::from(path).required(true));
         }
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .add_source(
                 config::Environment::with_prefix(ENV_PREFIX)
                     .prefix_separator("__")
@@ -384,6 +388,7 @@ impl Settings {
             .and_then(config::Config::try_deserialize)
             .map_err(|e| ConfigError::Load(e.to_string()))?;
         settings.validate()?;
+        settings.source = file.map(Path::to_path_buf);
         Ok(settings)
     }
 

@@ -38,6 +38,9 @@ pub use redecide::{Cause, Previous};
 pub use refs::LicenseRef;
 pub use types::{Activated, Activation, Actor, AuditEntry, Deactivated, NewActivation, StoreError};
 
+/// The embedded migrations, every one applied when the store opens.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 /// The columns of [`Activation`], in one place for every query that returns one.
 const ACTIVATION_COLUMNS: &str = "id, license_hash, product_id, fingerprint_hash, name, \
      platform, created_at, last_code, last_good_at, deactivated_at";
@@ -56,7 +59,7 @@ impl Store {
     /// one-process lock, checks that it can be written, and migrates.
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
         let connect::Opened { pool, lock } = connect::open(database_url).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        MIGRATOR.run(&pool).await?;
         let lock = Arc::new(Mutex::new(lock));
         Ok(Self { pool, lock })
     }

@@ -45,6 +45,10 @@ pub enum UpstreamError {
     Transport(String),
     #[error("upstream answer exceeded {MAX_RESPONSE_BYTES} bytes")]
     TooLarge,
+    /// Maton refused Gumgate's own `MATON_API_KEY` (its 401/403, told from Gumroad's by
+    /// [`is_maton_refusal`]): no caller can fix that, so it is an outage, never the caller's 401.
+    #[error("Maton refused the gateway's upstream credentials ({0})")]
+    CredentialsRefused(StatusCode),
     /// Not sent: no budget in time, a 429 pause, or an open circuit.
     #[error(transparent)]
     Denied(#[from] Denied),
@@ -58,6 +62,7 @@ impl UpstreamError {
             Self::Connect => "connect",
             Self::Transport(_) => "transport",
             Self::TooLarge => "too_large",
+            Self::CredentialsRefused(_) => "credentials_refused",
             Self::Denied(d) => d.reason.label(),
         }
     }
@@ -216,6 +221,12 @@ impl Upstream {
         &self.inner.health
     }
 
+    /// Publishes what is computed at scrape time (how long every call has been failing).
+    pub fn report(&self) {
+        let failing = i64::try_from(self.inner.health.failing_seconds()).unwrap_or(i64::MAX);
+        self.inner.metrics.upstream_failing_seconds.set(failing);
+    }
+
     /// The full URL for a target.
     pub fn url(&self, target: &Target, query: Option<&str>) -> Url {
         let mut url = self.inner.base.clone();
@@ -283,7 +294,7 @@ impl Upstream {
         span.record("endpoint", endpoint);
         let method = method_label(&req.method);
         let started = Instant::now();
-        let result = self.execute(req).await;
+        let result = self.execute(req).await.and_then(refused_by_maton);
         let elapsed = started.elapsed();
 
         let m = &self.inner.metrics;
@@ -297,9 +308,18 @@ impl Upstream {
                     .with_label_values(&[endpoint, method, resp.status.as_str()])
                     .inc();
                 self.inner.health.observe_status(resp.status);
-                if resp.status == StatusCode::UNAUTHORIZED && !resp.body.is_empty() {
-                    tracing::warn!("upstream answered 401: check MATON_API_KEY");
-                }
+            }
+            Err(UpstreamError::CredentialsRefused(status)) => {
+                span.record("status", status.as_u16());
+                tracing::error!(
+                    status = status.as_u16(),
+                    "Maton refused the gateway's credentials: check MATON_API_KEY"
+                );
+                m.upstream_requests
+                    .with_label_values(&[endpoint, method, status.as_str()])
+                    .inc();
+                m.upstream_credentials_refused.inc();
+                self.inner.health.observe_credentials_refused(*status);
             }
             Err(e) => {
                 tracing::warn!(error = %e, elapsed_ms = elapsed.as_millis() as u64, "upstream call failed");
@@ -356,6 +376,34 @@ impl Upstream {
     }
 }
 
+/// Turns Maton's refusal of Gumgate's own key into an error; every other answer stays one.
+fn refused_by_maton(resp: UpstreamResponse) -> Result<UpstreamResponse, UpstreamError> {
+    if is_maton_refusal(&resp) {
+        Err(UpstreamError::CredentialsRefused(resp.status))
+    } else {
+        Ok(resp)
+    }
+}
+
+/// Whether a 401/403 is Maton refusing `MATON_API_KEY` rather than Gumroad refusing the
+/// seller's OAuth token. Gumroad's (Doorkeeper's) come with an empty body and a
+/// `WWW-Authenticate` header; Maton's with a JSON body such as `{"error":"Invalid API key"}`
+/// and no such header (GUMROAD.md). A body in Gumroad's own shape (with `success`) is left to
+/// Gumroad too, so only an answer that is clearly not Gumroad's is taken for Maton's.
+pub fn is_maton_refusal(resp: &UpstreamResponse) -> bool {
+    if !matches!(
+        resp.status,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+    ) || resp.headers.contains_key(header::WWW_AUTHENTICATE)
+        || resp.body.is_empty()
+    {
+        return false;
+    }
+    let gumroad_shaped = serde_json::from_slice::<serde_json::Value>(&resp.body)
+        .is_ok_and(|v| v.get("success").is_some());
+    !gumroad_shaped
+}
+
 /// What an attempt tells the budget: a 429 pauses everyone, an outage feeds the breaker.
 fn outcome(result: &Result<UpstreamResponse, UpstreamError>) -> Outcome {
     match result {
@@ -367,7 +415,12 @@ fn outcome(result: &Result<UpstreamResponse, UpstreamError>) -> Outcome {
                 .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
         },
         Ok(r) if is_outage(r.status) => Outcome::Failure,
-        Ok(_) | Err(UpstreamError::TooLarge) => Outcome::Success,
+        // A refused key is Maton answering, not an outage: the breaker (documented for
+        // transport errors, timeouts and 502/503/504) stays shut, so every caller keeps getting
+        // the 502 that names the cause rather than a 503 that hides it.
+        Ok(_) | Err(UpstreamError::TooLarge | UpstreamError::CredentialsRefused(_)) => {
+            Outcome::Success
+        }
         Err(_) => Outcome::Failure,
     }
 }

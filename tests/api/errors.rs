@@ -209,3 +209,96 @@ async fn a_second_request_id_is_dropped() {
         }
     }
 }
+
+/// Maton refusing Gumgate's own key is the operator's problem: admin callers get a 502 in
+/// Gumroad's shape naming the gateway's credentials (never the key), the public an outage
+/// (503, not "not found"), and the refusal is counted and shown on `/readyz` (issue 10).
+#[tokio::test]
+async fn maton_refusing_the_gateways_key_is_a_502_not_the_callers_401() {
+    let sandbox = gumgate_sandbox::SandboxConfig {
+        api_key: "a-key-gumgate-does-not-have".into(),
+        rate_limit: 0,
+        ..gumgate_sandbox::SandboxConfig::default()
+    };
+    let app = spawn_app_on(sandbox, |_| {}).await;
+
+    let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+    let message = assert_gumroad_error(res, 502).await;
+    assert!(message.contains("upstream credentials"), "{message}");
+    assert!(!message.contains(MATON_KEY), "{message}");
+    assert_eq!(app.sandbox.requests()[0].status, 401);
+    // Not an outage for the breaker: past `upstream.breaker_failures` (5) it still says why.
+    for _ in 0..6 {
+        let res = app.admin(Method::GET, "/v2/user").send().await.unwrap();
+        assert_eq!(res.status(), 502);
+    }
+
+    let res = app.verify(&VALID).await;
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+
+    let metrics = app.metrics().await;
+    assert_eq!(
+        sample(&metrics, "gumgate_upstream_credentials_refused_total"),
+        8.0
+    );
+    let ready: Value = reqwest::get(format!("{}/readyz", app.ops))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["upstream"]["credentials_refused"], true);
+}
+
+/// Gumroad's own 403 (a token without `edit_products`) is not Maton's refusal: it passes
+/// through unchanged and is not counted as one.
+#[tokio::test]
+async fn gumroads_scope_403_is_not_taken_for_a_refused_key() {
+    let app = spawn_app().await;
+    let res = app
+        .admin(Method::PUT, "/v2/licenses/disable")
+        .header("maton-connection", gumgate_sandbox::seed::CONNECTION_B)
+        .form(&[
+            ("product_id", gumgate_sandbox::seed::PRODUCT_SELLER_B),
+            ("license_key", gumgate_sandbox::seed::LICENSE_SELLER_B),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.headers().contains_key("www-authenticate"));
+    assert!(res.bytes().await.unwrap().is_empty());
+    let metrics = app.metrics().await;
+    assert_eq!(
+        sample(&metrics, "gumgate_upstream_credentials_refused_total"),
+        0.0
+    );
+}
+
+/// A cached verify answer stands in when Maton refuses the gateway's key, as in any outage:
+/// the refusal is never passed off as the license's answer (issue 10).
+#[tokio::test]
+async fn a_stale_verify_stands_in_while_maton_refuses_the_key() {
+    let app = spawn_app().await;
+    let cached = [VALID[0], VALID[1], ("increment_uses_count", "false")];
+    assert_eq!(app.verify(&cached).await.status(), 200);
+    app.clock.advance(Duration::from_secs(3600));
+    app.answer_next(
+        1,
+        401,
+        Some("application/json"),
+        r#"{"error":"Invalid API key"}"#,
+    );
+    let res = app.verify(&cached).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        cache_status(&res).contains("stale-if-error"),
+        "{}",
+        cache_status(&res)
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["success"], true);
+    assert_eq!(app.sandbox.requests().last().unwrap().status, 401);
+}

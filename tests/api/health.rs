@@ -79,3 +79,43 @@ async fn shutdown_lets_in_flight_requests_finish() {
     // And the listener is closed afterwards.
     assert!(reqwest::get(format!("{api}/livez")).await.is_err());
 }
+
+/// Every call failing (an expired OAuth grant makes Maton answer 5xx to all of them) shows on
+/// `/readyz` and as `gumgate_upstream_failing_seconds`, without failing readiness; one answer
+/// ends it (issue 10). The seconds themselves are unit-tested in `upstream/health.rs`.
+#[tokio::test]
+async fn readyz_and_a_gauge_say_when_every_upstream_call_fails() {
+    let app = spawn_app().await;
+    let readyz = || async {
+        let res = reqwest::get(format!("{}/readyz", app.ops)).await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.unwrap()
+    };
+    assert_eq!(readyz().await["upstream"]["failing"], false);
+    assert_eq!(
+        sample(&app.metrics().await, "gumgate_upstream_failing_seconds"),
+        0.0
+    );
+
+    app.fail_next(1, 500, None);
+    let res = app
+        .admin(reqwest::Method::GET, "/v2/user")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    let body = readyz().await;
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["upstream"]["failing"], true);
+    assert!(body["upstream"]["failing_seconds"].is_u64());
+
+    let res = app
+        .admin(reqwest::Method::GET, "/v2/user")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = readyz().await;
+    assert_eq!(body["upstream"]["failing"], false);
+    assert_eq!(body["upstream"]["failing_seconds"], 0);
+}

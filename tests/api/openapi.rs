@@ -212,13 +212,13 @@ async fn every_status_answered_is_documented_for_its_operation() {
         400
     );
     // Upstream faults. A verify the cache cannot key (an extra param) is relayed as it came:
-    // Maton refusing our key is its 401 passed through, a dropped connection 502, a timeout
-    // 504; a cacheable one with nothing stale to stand in is 503.
+    // Maton refusing our key is 502 (the gateway's credentials, issue 10), a dropped connection
+    // 502, a timeout 504; a cacheable one with nothing stale to stand in is 503.
     let relayed = format!("{incrementing}&product_permalink=x");
     app.fail_next(1, 401, None);
     assert_eq!(
         check(verify, "post", post_verify(&relayed, form)).await,
-        401
+        502
     );
     app.sandbox.set_faults(gumgate_sandbox::Faults {
         refuse_connections: true,

@@ -587,3 +587,77 @@ async fn db_backup_copies_a_live_database_without_its_lock() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// What is running is said once, in one record, at start: version, config file, listeners,
+/// upstream and database (credentials masked), migrations, signing keys, webhook receiver,
+/// allow-list; and the JSON access line carries `latency_ms` as a number (issue 10).
+#[tokio::test]
+async fn startup_says_in_one_record_what_is_running() {
+    gumgate::tls::install_crypto_provider();
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = dir.path().join("gumgate.toml");
+    let allowed = seed::PRODUCT_ONE_TIME;
+    std::fs::write(
+        &config,
+        format!("[licenses]\nallowed_products = [\"{allowed}\"]\n"),
+    )
+    .unwrap();
+    let mut cmd = gumgate();
+    cmd.args(["serve", "--sandbox", "--config"])
+        .arg(&config)
+        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__SHUTDOWN_DELAY", "0s")
+        .env(
+            "GUMGATE__STORAGE__DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("gumgate.db").display()),
+        );
+    let server = Running::start(cmd).await;
+    let res = reqwest::Client::new()
+        .post(format!("http://{}/v2/licenses/verify", server.api))
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, all) = server.stop().await;
+    assert!(status.success(), "{all}");
+
+    let records: Vec<serde_json::Value> = all
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let started: Vec<_> = records
+        .iter()
+        .filter(|r| r["message"] == "gumgate listening")
+        .collect();
+    assert_eq!(started.len(), 1, "{all}");
+    let s = started[0];
+    assert_eq!(s["version"], env!("CARGO_PKG_VERSION"), "{s}");
+    assert_eq!(s["config_file"], config.display().to_string(), "{s}");
+    assert!(
+        s["upstream"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{s}"
+    );
+    assert!(
+        s["database"].as_str().unwrap().starts_with("sqlite://"),
+        "{s}"
+    );
+    assert!(s["migrations"].as_u64().unwrap() > 0, "{s}");
+    assert!(!s["signing_keys"].as_str().unwrap().is_empty(), "{s}");
+    assert!(s["webhook_receiver"].is_boolean(), "{s}");
+    assert_eq!(s["allowed_products"], allowed, "{s}");
+    assert!(!all.contains(gumgate_sandbox::DEFAULT_API_KEY), "{all}");
+
+    let access = records
+        .iter()
+        .find(|r| r["message"] == "finished processing request")
+        .unwrap_or_else(|| panic!("no access line: {all}"));
+    assert!(access["latency_ms"].is_u64(), "{access}");
+}

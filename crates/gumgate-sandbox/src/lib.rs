@@ -12,7 +12,8 @@
 //!
 //! - This file: the public API ([`spawn`], [`serve`], [`SandboxConfig`], [`Faults`],
 //!   [`RecordedRequest`], [`SandboxHandle`]).
-//! - `listener.rs`: the TCP listener that can refuse connections (a fault).
+//! - `listener.rs`: the TCP listener that can refuse connections (a fault), except to the
+//!   `/_sandbox` controls, which peeking at each request line lets through.
 //! - `control.rs`: the `/_sandbox/*` endpoints; `maton.rs`: Maton's layer (recording, API key,
 //!   rate limit, faults, connection choice) in front of `gumroad.rs`, the Gumroad route table.
 //! - Gumroad's endpoints, one file each: `licenses.rs`, `sales.rs`, `products.rs`,
@@ -118,7 +119,8 @@ pub struct Faults {
     /// The `Content-Type` sent with `fail_body` (e.g. `text/html; charset=utf-8`); `None` sends
     /// no `Content-Type`. Ignored without `fail_body`.
     pub fail_content_type: Option<String>,
-    /// Accept and immediately drop TCP connections, so clients see a transport error.
+    /// Break every connection before it is answered, so clients see a transport error. The
+    /// `/_sandbox` controls still answer, so the fault can be switched off over HTTP.
     pub refuse_connections: bool,
 }
 

@@ -1102,3 +1102,44 @@ async fn resource_subscriptions_accept_local_receivers() {
         json!({"success": true, "message": "The resource_subscription was deleted successfully."})
     );
 }
+
+/// The controls are never faulted: under `refuse_connections` they still answer, on a fresh
+/// connection and on one the pool kept from a Maton call, so the fault can be switched off
+/// over HTTP (issue 10). Maton's surface stays refused meanwhile, on either kind.
+#[tokio::test]
+async fn controls_answer_while_connections_are_refused() {
+    let sb = Sb::unlimited().await;
+    let control = |http: &reqwest::Client, m: Method, p: &str| {
+        http.request(m, format!("{}/_sandbox{p}", sb.handle.base_url()))
+    };
+    assert_eq!(send(sb.gum(Method::GET, "/user")).await.0, 200);
+    let on = json!({"refuse_connections": true});
+    assert_eq!(
+        send(control(&sb.http, Method::PUT, "/faults").json(&on))
+            .await
+            .0,
+        200
+    );
+
+    // A pooled connection and a fresh client both reach the controls...
+    let (status, faults) = send(control(&sb.http, Method::GET, "/faults")).await;
+    assert_eq!(
+        (status, faults["refuse_connections"].clone()),
+        (200, json!(true))
+    );
+    let fresh = client();
+    assert_eq!(send(control(&fresh, Method::GET, "/requests")).await.0, 200);
+    // ...while Maton's surface is refused on both.
+    assert!(sb.gum(Method::GET, "/user").send().await.is_err());
+    let url = format!("{}/gumroad/v2/user", sb.handle.base_url());
+    assert!(client().get(url).send().await.is_err());
+
+    let off = json!({"refuse_connections": false});
+    assert_eq!(
+        send(control(&fresh, Method::PUT, "/faults").json(&off))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(send(sb.gum(Method::GET, "/user")).await.0, 200);
+}
