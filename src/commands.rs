@@ -254,6 +254,8 @@ pub async fn webhooks(
     action: WebhooksAction,
 ) -> Result<String, WebhooksError> {
     let settings = Settings::load(config)?;
+    // Warnings (a throttled call being retried, a public URL Gumroad cannot use) on stderr.
+    telemetry::init(settings.log.format, &settings.log.level);
     let secrets = Secrets::from_env()?;
     let key = secrets
         .maton_api_key
@@ -269,23 +271,59 @@ pub async fn webhooks(
     };
     let lines = match action {
         WebhooksAction::Register(public) => {
-            register::register(&upstream, &receiver(&public)?).await?
+            let warning = public_url_warning(&public);
+            if let Some(warning) = &warning {
+                tracing::warn!("{warning}");
+            }
+            let lines = register::register(&upstream, &receiver(&public)?).await?;
+            let mut report = warning
+                .map(|w| format!("warning: {w}\n"))
+                .unwrap_or_default();
+            report.extend(lines.iter().map(report_line));
+            return Ok(report);
         }
         WebhooksAction::Unregister(public) => {
             register::unregister(&upstream, &receiver(&public)?).await?
         }
         WebhooksAction::List => {
             let all = register::list(&upstream).await?;
+            if all.is_empty() {
+                return Ok(
+                    "no resource subscriptions: Gumroad sends this account no pings\n".into(),
+                );
+            }
             return Ok(all
                 .iter()
                 .map(|(resource, id, url)| format!("{resource:<24} {id:<28} {url}\n"))
                 .collect());
         }
     };
-    Ok(lines
-        .iter()
-        .map(|l| format!("{:<24} {:<28} {}\n", l.resource, l.id, l.outcome))
-        .collect())
+    Ok(lines.iter().map(report_line).collect())
+}
+
+fn report_line(l: &register::Line) -> String {
+    format!("{:<24} {:<28} {}\n", l.resource, l.id, l.outcome)
+}
+
+/// Why a receiver URL will not do for Gumroad: it must be reached from the internet, and over
+/// TLS, since the secret is part of the URL.
+fn public_url_warning(public: &url::Url) -> Option<String> {
+    let local = match public.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if local {
+        Some(format!(
+            "{} is not reachable from the internet: Gumroad cannot deliver pings to it",
+            public.host_str().unwrap_or_default()
+        ))
+    } else if public.scheme() == "http" {
+        Some("the public URL is http://: the receiver's secret would cross the internet in clear; use https://".into())
+    } else {
+        None
+    }
 }
 
 /// The URL `gumgate healthcheck` probes: `/livez` on the ops listener (`server.metrics_listen`)

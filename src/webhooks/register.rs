@@ -7,7 +7,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::ping::RESOURCES;
-use crate::budget::Priority;
+use crate::budget::{DenyReason, Priority};
 use crate::config::Secret;
 use crate::upstream::{Retry, Upstream, UpstreamError, UpstreamRequest};
 
@@ -21,7 +21,17 @@ pub enum RegisterError {
     /// Upstream answered, but refused (its status and Gumroad's message).
     #[error("upstream answered {status}: {message}")]
     Refused { status: u16, message: String },
+    /// Maton kept throttling (another process spends the same account's budget).
+    #[error(
+        "Maton kept answering 429 (its rate limit) after {THROTTLE_RETRIES} retries; nothing more was changed, run it again in a minute"
+    )]
+    Throttled,
 }
+
+/// How often a call Maton throttled (its 429, or the budget's pause after one) is tried again,
+/// after waiting what Maton asked for: another process (a running server, a second `register`)
+/// may be spending the same account's 10 requests a second.
+const THROTTLE_RETRIES: u32 = 3;
 
 /// What was done for one resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +166,29 @@ async fn call(
     if !body.is_empty() {
         request = request.form(body);
     }
-    let answer = upstream.send(request).await?;
+    let mut retries = 0;
+    let answer = loop {
+        let wait = match upstream.send(request.clone()).await {
+            // The budget took Maton's Retry-After (or its backoff) as a pause: wait it out.
+            Ok(answer) if answer.status == http::StatusCode::TOO_MANY_REQUESTS => upstream
+                .budget()
+                .paused_for()
+                .unwrap_or(std::time::Duration::from_secs(1)),
+            Err(UpstreamError::Denied(d)) if d.reason != DenyReason::CircuitOpen => d.retry_after,
+            Ok(answer) => break answer,
+            Err(e) => return Err(e.into()),
+        };
+        if retries == THROTTLE_RETRIES {
+            return Err(RegisterError::Throttled);
+        }
+        retries += 1;
+        tracing::warn!(
+            retry = retries,
+            wait_secs = wait.as_secs_f64(),
+            "Maton throttled the call (429); retrying after the pause it asked for"
+        );
+        tokio::time::sleep(wait).await;
+    };
     let value: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
     if !answer.status.is_success() || value["success"] == Value::Bool(false) {
         let message = value["message"].as_str().unwrap_or("no message");

@@ -661,3 +661,71 @@ async fn startup_says_in_one_record_what_is_running() {
         .unwrap_or_else(|| panic!("no access line: {all}"));
     assert!(access["latency_ms"].is_u64(), "{access}");
 }
+
+/// `webhooks register` beside another user of the same Maton budget: a 429 is waited out and
+/// retried (up to 3 times), and when Maton keeps refusing it says it gave up. An empty `list`
+/// says so; a public URL Gumroad cannot use gets a warning.
+#[tokio::test]
+async fn webhooks_register_waits_out_maton_429s_and_says_when_it_gives_up() {
+    let sandbox = gumgate_sandbox::spawn(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        gumgate_sandbox::SandboxConfig {
+            rate_limit: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let run = |args: &[&str]| {
+        let mut cmd = gumgate();
+        cmd.arg("webhooks")
+            .args(args)
+            .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
+            .env("GUMGATE_WEBHOOK_SECRET", "cli-webhook-secret-0123456789")
+            .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url());
+        async move {
+            let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+                .await
+                .expect("the command finished")
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.success(), text)
+        }
+    };
+    let (ok, text) = run(&["list"]).await;
+    assert!(ok && text.contains("no resource subscriptions"), "{text}");
+
+    // Two 429s (Retry-After: 1) in the way: waited out, then every resource is created.
+    sandbox.set_faults(gumgate_sandbox::Faults {
+        fail_next: 2,
+        fail_status: 429,
+        retry_after: Some("1".into()),
+        ..Default::default()
+    });
+    let (ok, text) = run(&["register", "--public-url", "https://licenses.example.com"]).await;
+    assert!(ok, "{text}");
+    assert_eq!(text.matches("created").count(), 8, "{text}");
+    assert!(text.contains("Maton throttled"), "{text}");
+
+    // Maton never lets up: it gives up after 3 retries and says so.
+    sandbox.set_faults(gumgate_sandbox::Faults {
+        fail_next: 100,
+        fail_status: 429,
+        retry_after: Some("1".into()),
+        ..Default::default()
+    });
+    let (ok, text) = run(&["unregister", "--public-url", "https://licenses.example.com"]).await;
+    assert!(!ok, "{text}");
+    assert!(text.contains("after 3 retries"), "{text}");
+    sandbox.set_faults(gumgate_sandbox::Faults::default());
+
+    // A URL Gumroad cannot reach, or plain http: registered, with a warning.
+    let (ok, text) = run(&["register", "--public-url", "http://localhost:8080"]).await;
+    assert!(ok && text.contains("warning: localhost is not reachable"), "{text}");
+    let (ok, text) = run(&["register", "--public-url", "http://licenses.example.com"]).await;
+    assert!(ok && text.contains("warning: the public URL is http://"), "{text}");
+    assert!(!text.contains("cli-webhook-secret"), "{text}");
+}
