@@ -90,7 +90,7 @@ pub async fn build_state(
         );
     }
     let signer = signer(&settings, &secrets, options.ephemeral_signing_key)?;
-    let webhook_secret = AdminTokens::new(secrets.webhook_secret.into_iter().collect());
+    let webhook_secret = AdminTokens::new(secrets.webhook_secrets.clone());
     let known = KnownLicenses::new(
         store.known_licenses().await?,
         &settings.upstream,

@@ -262,12 +262,15 @@ pub async fn webhooks(
         .ok_or(ConfigError::MissingSecret("MATON_API_KEY"))?;
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
     let upstream = crate::upstream::Upstream::new(&settings, key, metrics)?;
-    let receiver = |public: &url::Url| -> Result<url::Url, WebhooksError> {
-        let secret = secrets
-            .webhook_secret
-            .as_ref()
-            .ok_or(ConfigError::MissingSecret("GUMGATE_WEBHOOK_SECRET"))?;
-        Ok(register::receiver_url(public, secret)?)
+    // The receiver's URL under each configured secret, the current one first.
+    let receivers = |public: &url::Url| -> Result<Vec<url::Url>, WebhooksError> {
+        if secrets.webhook_secrets.is_empty() {
+            return Err(ConfigError::MissingSecret("GUMGATE_WEBHOOK_SECRET").into());
+        }
+        let urls = secrets.webhook_secrets.iter();
+        Ok(urls
+            .map(|secret| register::receiver_url(public, secret))
+            .collect::<Result<_, _>>()?)
     };
     let lines = match action {
         WebhooksAction::Register(public) => {
@@ -275,7 +278,8 @@ pub async fn webhooks(
             if let Some(warning) = &warning {
                 tracing::warn!("{warning}");
             }
-            let lines = register::register(&upstream, &receiver(&public)?).await?;
+            let urls = receivers(&public)?;
+            let lines = register::register(&upstream, &urls[0], &urls[1..]).await?;
             let mut report = warning
                 .map(|w| format!("warning: {w}\n"))
                 .unwrap_or_default();
@@ -283,7 +287,7 @@ pub async fn webhooks(
             return Ok(report);
         }
         WebhooksAction::Unregister(public) => {
-            register::unregister(&upstream, &receiver(&public)?).await?
+            register::unregister(&upstream, &receivers(&public)?).await?
         }
         WebhooksAction::List => {
             let all = register::list(&upstream).await?;

@@ -37,8 +37,10 @@ pub struct Secrets {
     pub maton_api_key: Option<Secret>,
     /// `GUMGATE_ADMIN_TOKEN`: comma-separated; any one of them opens the admin surface.
     pub admin_tokens: Vec<Secret>,
-    /// `GUMGATE_WEBHOOK_SECRET`: the path secret of the webhook receiver.
-    pub webhook_secret: Option<Secret>,
+    /// `GUMGATE_WEBHOOK_SECRET`: the path secrets of the webhook receiver, the current one
+    /// first. Two, comma-separated, while a rotation is under way: the receiver accepts both,
+    /// and `webhooks register` moves the subscriptions to the first.
+    pub webhook_secrets: Vec<Secret>,
     /// `GUMGATE_SIGNING_KEY_FILE`: the Ed25519 PKCS#8 PEM that signs tokens, its kid its
     /// RFC 7638 thumbprint. Refused alongside `tokens.keys` (one source of keys, not two).
     pub signing_key_file: Option<PathBuf>,
@@ -60,16 +62,10 @@ impl Secrets {
             Some(raw) => parse_admin_tokens(&raw)?,
             None => Vec::new(),
         };
-        let webhook_secret = read("GUMGATE_WEBHOOK_SECRET", &lookup)?.map(Secret::new);
-        if webhook_secret
-            .as_ref()
-            .is_some_and(|s| s.expose().len() < MIN_ADMIN_TOKEN_LEN)
-        {
-            return Err(ConfigError::Invalid {
-                key: "GUMGATE_WEBHOOK_SECRET",
-                reason: format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
-            });
-        }
+        let webhook_secrets = match read("GUMGATE_WEBHOOK_SECRET", &lookup)? {
+            Some(raw) => parse_webhook_secrets(&raw)?,
+            None => Vec::new(),
+        };
         let path = |name: &str| {
             lookup(name)
                 .filter(|p| !p.trim().is_empty())
@@ -86,7 +82,7 @@ impl Secrets {
         Ok(Self {
             maton_api_key,
             admin_tokens,
-            webhook_secret,
+            webhook_secrets,
             signing_key_file,
             previous_signing_key_file,
         })
@@ -121,6 +117,38 @@ fn read(
         reason: format!("{name}_FILE could not be read: {}", e.kind()),
     })?;
     Ok(Some(contents.trim().to_owned()).filter(|v| !v.is_empty()))
+}
+
+/// One secret, or two during a rotation (the new one first), each long and URL-safe enough to
+/// stand in a path.
+fn parse_webhook_secrets(raw: &str) -> Result<Vec<Secret>, ConfigError> {
+    let secrets: Vec<&str> = raw.split(',').map(str::trim).collect();
+    let invalid = |reason: String| ConfigError::Invalid {
+        key: "GUMGATE_WEBHOOK_SECRET",
+        reason,
+    };
+    if secrets.len() > 2 {
+        return Err(invalid(
+            "at most two secrets, comma-separated: the new one, then the one being retired".into(),
+        ));
+    }
+    for s in &secrets {
+        if s.len() < MIN_ADMIN_TOKEN_LEN {
+            return Err(invalid(format!(
+                "each secret must be at least {MIN_ADMIN_TOKEN_LEN} characters"
+            )));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+        {
+            return Err(invalid(
+                "a secret may hold only letters, digits and - _ . ~ (it is part of a URL path)"
+                    .into(),
+            ));
+        }
+    }
+    Ok(secrets.into_iter().map(Secret::new).collect())
 }
 
 fn parse_admin_tokens(raw: &str) -> Result<Vec<Secret>, ConfigError> {
@@ -187,5 +215,24 @@ mod tests {
         let pairs: &'static [(&str, &str)] = Box::leak(Box::new([("MATON_API_KEY_FILE", path)]));
         let s = Secrets::from_lookup(lookup(pairs)).unwrap();
         assert_eq!(s.maton_api_key.unwrap().expose(), "from-a-file");
+    }
+
+    #[test]
+    fn two_webhook_secrets_during_a_rotation_and_no_more() {
+        let lookup = |v: &'static str| {
+            move |name: &str| (name == "GUMGATE_WEBHOOK_SECRET").then(|| v.to_owned())
+        };
+        let s =
+            Secrets::from_lookup(lookup("new-secret-0123456789, old-secret-0123456789")).unwrap();
+        let got: Vec<_> = s.webhook_secrets.iter().map(Secret::expose).collect();
+        assert_eq!(got, ["new-secret-0123456789", "old-secret-0123456789"]);
+        for bad in [
+            "a-0123456789abcdef,b-0123456789abcdef,c-0123456789abcdef",
+            "short",
+            "has/slash-0123456789",
+            "new-secret-0123456789,",
+        ] {
+            assert!(Secrets::from_lookup(lookup(bad)).is_err(), "{bad}");
+        }
     }
 }

@@ -59,26 +59,44 @@ pub fn masked(url: &str) -> String {
     }
 }
 
-/// Subscribes `url` to every resource that lacks it.
-pub async fn register(upstream: &Upstream, url: &Url) -> Result<Vec<Line>, RegisterError> {
+/// Subscribes `url` to every resource that lacks it, then drops the subscriptions of `retired`
+/// URLs (the receiver under a secret being rotated out): pings move to the new secret, and the
+/// old one keeps working until its subscriptions are gone.
+pub async fn register(
+    upstream: &Upstream,
+    url: &Url,
+    retired: &[Url],
+) -> Result<Vec<Line>, RegisterError> {
     let mut lines = Vec::new();
     for resource in RESOURCES {
         let existing = subscriptions(upstream, resource).await?;
         if let Some((id, _)) = existing.iter().find(|(_, u)| u == url.as_str()) {
             lines.push(line(resource, id, "exists"));
-            continue;
+        } else {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .append_pair("resource_name", resource)
+                .append_pair("post_url", url.as_str())
+                .finish();
+            let answer = call(upstream, http::Method::PUT, None, None, body).await?;
+            let id = answer["resource_subscription"]["id"]
+                .as_str()
+                .unwrap_or_default();
+            lines.push(line(resource, id, "created"));
         }
-        let body = form_urlencoded::Serializer::new(String::new())
-            .append_pair("resource_name", resource)
-            .append_pair("post_url", url.as_str())
-            .finish();
-        let answer = call(upstream, http::Method::PUT, None, None, body).await?;
-        let id = answer["resource_subscription"]["id"]
-            .as_str()
-            .unwrap_or_default();
-        lines.push(line(resource, id, "created"));
+        for (id, old) in &existing {
+            if retired.iter().any(|r| r.as_str() == old) {
+                delete(upstream, id).await?;
+                lines.push(line(resource, id, "retired"));
+            }
+        }
     }
     Ok(lines)
+}
+
+async fn delete(upstream: &Upstream, id: &str) -> Result<(), RegisterError> {
+    let (method, body) = (http::Method::DELETE, String::new());
+    call(upstream, method, Some(id), None, body).await?;
+    Ok(())
 }
 
 /// Every subscription, with masked URLs.
@@ -92,20 +110,13 @@ pub async fn list(upstream: &Upstream) -> Result<Vec<(String, String, String)>, 
     Ok(out)
 }
 
-/// Deletes the subscriptions that call `url`.
-pub async fn unregister(upstream: &Upstream, url: &Url) -> Result<Vec<Line>, RegisterError> {
+/// Deletes the subscriptions that call any of `urls` (the receiver under each secret).
+pub async fn unregister(upstream: &Upstream, urls: &[Url]) -> Result<Vec<Line>, RegisterError> {
     let mut lines = Vec::new();
     for resource in RESOURCES {
         for (id, existing) in subscriptions(upstream, resource).await? {
-            if existing == url.as_str() {
-                call(
-                    upstream,
-                    http::Method::DELETE,
-                    Some(&id),
-                    None,
-                    String::new(),
-                )
-                .await?;
+            if urls.iter().any(|u| u.as_str() == existing) {
+                delete(upstream, &id).await?;
                 lines.push(line(resource, &id, "deleted"));
             }
         }

@@ -111,7 +111,7 @@ async fn spawn_with_secrets(
     let mut secrets = Secrets {
         maton_api_key: Some(Secret::new(MATON_KEY)),
         admin_tokens: vec![Secret::new(ADMIN_TOKEN)],
-        webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+        webhook_secrets: vec![Secret::new(WEBHOOK_SECRET)],
         ..Secrets::default()
     };
     tweak_secrets(&mut secrets);

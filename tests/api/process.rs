@@ -724,8 +724,75 @@ async fn webhooks_register_waits_out_maton_429s_and_says_when_it_gives_up() {
 
     // A URL Gumroad cannot reach, or plain http: registered, with a warning.
     let (ok, text) = run(&["register", "--public-url", "http://localhost:8080"]).await;
-    assert!(ok && text.contains("warning: localhost is not reachable"), "{text}");
+    assert!(
+        ok && text.contains("warning: localhost is not reachable"),
+        "{text}"
+    );
     let (ok, text) = run(&["register", "--public-url", "http://licenses.example.com"]).await;
-    assert!(ok && text.contains("warning: the public URL is http://"), "{text}");
+    assert!(
+        ok && text.contains("warning: the public URL is http://"),
+        "{text}"
+    );
     assert!(!text.contains("cli-webhook-secret"), "{text}");
+}
+
+/// Rotating the webhook secret loses no pings: with `GUMGATE_WEBHOOK_SECRET="new,old"`,
+/// `register` subscribes the receiver under the new secret and only then drops the old
+/// subscriptions; the receiver accepts both meanwhile (`AdminTokens` takes the list).
+#[tokio::test]
+async fn webhooks_register_moves_subscriptions_to_the_new_secret() {
+    let sandbox = gumgate_sandbox::spawn(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        gumgate_sandbox::SandboxConfig {
+            rate_limit: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (old, new) = (
+        "old-webhook-secret-0123456789",
+        "new-webhook-secret-0123456789",
+    );
+    let run = |args: &'static [&'static str], secrets: String| {
+        let mut cmd = gumgate();
+        cmd.arg("webhooks")
+            .args(args)
+            .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
+            .env("GUMGATE_WEBHOOK_SECRET", secrets)
+            .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url());
+        async move {
+            let out = cmd.output().await.unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                !text.contains(old) && !text.contains(new),
+                "a secret was printed"
+            );
+            (out.status.success(), text)
+        }
+    };
+    let url = &["register", "--public-url", "https://licenses.example.com"];
+    let (ok, text) = run(url, old.into()).await;
+    assert!(ok && text.matches("created").count() == 8, "{text}");
+    let (ok, text) = run(url, format!("{new},{old}")).await;
+    assert!(ok, "{text}");
+    assert_eq!(text.matches("created").count(), 8, "{text}");
+    assert_eq!(text.matches("retired").count(), 8, "{text}");
+    // Only the new secret's subscriptions are left at Gumroad.
+    let posted: Vec<String> = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .map(|r| r.body.clone())
+        .collect();
+    assert_eq!(posted.len(), 16);
+    let (ok, text) = run(&["list"], new.into()).await;
+    assert!(
+        ok && text.matches("/webhooks/gumroad/***").count() == 8,
+        "{text}"
+    );
+    let (ok, text) = run(url, new.into()).await;
+    assert!(
+        ok && text.matches("exists").count() == 8 && !text.contains("retired"),
+        "{text}"
+    );
 }
