@@ -61,6 +61,8 @@ pub struct Intake {
     pub client: Option<ClientKey>,
     /// The Gumroad account an admin chose with `Maton-Connection` (`None`: the default).
     pub connection: Option<HeaderValue>,
+    /// The admin token's name (`name:token` in `GUMGATE_ADMIN_TOKEN`), for admin calls.
+    pub admin: Option<String>,
 }
 
 /// Extractor for routes anyone may call.
@@ -132,9 +134,10 @@ impl Intake {
         let body = inbound::read_body(&headers, body, limit).await?;
         let method = parts.method;
         let fwd = inbound::strip_credentials(&method, parts.uri.query(), &headers, body)?;
-        if let Some(gate) = &gate {
-            gate.authenticate(&headers, fwd.access_token.as_deref())?;
-        }
+        let admin = match &gate {
+            Some(gate) => Some(gate.authenticate(&headers, fwd.access_token.as_deref())?),
+            None => None,
+        };
         let content_type = inbound::content_type(&headers);
         let params = Params::from_request(fwd.query.as_deref(), content_type, &fwd.body)
             .map_err(bad_params)?;
@@ -145,6 +148,7 @@ impl Intake {
             uri: parts.uri,
             client: parts.extensions.get().copied(),
             connection,
+            admin,
             headers,
             query: fwd.query,
             body: fwd.body,
@@ -171,13 +175,21 @@ impl Gate<'_> {
     /// Compares the token, counting a failure against the client. The lockout is checked
     /// again right before, with no await in between: a request that passed the first check
     /// and then sent its body slowly is refused if its client was locked out meanwhile.
-    fn authenticate(&self, headers: &HeaderMap, param_token: Option<&str>) -> Result<(), Refusal> {
+    /// Returns the token's name, which goes on the request's span (so its log lines name the
+    /// admin) and into audit rows; never the token.
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        param_token: Option<&str>,
+    ) -> Result<String, Refusal> {
         self.check()?;
-        self.state
+        let name = self
+            .state
             .admin
             .require(headers, param_token)
             .inspect_err(|_| self.state.limits.admin_failed(self.client))?;
-        Ok(())
+        tracing::Span::current().record("admin", name.as_str());
+        Ok(name)
     }
 }
 

@@ -92,7 +92,14 @@ fn request_span(req: &Request) -> tracing::Span {
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    tracing::info_span!("request", method = %req.method(), route, request_id = id)
+    // `admin` is filled in by the Admin extractor: the token's name, never the token.
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route,
+        request_id = id,
+        admin = tracing::field::Empty
+    )
 }
 
 async fn sanitize_request_id(mut req: Request, next: Next) -> Response {

@@ -35,7 +35,7 @@ pub async fn force_deactivate(
     let now = state.clock.unix_now();
     match state
         .store
-        .deactivate(&hash, &id, Actor::Admin, u32::MAX, now)
+        .deactivate(&hash, &id, Actor::Admin, u32::MAX, now, p.admin.as_deref())
         .await?
     {
         // The store audits the deactivation in the same transaction.
@@ -51,7 +51,10 @@ pub async fn release(State(state): State<AppState>, Admin(p): Admin) -> Result<R
     let hash = license_hash(required(&p.params, "license_key")?);
     let now = state.clock.unix_now();
     // Audited by the store in the same transaction.
-    let released = state.store.release_all(&hash, now).await?;
+    let released = state
+        .store
+        .release_all(&hash, now, p.admin.as_deref())
+        .await?;
     Ok(Json(json!({ "success": true, "released": released })).into_response())
 }
 

@@ -165,7 +165,7 @@ pub async fn deactivate(
         .max_deactivations_per_day;
     match state
         .store
-        .deactivate(&hash, id, Actor::User, limit, now)
+        .deactivate(&hash, id, Actor::User, limit, now, None)
         .await?
     {
         Deactivated::Done => {

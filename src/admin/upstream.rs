@@ -16,13 +16,13 @@ use crate::store::AuditEntry;
 /// The audit trail is keyed by license; a resume concerns none. `-` can never be a license
 /// hash (those are hex), so no license's trail ever shows it, and the operator's own trail is
 /// `audit_trail("-")`.
-const NO_LICENSE: &str = "-";
+pub(super) const NO_LICENSE: &str = "-";
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/admin/upstream/pause", delete(resume))
 }
 
-async fn resume(State(state): State<AppState>, Admin(_): Admin) -> Result<Response, AppError> {
+async fn resume(State(state): State<AppState>, Admin(p): Admin) -> Result<Response, AppError> {
     let resumed = state.upstream.budget().resume();
     let cleared = cleared(&resumed);
     // Logged before the audit is written, so that a store failure still leaves a record.
@@ -37,7 +37,10 @@ async fn resume(State(state): State<AppState>, Admin(_): Admin) -> Result<Respon
         license_hash: NO_LICENSE.into(),
         activation_id: None,
         code: None,
-        detail: Some(cleared.to_string()),
+        detail: Some(match &p.admin {
+            Some(name) => format!("by {name}: {cleared}"),
+            None => cleared.to_string(),
+        }),
     };
     state.store.audit(entry).await?;
     Ok(Json(json!({

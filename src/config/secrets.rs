@@ -160,7 +160,9 @@ fn parse_admin_tokens(raw: &str) -> Result<Vec<Secret>, ConfigError> {
     if tokens.is_empty() {
         return Err(ConfigError::MissingSecret("GUMGATE_ADMIN_TOKEN"));
     }
-    for t in &tokens {
+    for (i, entry) in tokens.iter().enumerate() {
+        // `name:token` names a token for logs and audit rows; the length rule is the token's.
+        let (_, t) = crate::auth::split_named(entry, i + 1);
         if t.len() < MIN_ADMIN_TOKEN_LEN || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ConfigError::Invalid {
                 key: "GUMGATE_ADMIN_TOKEN",

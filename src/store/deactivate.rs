@@ -12,7 +12,7 @@ const DAY: i64 = 24 * 60 * 60;
 
 impl Store {
     /// A user deactivation counts against `max_per_day` (deactivations by Actor::User in the
-    /// last 24 h); an admin one does not.
+    /// last 24 h); an admin one does not. `by`: the admin token's name, for the audit row.
     pub async fn deactivate(
         &self,
         license_hash: &str,
@@ -20,6 +20,7 @@ impl Store {
         actor: Actor,
         max_per_day: u32,
         now: i64,
+        by: Option<&str>,
     ) -> Result<Deactivated, StoreError> {
         let mut tx = begin_write(self).await?;
         // The license row first, as in `activate`: PostgreSQL then serialises this license's
@@ -44,14 +45,21 @@ impl Store {
             Actor::User => "deactivate",
             Actor::Admin => "admin_deactivate",
         };
-        let entry = entry(action, license_hash, Some(activation_id), now, None);
+        let detail = by.map(|name| format!("by {name}"));
+        let entry = entry(action, license_hash, Some(activation_id), now, detail);
         insert_audit(&mut *tx, &entry).await?;
         tx.commit().await?;
         Ok(Deactivated::Done)
     }
 
-    /// Admin: deactivates every active activation of a license; returns how many.
-    pub async fn release_all(&self, license_hash: &str, now: i64) -> Result<u32, StoreError> {
+    /// Admin: deactivates every active activation of a license; returns how many. `by`: the
+    /// admin token's name, for the audit row.
+    pub async fn release_all(
+        &self,
+        license_hash: &str,
+        now: i64,
+        by: Option<&str>,
+    ) -> Result<u32, StoreError> {
         let mut tx = begin_write(self).await?;
         if !lock_existing_license(&mut tx, license_hash, now).await? {
             return Ok(0);
@@ -66,7 +74,10 @@ impl Store {
         .await?;
         let released = u32::try_from(done.rows_affected()).unwrap_or(u32::MAX);
         release_seats(&mut tx, license_hash, released).await?;
-        let detail = Some(format!("{released} activations"));
+        let detail = Some(match by {
+            Some(name) => format!("{released} activations by {name}"),
+            None => format!("{released} activations"),
+        });
         insert_audit(
             &mut *tx,
             &entry("release_all", license_hash, None, now, detail),

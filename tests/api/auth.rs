@@ -398,3 +398,23 @@ async fn a_lockout_that_begins_while_a_body_arrives_refuses_its_token() {
     assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
     assert_eq!(app.sandbox.request_count(), 0);
 }
+
+/// Admin actions say which admin token made them, by its name (`name:token`; an unnamed token
+/// is `admin-<n>`), never the token; global ones (the cache purge) get an audit row too.
+#[tokio::test]
+async fn admin_actions_are_audited_under_the_tokens_name() {
+    let app = spawn_app().await;
+    let res = app
+        .admin(Method::DELETE, "/admin/cache")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let trail = app.state.store.audit_trail("-", 10).await.unwrap();
+    let purge = trail
+        .iter()
+        .find(|e| e.action == "cache_purge")
+        .expect("audited");
+    assert_eq!(purge.detail.as_deref(), Some("by admin-1"));
+    assert!(!format!("{trail:?}").contains(ADMIN_TOKEN));
+}

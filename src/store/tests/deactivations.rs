@@ -4,7 +4,7 @@ use super::*;
 
 async fn user(store: &Store, id: &str, now: i64) -> Deactivated {
     store
-        .deactivate(LIC, id, Actor::User, 3, now)
+        .deactivate(LIC, id, Actor::User, 3, now, None)
         .await
         .unwrap()
 }
@@ -46,7 +46,7 @@ async fn user_deactivations_are_limited_per_day_admin_ones_are_not() {
     );
 
     for id in &ids[3..6] {
-        let admin = store.deactivate(LIC, id, Actor::Admin, 3, T0 + 2_000);
+        let admin = store.deactivate(LIC, id, Actor::Admin, 3, T0 + 2_000, None);
         assert_eq!(admin.await.unwrap(), Deactivated::Done);
     }
     let still = user(&store, &ids[6], T0 + 86_399).await;
@@ -92,13 +92,19 @@ async fn release_all_frees_every_seat_of_the_license() {
     other.license_hash = "other".into();
     created(store.activate(other).await.unwrap());
 
-    assert_eq!(store.release_all(LIC, T0 + 10).await.unwrap(), 3);
+    assert_eq!(store.release_all(LIC, T0 + 10, None).await.unwrap(), 3);
     assert_eq!(store.seats_used(LIC).await.unwrap(), 0);
     assert_eq!(counter_of(&store).await, 0);
     assert!(store.list(LIC).await.unwrap().is_empty());
     assert_eq!(store.seats_used("other").await.unwrap(), 1);
-    assert_eq!(store.release_all(LIC, T0 + 11).await.unwrap(), 0);
-    assert_eq!(store.release_all("never-seen", T0 + 11).await.unwrap(), 0);
+    assert_eq!(store.release_all(LIC, T0 + 11, None).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .release_all("never-seen", T0 + 11, None)
+            .await
+            .unwrap(),
+        0
+    );
     // Released seats are free again, and admin releases do not count as user deactivations.
     let outcomes = concurrent(&store, "new-", 5, 3).await;
     assert_eq!(count(&outcomes), (3, 0, 2));

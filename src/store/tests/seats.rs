@@ -79,11 +79,11 @@ async fn deactivation_frees_a_seat() {
     let full = store.activate(new("c", 2, T0 + 2)).await.unwrap();
     assert_eq!(full, Activated::NoSeat { seats_used: 2 });
 
-    let done = store.deactivate(LIC, &a.id, Actor::User, 3, T0 + 3);
+    let done = store.deactivate(LIC, &a.id, Actor::User, 3, T0 + 3, None);
     assert_eq!(done.await.unwrap(), Deactivated::Done);
-    let again = store.deactivate(LIC, &a.id, Actor::User, 3, T0 + 3);
+    let again = store.deactivate(LIC, &a.id, Actor::User, 3, T0 + 3, None);
     assert_eq!(again.await.unwrap(), Deactivated::NotFound);
-    let elsewhere = store.deactivate("other", &b.id, Actor::Admin, 3, T0 + 3);
+    let elsewhere = store.deactivate("other", &b.id, Actor::Admin, 3, T0 + 3, None);
     assert_eq!(elsewhere.await.unwrap(), Deactivated::NotFound);
 
     let old = store.get(LIC, &a.id).await.unwrap().unwrap();
