@@ -160,33 +160,9 @@ async fn serve_sandbox_works_logs_no_secret_and_stops_cleanly_on_sigterm() {
 
 #[tokio::test]
 async fn webhooks_register_is_idempotent_lists_masked_and_unregisters() {
-    let sandbox = gumgate_sandbox::spawn(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        gumgate_sandbox::SandboxConfig {
-            rate_limit: 0,
-            ..Default::default()
-        },
-    )
-    .await;
+    let sandbox = unlimited_sandbox().await;
     let secret = "cli-webhook-secret-0123456789";
-    let run = |args: &'static [&'static str]| {
-        let mut cmd = gumgate();
-        cmd.arg("webhooks")
-            .args(args)
-            .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
-            .env("GUMGATE_WEBHOOK_SECRET", secret)
-            .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url());
-        async move {
-            let out = cmd.output().await.unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(!text.contains(secret), "the secret was printed: {text}");
-            (out.status.success(), text)
-        }
-    };
+    let run = |args: &'static [&'static str]| webhooks_cli(&sandbox, secret, args);
     let (ok, text) = run(&["register", "--public-url", "https://licenses.example.com"]).await;
     assert!(ok, "{text}");
     assert_eq!(text.matches("created").count(), 8, "{text}");
@@ -667,33 +643,9 @@ async fn startup_says_in_one_record_what_is_running() {
 /// says so; a public URL Gumroad cannot use gets a warning.
 #[tokio::test]
 async fn webhooks_register_waits_out_maton_429s_and_says_when_it_gives_up() {
-    let sandbox = gumgate_sandbox::spawn(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        gumgate_sandbox::SandboxConfig {
-            rate_limit: 0,
-            ..Default::default()
-        },
-    )
-    .await;
-    let run = |args: &[&str]| {
-        let mut cmd = gumgate();
-        cmd.arg("webhooks")
-            .args(args)
-            .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
-            .env("GUMGATE_WEBHOOK_SECRET", "cli-webhook-secret-0123456789")
-            .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url());
-        async move {
-            let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
-                .await
-                .expect("the command finished")
-                .unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            (out.status.success(), text)
-        }
+    let sandbox = unlimited_sandbox().await;
+    let run = |args: &'static [&'static str]| {
+        webhooks_cli(&sandbox, "cli-webhook-secret-0123456789", args)
     };
     let (ok, text) = run(&["list"]).await;
     assert!(ok && text.contains("no resource subscriptions"), "{text}");
@@ -741,34 +693,14 @@ async fn webhooks_register_waits_out_maton_429s_and_says_when_it_gives_up() {
 /// subscriptions; the receiver accepts both meanwhile (`AdminTokens` takes the list).
 #[tokio::test]
 async fn webhooks_register_moves_subscriptions_to_the_new_secret() {
-    let sandbox = gumgate_sandbox::spawn(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        gumgate_sandbox::SandboxConfig {
-            rate_limit: 0,
-            ..Default::default()
-        },
-    )
-    .await;
+    let sandbox = unlimited_sandbox().await;
     let (old, new) = (
         "old-webhook-secret-0123456789",
         "new-webhook-secret-0123456789",
     );
-    let run = |args: &'static [&'static str], secrets: String| {
-        let mut cmd = gumgate();
-        cmd.arg("webhooks")
-            .args(args)
-            .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
-            .env("GUMGATE_WEBHOOK_SECRET", secrets)
-            .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url());
-        async move {
-            let out = cmd.output().await.unwrap();
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            assert!(
-                !text.contains(old) && !text.contains(new),
-                "a secret was printed"
-            );
-            (out.status.success(), text)
-        }
+    let sandbox = &sandbox;
+    let run = |args: &'static [&'static str], secrets: String| async move {
+        webhooks_cli(sandbox, &secrets, args).await
     };
     let url = &["register", "--public-url", "https://licenses.example.com"];
     let (ok, text) = run(url, old.into()).await;
@@ -795,4 +727,45 @@ async fn webhooks_register_moves_subscriptions_to_the_new_secret() {
         ok && text.matches("exists").count() == 8 && !text.contains("retired"),
         "{text}"
     );
+}
+
+/// A sandbox without Maton's rate limit, for the `gumgate webhooks` commands.
+async fn unlimited_sandbox() -> gumgate_sandbox::SandboxHandle {
+    gumgate_sandbox::spawn(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        gumgate_sandbox::SandboxConfig {
+            rate_limit: 0,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Runs `gumgate webhooks ARGS` against `sandbox` with its Maton key and `secrets` as
+/// `GUMGATE_WEBHOOK_SECRET`: whether it succeeded, and stdout then stderr. No secret may be in
+/// either.
+async fn webhooks_cli(
+    sandbox: &gumgate_sandbox::SandboxHandle,
+    secrets: &str,
+    args: &[&str],
+) -> (bool, String) {
+    let mut cmd = gumgate();
+    cmd.arg("webhooks")
+        .args(args)
+        .env("MATON_API_KEY", gumgate_sandbox::DEFAULT_API_KEY)
+        .env("GUMGATE_WEBHOOK_SECRET", secrets)
+        .env("GUMGATE__UPSTREAM__BASE_URL", sandbox.base_url());
+    let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .expect("the command finished")
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for secret in secrets.split(',') {
+        assert!(!text.contains(secret), "a secret was printed: {text}");
+    }
+    (out.status.success(), text)
 }
