@@ -22,6 +22,7 @@ use crate::hashes::license_hash;
 use crate::metrics::Metrics;
 use crate::read_through::Gate;
 use crate::state::AppState;
+use crate::upstream::UpstreamError;
 
 /// The licenses Gumroad vouched for, and the gate first-time keys pass.
 pub struct KnownLicenses {
@@ -53,6 +54,15 @@ impl KnownLicenses {
             return None;
         }
         Some(gate.clone())
+    }
+
+    /// For a public call about `key` that goes upstream on its own (not through a cache fill,
+    /// which asks its gate itself): waits for room if the license is a first-time one.
+    pub async fn admit(&self, key: &str) -> Result<(), UpstreamError> {
+        match self.gate(key, Priority::Public) {
+            Some(gate) => gate.pass().await,
+            None => Ok(()),
+        }
     }
 
     fn is_known(&self, hash: &str) -> bool {

@@ -283,14 +283,7 @@ async fn incrementing(state: &AppState, c: &Canonical) -> Result<Response, AppEr
     let cache = state.caches.verify.cache();
     let key = c.key(state);
     let asked = cache.asked();
-    let gate = state
-        .known
-        .gate(&c.license, crate::budget::Priority::Public);
-    let passed = match &gate {
-        Some(gate) => gate.pass().await,
-        None => Ok(()),
-    };
-    let fill = if let Err(refused) = passed {
+    let fill = if let Err(refused) = state.known.admit(&c.license).await {
         Fill::Failed(Failure::Upstream(refused))
     } else {
         match state.upstream.send(c.request(true)).await {
@@ -344,12 +337,7 @@ async fn incrementing(state: &AppState, c: &Canonical) -> Result<Response, AppEr
 async fn uncached(state: &AppState, p: &Intake) -> Result<Response, AppError> {
     // Odd params must not be a way around the first-time gate.
     let key = p.params.str("license_key").unwrap_or_default();
-    let gate = state.known.gate(key, crate::budget::Priority::Public);
-    let passed = match &gate {
-        Some(gate) => gate.pass().await,
-        None => Ok(()),
-    };
-    let sent = match passed {
+    let sent = match state.known.admit(key).await {
         Ok(()) => {
             state
                 .upstream
