@@ -189,11 +189,7 @@ async fn webhooks_register_is_idempotent_lists_masked_and_unregisters() {
 /// closes the database (its write-ahead log checkpointed into the database file).
 #[tokio::test]
 async fn serve_without_keys_warns_once_and_closes_the_store_on_sigterm() {
-    let sandbox = gumgate_sandbox::spawn(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        gumgate_sandbox::SandboxConfig::default(),
-    )
-    .await;
+    let sandbox = sandbox(gumgate_sandbox::SandboxConfig::default()).await;
     let dir = tempfile::TempDir::new().unwrap();
     let db = dir.path().join("gumgate.db");
     let mut cmd = gumgate();
@@ -291,11 +287,7 @@ async fn refused(mut serve: Command) -> String {
 /// a successor starts; and a database that cannot be written is refused at start too.
 #[tokio::test]
 async fn one_serve_per_database_file_and_a_killed_ones_successor_starts() {
-    let sandbox = gumgate_sandbox::spawn(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        gumgate_sandbox::SandboxConfig::default(),
-    )
-    .await;
+    let sandbox = sandbox(gumgate_sandbox::SandboxConfig::default()).await;
     let dir = tempfile::TempDir::new().unwrap();
     let url = format!("sqlite://{}/gumgate.db", dir.path().display());
     let serve = |url: &str| {
@@ -729,15 +721,18 @@ async fn webhooks_register_moves_subscriptions_to_the_new_secret() {
     );
 }
 
+/// A sandbox on a free port, configured by the test.
+async fn sandbox(config: gumgate_sandbox::SandboxConfig) -> gumgate_sandbox::SandboxHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    gumgate_sandbox::spawn(listener, config).await
+}
+
 /// A sandbox without Maton's rate limit, for the `gumgate webhooks` commands.
 async fn unlimited_sandbox() -> gumgate_sandbox::SandboxHandle {
-    gumgate_sandbox::spawn(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        gumgate_sandbox::SandboxConfig {
-            rate_limit: 0,
-            ..Default::default()
-        },
-    )
+    sandbox(gumgate_sandbox::SandboxConfig {
+        rate_limit: 0,
+        ..Default::default()
+    })
     .await
 }
 
