@@ -78,6 +78,7 @@ pub async fn build_state(
     // First: a second process on this database is refused before it says anything else.
     let store = Store::connect(&settings.storage.database_url).await?;
     let metrics = Arc::new(Metrics::new());
+    let store = store.with_metrics(metrics.database_duration.clone());
     let upstream = Upstream::new(&settings, api_key, metrics.clone())?;
     let limits = InboundLimits::new(
         &settings.limits,

@@ -125,6 +125,12 @@ metrics! {
         ///
         /// Counted by the metrics middleware on responses marked by `AppError::Database`.
         pub database_errors: IntCounter as "database_errors_total",
+        /// Latency of store operations in seconds, failed ones included.
+        ///
+        /// By operation: the `Store` method (`activate`, `list`, `due_pings`, ...), each one
+        /// query or one transaction.
+        pub database_duration: HistogramVec["op"]
+            as "database_query_duration_seconds" buckets LATENCY_BUCKETS,
         /// Activation tokens that failed to sign.
         ///
         /// The activation is answered without a token (`token_error`).

@@ -19,6 +19,7 @@ impl Store {
     /// Idempotent per fingerprint; never more than `seats` active activations per license,
     /// whatever the concurrency.
     pub async fn activate(&self, new: NewActivation) -> Result<Activated, StoreError> {
+        let _timed = self.timed("activate");
         match self.try_activate(&new).await {
             // Only reachable if two transactions slipped past the license lock (it cannot
             // happen with the lock as written); the retry then finds the winner's row.

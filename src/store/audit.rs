@@ -13,6 +13,7 @@ const PRUNE_BATCH: i64 = 1_000;
 impl Store {
     /// Appends one entry.
     pub async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        let _timed = self.timed("audit");
         insert_audit(&self.pool, &entry).await
     }
 
@@ -23,6 +24,7 @@ impl Store {
         license_hash: &str,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
+        let _timed = self.timed("audit_trail");
         // `seq`, not `at`: entries in the same second keep their order.
         let mut entries: Vec<AuditEntry> = sqlx::query_as(
             "SELECT at, action, license_hash, activation_id, code, detail FROM audit_log \
@@ -40,6 +42,7 @@ impl Store {
     /// DELETE the triggers allow: each batch sets the cutoff, deletes, clears the cutoff and
     /// commits, so no other statement ever runs while a cutoff is set.
     pub async fn prune_audit(&self, before: i64) -> Result<u64, StoreError> {
+        let _timed = self.timed("prune_audit");
         let mut pruned = 0;
         loop {
             let mut tx = begin_write(self).await?;

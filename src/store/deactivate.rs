@@ -22,6 +22,7 @@ impl Store {
         now: i64,
         by: Option<&str>,
     ) -> Result<Deactivated, StoreError> {
+        let _timed = self.timed("deactivate");
         let mut tx = begin_write(self).await?;
         // The license row first, as in `activate`: PostgreSQL then serialises this license's
         // deactivations, so two cannot both pass the daily count.
@@ -60,6 +61,7 @@ impl Store {
         now: i64,
         by: Option<&str>,
     ) -> Result<u32, StoreError> {
+        let _timed = self.timed("release_all");
         let mut tx = begin_write(self).await?;
         if !lock_existing_license(&mut tx, license_hash, now).await? {
             return Ok(0);

@@ -45,6 +45,7 @@ impl Store {
         malformed: bool,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("enqueue_ping");
         let state = if malformed { "malformed" } else { "pending" };
         let done = sqlx::query(
             "INSERT INTO webhook_inbox (received_at, dedup_key, resource_name, payload, \
@@ -65,6 +66,7 @@ impl Store {
     /// Pending pings due by `now`: those that can revoke access first (a refund must not wait
     /// behind a backlog of sales), then oldest first.
     pub async fn due_pings(&self, now: i64, limit: i64) -> Result<Vec<Ping>, StoreError> {
+        let _timed = self.timed("due_pings");
         let revoking = gumroad_wire::webhooks::REVOKING
             .iter()
             .map(|r| format!("'{r}'"))
@@ -85,6 +87,7 @@ impl Store {
 
     /// Marks a ping processed.
     pub async fn finish_ping(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        let _timed = self.timed("finish_ping");
         finish(&self.pool, id, now).await
     }
 
@@ -97,6 +100,7 @@ impl Store {
         next: i64,
         give_up: bool,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("retry_ping");
         let state = if give_up { "failed" } else { "pending" };
         sqlx::query(
             "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = $2, \
@@ -114,6 +118,7 @@ impl Store {
 
     /// How many pings wait, and since when.
     pub async fn inbox_depth(&self) -> Result<InboxDepth, StoreError> {
+        let _timed = self.timed("inbox_depth");
         let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*), MIN(received_at) FROM webhook_inbox WHERE state = 'pending'",
         )
@@ -124,6 +129,7 @@ impl Store {
 
     /// How many pings wait to be processed (the receiver's cap).
     pub async fn pending_pings(&self) -> Result<i64, StoreError> {
+        let _timed = self.timed("pending_pings");
         let (pending,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE state = 'pending'")
                 .fetch_one(&self.pool)
@@ -135,6 +141,7 @@ impl Store {
     /// before it (they are kept for a person to look at, for as long); pending pings stay
     /// whatever their age. Returns how many went.
     pub async fn prune_pings(&self, before: i64) -> Result<u64, StoreError> {
+        let _timed = self.timed("prune_pings");
         let done = sqlx::query(
             "DELETE FROM webhook_inbox WHERE state <> 'pending' \
              AND COALESCE(processed_at, received_at) < $1",
@@ -147,6 +154,7 @@ impl Store {
 
     /// Pings in a given state (for inspection and tests).
     pub async fn pings_in(&self, state: &str) -> Result<Vec<Ping>, StoreError> {
+        let _timed = self.timed("pings_in");
         let sql = format!("SELECT {PING_COLUMNS} FROM webhook_inbox WHERE state = $1 ORDER BY id");
         Ok(sqlx::query_as(&sql)
             .bind(state)

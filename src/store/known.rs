@@ -7,6 +7,7 @@ impl Store {
     /// Every known license hash: those remembered, and those holding an active activation
     /// (activated before licenses were remembered, or re-checked since).
     pub async fn known_licenses(&self) -> Result<Vec<String>, StoreError> {
+        let _timed = self.timed("known_licenses");
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT license_hash FROM known_licenses UNION \
              SELECT license_hash FROM activations WHERE deactivated_at IS NULL",
@@ -18,6 +19,7 @@ impl Store {
 
     /// Remembers a license Gumroad answered 200 for (nothing if already known).
     pub async fn remember_known(&self, license_hash: &str, now: i64) -> Result<(), StoreError> {
+        let _timed = self.timed("remember_known");
         sqlx::query(
             "INSERT INTO known_licenses (license_hash, first_seen_at) VALUES ($1, $2) \
              ON CONFLICT (license_hash) DO NOTHING",

@@ -27,7 +27,9 @@ mod types;
 mod tests;
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
+use prometheus::{Histogram, HistogramVec};
 use sqlx::SqlitePool;
 
 use lock::DatabaseLock;
@@ -52,6 +54,20 @@ pub struct Store {
     pool: SqlitePool,
     /// The one-process lock (`lock.rs`); `None` for an in-memory database, or once closed.
     lock: Arc<Mutex<Option<DatabaseLock>>>,
+    /// `gumgate_database_query_duration_seconds`, once [`Store::with_metrics`] set it.
+    durations: Option<HistogramVec>,
+}
+
+/// Observes one store operation's latency when dropped, so an operation that fails half-way
+/// (`?` on any query) is timed too.
+struct Timed(Option<(Histogram, Instant)>);
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        if let Some((histogram, start)) = self.0.take() {
+            histogram.observe(start.elapsed().as_secs_f64());
+        }
+    }
 }
 
 impl Store {
@@ -61,7 +77,26 @@ impl Store {
         let connect::Opened { pool, lock } = connect::open(database_url).await?;
         MIGRATOR.run(&pool).await?;
         let lock = Arc::new(Mutex::new(lock));
-        Ok(Self { pool, lock })
+        Ok(Self {
+            pool,
+            lock,
+            durations: None,
+        })
+    }
+
+    /// Times every operation from now on into `durations` (by `op`, the method's name).
+    pub fn with_metrics(mut self, durations: HistogramVec) -> Self {
+        self.durations = Some(durations);
+        self
+    }
+
+    /// Starts timing the operation `op`; the returned guard observes when dropped.
+    fn timed(&self, op: &'static str) -> Timed {
+        Timed(
+            self.durations
+                .as_ref()
+                .map(|d| (d.with_label_values(&[op]), Instant::now())),
+        )
     }
 
     /// What [`Store::connect`] would refuse, checked without opening, locking or migrating
@@ -94,6 +129,7 @@ impl Store {
         license_hash: &str,
         activation_id: &str,
     ) -> Result<Option<Activation>, StoreError> {
+        let _timed = self.timed("get");
         let sql = format!(
             "SELECT {ACTIVATION_COLUMNS} FROM activations WHERE license_hash = $1 AND id = $2"
         );
@@ -110,6 +146,7 @@ impl Store {
         license_hash: &str,
         fingerprint_hash: &str,
     ) -> Result<Option<Activation>, StoreError> {
+        let _timed = self.timed("find_by_fingerprint");
         let mut conn = self.pool.acquire().await?;
         Ok(activate::find_active(&mut conn, license_hash, fingerprint_hash).await?)
     }
@@ -117,6 +154,7 @@ impl Store {
     /// Active (not deactivated) activations of a license, oldest first (ties by id, so the
     /// order is stable).
     pub async fn list(&self, license_hash: &str) -> Result<Vec<Activation>, StoreError> {
+        let _timed = self.timed("list");
         let sql = format!(
             "SELECT {ACTIVATION_COLUMNS} FROM activations \
              WHERE license_hash = $1 AND deactivated_at IS NULL ORDER BY created_at, id"
@@ -133,6 +171,7 @@ impl Store {
         license_hash: &str,
         seats: u32,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("remember_seat_limit");
         sqlx::query("UPDATE license_seats SET seat_limit = $2 WHERE license_hash = $1")
             .bind(license_hash)
             .bind(i64::from(seats))
@@ -143,6 +182,7 @@ impl Store {
 
     /// The seat limit remembered at the license's last good decision, if any.
     pub async fn seat_limit(&self, license_hash: &str) -> Result<Option<u32>, StoreError> {
+        let _timed = self.timed("seat_limit");
         let row: Option<(Option<i64>,)> =
             sqlx::query_as("SELECT seat_limit FROM license_seats WHERE license_hash = $1")
                 .bind(license_hash)
@@ -153,6 +193,7 @@ impl Store {
 
     /// Seats taken: the active activations themselves, the truth the counter guards.
     pub async fn seats_used(&self, license_hash: &str) -> Result<u32, StoreError> {
+        let _timed = self.timed("seats_used");
         let (n,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM activations WHERE license_hash = $1 AND deactivated_at IS NULL",
         )
@@ -171,6 +212,7 @@ impl Store {
         good: bool,
         now: i64,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("record_decision");
         // COALESCE keeps the previous good time on a bad decision, without a boolean
         // parameter (whose binding differs between the engines).
         let done = sqlx::query(

@@ -40,6 +40,7 @@ impl Store {
         cause: Cause<'_>,
         now: i64,
     ) -> Result<Vec<Previous>, StoreError> {
+        let _timed = self.timed("record_redecision");
         let mut tx = begin_write(self).await?;
         let previous: Vec<Previous> = sqlx::query_as(
             "SELECT id AS activation_id, last_code FROM activations \

@@ -21,6 +21,7 @@ impl Store {
         sale_id: &str,
         now: i64,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("remember_license");
         sqlx::query(
             "INSERT INTO license_refs (license_hash, product_id, sale_id, last_checked_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (license_hash) DO UPDATE SET \
@@ -38,6 +39,7 @@ impl Store {
 
     /// Marks a license checked at `now`.
     pub async fn touch_license(&self, license_hash: &str, now: i64) -> Result<(), StoreError> {
+        let _timed = self.timed("touch_license");
         sqlx::query("UPDATE license_refs SET last_checked_at = $2 WHERE license_hash = $1")
             .bind(license_hash)
             .bind(now)
@@ -50,6 +52,7 @@ impl Store {
     /// the cut-off of `licenses_due`), keeping the older times of those already due so they
     /// still come first. Returns how many licenses were touched.
     pub async fn mark_all_licenses_due(&self, due_before: i64) -> Result<u64, StoreError> {
+        let _timed = self.timed("mark_all_licenses_due");
         let done =
             sqlx::query("UPDATE license_refs SET last_checked_at = $1 WHERE last_checked_at > $1")
                 .bind(due_before.saturating_sub(1))
@@ -65,6 +68,7 @@ impl Store {
         before: i64,
         limit: i64,
     ) -> Result<Vec<LicenseRef>, StoreError> {
+        let _timed = self.timed("licenses_due");
         Ok(sqlx::query_as(
             "SELECT r.license_hash, r.product_id, r.sale_id, r.last_checked_at FROM license_refs r \
              WHERE r.last_checked_at < $1 AND EXISTS (SELECT 1 FROM activations a \

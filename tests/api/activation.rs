@@ -783,6 +783,31 @@ async fn database_errors_are_answered_500_and_counted() {
 }
 
 #[tokio::test]
+async fn store_operations_are_timed_by_operation_failed_ones_too() {
+    let app = spawn_app().await;
+    let count = r#"gumgate_database_query_duration_seconds_count{op="activate"}"#;
+    assert_eq!(app.activate(seed::LICENSE_VALID, "m").await.0, 201);
+    let metrics = app.metrics().await;
+    assert_eq!(sample(&metrics, count), 1.0);
+    let listed = r#"gumgate_database_query_duration_seconds_count{op="list"}"#;
+    let _ = app
+        .admin(
+            reqwest::Method::GET,
+            &format!(
+                "/admin/licenses/activations?license_key={}",
+                seed::LICENSE_VALID
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sample(&app.metrics().await, listed), 1.0);
+    app.state.store.close().await;
+    assert_eq!(app.activate(seed::LICENSE_VALID, "n").await.0, 500);
+    assert_eq!(sample(&app.metrics().await, count), 2.0);
+}
+
+#[tokio::test]
 async fn audit_entries_past_the_retention_are_pruned() {
     let app = spawn_app_with(|s| s.audit.retention = Duration::from_secs(400 * 86_400)).await;
     assert_eq!(app.activate(seed::LICENSE_VALID, "a").await.0, 201);

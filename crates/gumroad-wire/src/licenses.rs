@@ -50,8 +50,9 @@ pub fn same_license_key(a: &str, b: &str) -> bool {
         .eq_ignore_ascii_case(b.trim_matches(ruby_strips))
 }
 
-/// What Ruby's `String#strip` removes: NUL, `\t`, `\n`, `\v`, `\f`, `\r` and the space.
-fn ruby_strips(c: char) -> bool {
+/// What Ruby's `String#strip` removes: NUL, `\t`, `\n`, `\v`, `\f`, `\r` and the space. Gumgate
+/// trims every required param by this one rule, so the OpenAPI pattern `NonBlank` can state it.
+pub fn ruby_strips(c: char) -> bool {
     matches!(c, '\0' | '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ')
 }
 
