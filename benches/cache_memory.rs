@@ -3,12 +3,13 @@
 //! end-to-end figure (the whole server, filled over HTTP) comes from `bench/verify.sh`.
 //!
 //! cargo bench --bench cache_memory [-- N]
+//! cargo bench --bench cache_memory -- --bound MIB   # a full cache's resident size vs its bound
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gumgate::cache::{Answer, AnswerCache, Keyer};
+use gumgate::cache::{Answer, AnswerCache, ENTRY_OVERHEAD, Keyer};
 use gumgate::clock::Clock;
 use gumgate::metrics::Metrics;
 use http::{HeaderValue, StatusCode};
@@ -47,15 +48,37 @@ fn license_key(i: u64) -> String {
     )
 }
 
+/// Stores answer `i` into `cache`.
+fn store(cache: &AnswerCache, keyer: &Keyer, i: u64) {
+    let answer = Answer {
+        status: StatusCode::OK,
+        content_type: Some(HeaderValue::from_static("application/json; charset=utf-8")),
+        body: Bytes::from(body(i)),
+    };
+    let key = keyer.verify("", "9Y2u8Dy4AWioyNrmNROrFA==", &license_key(i));
+    cache.store(key, &answer, Duration::from_secs(300), cache.asked());
+}
+
 fn main() {
-    let n: u64 = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `--bound MIB`: fill a cache bounded to MIB with twice what fits, then compare what it
+    // holds resident with the bound (`cache.max_bytes` honesty). Otherwise: N entries
+    // (default one million) in an unbounded cache, bytes per entry.
+    if let Some(at) = args.iter().position(|a| a == "--bound") {
+        let mib: u64 = args
+            .get(at + 1)
+            .and_then(|a| a.parse().ok())
+            .expect("--bound MIB");
+        return bounded(mib);
+    }
+    let n: u64 = args
+        .iter()
         .find(|a| !a.starts_with('-'))
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let cache = AnswerCache::new(
         "verify",
-        1 << 30,
+        1 << 40,
         Duration::from_secs(72 * 3600),
         Clock::system(),
         Arc::new(Metrics::new()),
@@ -65,22 +88,17 @@ fn main() {
     let before = rss_mib();
     let started = Instant::now();
     for i in 0..n {
-        let answer = Answer {
-            status: StatusCode::OK,
-            content_type: Some(HeaderValue::from_static("application/json; charset=utf-8")),
-            body: Bytes::from(body(i)),
-        };
-        let key = keyer.verify("", "9Y2u8Dy4AWioyNrmNROrFA==", &license_key(i));
-        cache.store(key, &answer, Duration::from_secs(300), cache.asked());
+        store(&cache, &keyer, i);
     }
     let fill = started.elapsed();
     let weighed = cache.weighed_bytes();
     let after = rss_mib();
     println!("entries: {n}  body: {} bytes each (raw)", sample.len());
     println!(
-        "stored body: {:.0} bytes per entry on average (weighed {:.0} MiB)",
-        weighed as f64 / n as f64 - 100.0,
-        weighed as f64 / 1048576.0
+        "packed answer: {:.0} bytes per entry on average (weighed {:.0} MiB, overhead {} each)",
+        weighed as f64 / n as f64 - ENTRY_OVERHEAD as f64,
+        weighed as f64 / 1048576.0,
+        ENTRY_OVERHEAD
     );
     println!(
         "fill: {:.1} s ({:.0} inserts/s)",
@@ -91,5 +109,45 @@ fn main() {
         "resident: {before:.0} MiB before, {after:.0} MiB after: {:.0} MiB for the entries, {:.0} bytes per entry",
         after - before,
         (after - before) * 1024.0 * 1024.0 / n as f64
+    );
+    println!(
+        "resident / weighed: {:.3}",
+        (after - before) * 1048576.0 / weighed as f64
+    );
+}
+
+/// A cache bounded to `mib` MiB filled with twice what fits: its resident size against the
+/// bound.
+fn bounded(mib: u64) {
+    let bound = mib << 20;
+    let cache = AnswerCache::new(
+        "verify",
+        bound,
+        Duration::from_secs(72 * 3600),
+        Clock::system(),
+        Arc::new(Metrics::new()),
+    );
+    let keyer = Keyer::random();
+    let before = rss_mib();
+    // Each answer weighs about 230 + ENTRY_OVERHEAD bytes: twice the bound's worth.
+    let n = 2 * bound / (230 + ENTRY_OVERHEAD);
+    for i in 0..n {
+        store(&cache, &keyer, i);
+        if i % 4096 == 0 {
+            cache.run_pending_tasks();
+        }
+    }
+    let weighed = cache.weighed_bytes();
+    let after = rss_mib();
+    let resident = (after - before) * 1048576.0;
+    println!(
+        "bound {mib} MiB; {n} answers stored, {} held, weighed {:.1} MiB",
+        cache.entry_count(),
+        weighed as f64 / 1048576.0
+    );
+    println!(
+        "resident growth {:.1} MiB = {:.3} x the bound",
+        resident / 1048576.0,
+        resident / bound as f64
     );
 }

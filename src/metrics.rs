@@ -70,6 +70,11 @@ metrics! {
         ///
         /// Refreshed at scrape time.
         pub cache_bytes: IntGaugeVec["cache"],
+        /// Entries that left a cache on their own, by cache and cause.
+        ///
+        /// `size`: evicted for room (`cache.max_bytes`); `expired`: past the stale-if-error
+        /// horizon. Invalidations and replacements are not counted.
+        pub cache_evictions: IntCounterVec["cache", "cause"] as "cache_evictions_total",
         /// Time upstream calls waited for budget, by priority.
         pub budget_wait: HistogramVec["priority"]
             as "budget_wait_seconds" buckets LATENCY_BUCKETS,
@@ -215,6 +220,11 @@ impl Metrics {
         for cache in ["verify", "sales"] {
             for r in &results {
                 self.cache_lookups.with_label_values(&[cache, r.result()]);
+            }
+        }
+        for cache in ["verify", "sales"] {
+            for cause in ["size", "expired"] {
+                self.cache_evictions.with_label_values(&[cache, cause]);
             }
         }
         for resource in crate::webhooks::RESOURCES {

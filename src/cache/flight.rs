@@ -1,10 +1,15 @@
 //! Single-flight for cache fills: concurrent identical misses share one upstream call.
 //!
-//! moka's own loader (`get_with`) coalesces too, but it runs the load inside the first
-//! caller's future: when that caller disconnects or times out, the load is dropped and the next
-//! waiter starts another upstream call. Under Maton's 10 requests/s that is budget we cannot
-//! spend twice, so the fill runs in its own task here, completes whoever is still waiting, and
-//! every waiter (and any late-comer) shares its one result.
+//! Kept rather than moka's loader, because moka's cannot give "the fill survives its first
+//! caller". `get_with` / `try_get_with` run the init future inside the calling future: when
+//! that caller disconnects or times out, the init is dropped, its waiters see
+//! `WaiterValue::EnclosingFutureAborted` and "retry from the beginning"
+//! (moka 0.12.16, `src/future/value_initializer.rs`), so the next waiter makes a second
+//! upstream call. Under Maton's 10 requests/s that is budget we cannot spend twice. Here the
+//! fill runs in its own task, completes whoever is still waiting, and every waiter (and any
+//! late-comer) shares its one result. Also, moka's loader always inserts what it loaded,
+//! while a fill here decides whether to store at all (not a 5xx, not after an invalidation:
+//! `AnswerCache::store`). The test below aborts the starter and counts one call.
 
 use std::collections::HashMap;
 use std::future::Future;

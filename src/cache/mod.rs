@@ -3,12 +3,21 @@
 //! bounded. The in-process implementation is the default; the interface is small (`lookup`,
 //! `store`, `invalidate`, `clear`) so a shared backend can take its place.
 //!
-//! Why quick_cache and not moka: at the target scale (a million verify answers in under
-//! 600 MB) per-entry overhead decides. Measured with `benches/cache_memory` on 1M real-shaped
-//! answers: moka 626 bytes per entry (594 without its TTL bookkeeping), quick_cache 340, of
-//! which ~230 are the packed answer itself. moka's other strengths are not needed here: freshness is judged
-//! against our own clock, and single-flight is `flight.rs`, which moka's loader could not give
-//! (it restarts the load when the first caller goes away).
+//! The store is moka (`moka::sync::Cache`), and moka does what it is made for:
+//! - **the bound**: a weigher counts each entry's packed bytes plus moka's own per-entry
+//!   structure and the allocator's share ([`ENTRY_OVERHEAD`]), so `cache.max_bytes` is close to
+//!   what a full cache holds resident (`benches/cache_memory --bound`);
+//! - **admission and eviction**: TinyLFU, so a flood of one-off keys (license-key guessing,
+//!   a scan) does not push out the answers asked for again and again;
+//! - **reclaiming**: an entry expires by itself at its stale-if-error horizon (freshness plus
+//!   the stale window). That expiry only frees memory: whether an entry is fresh, stale or dead
+//!   is judged by [`AnswerCache::lookup`] against Gumgate's own clock, which tests drive, and
+//!   moka's clock is its own;
+//! - **metrics**: an eviction listener counts entries leaving for room or by expiry.
+//!
+//! It costs memory: moka's structure is ~350 bytes an entry with per-entry expiry, against ~60
+//! for the quick_cache this replaced; a million verify answers take ~600 MB resident instead of
+//! ~380 (README, "Performance"). Single-flight stays `flight.rs` (its module doc says why).
 
 mod codec;
 pub mod flight;
@@ -21,6 +30,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
+use moka::notification::RemovalCause;
+use moka::policy::{EvictionPolicy, Expiry};
+use prometheus::IntCounter;
 
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -30,23 +42,45 @@ pub use flight::Flights;
 pub use key::Keyer;
 pub use status::CacheStatus;
 
-/// What the cache's own bookkeeping and the allocator cost per entry beyond the stored bytes
-/// (measured with `benches/cache_memory`); counted in the weight so `max_bytes` tracks real
-/// memory.
-const ENTRY_OVERHEAD: u64 = 100;
+/// What an entry costs beyond its packed bytes: moka's per-entry structure (its hash table
+/// slot, access-order and write-order nodes, the expiry timer wheel node, the frequency
+/// sketch's share) and the allocator's overhead on the packed `Arc<[u8]>`. Measured with
+/// `benches/cache_memory`; counted in the weight so a full cache's resident size stays within
+/// 10% of `cache.max_bytes`.
+pub const ENTRY_OVERHEAD: u64 = 400;
 /// Recently invalidated keys remembered; a fill outliving this many later invalidations could
 /// still store a stale answer, which fills (seconds) and invalidations (admin edits) make remote.
-const TOMBSTONES: usize = 65_536;
+const TOMBSTONES: u64 = 65_536;
+/// How long a tombstone is kept: far longer than any fill can take (upstream timeout plus the
+/// budget's wait), after which it only takes room.
+const TOMBSTONE_TTL: Duration = Duration::from_secs(3600);
 /// `cleared` before the first clear.
 const NEVER: u64 = u64::MAX;
 
-/// Weighs entries by the bytes they hold.
-#[derive(Clone)]
-struct ByBytes;
+/// An entry's weight: its packed bytes plus [`ENTRY_OVERHEAD`].
+fn weigh(_: &u128, v: &Stored) -> u32 {
+    u32::try_from(v.len() as u64 + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+}
 
-impl quick_cache::Weighter<u128, Stored> for ByBytes {
-    fn weight(&self, _: &u128, v: &Stored) -> u64 {
-        v.len() as u64 + ENTRY_OVERHEAD
+/// Each entry expires (for memory only) at its stale-if-error horizon, counted from its store;
+/// a replacing store restarts it.
+struct Horizon {
+    stale_for: Duration,
+}
+
+impl Expiry<u128, Stored> for Horizon {
+    fn expire_after_create(&self, _: &u128, v: &Stored, _: Instant) -> Option<Duration> {
+        Some(v.fresh_for().saturating_add(self.stale_for))
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &u128,
+        v: &Stored,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(v.fresh_for().saturating_add(self.stale_for))
     }
 }
 
@@ -72,10 +106,10 @@ pub enum Lookup {
 #[derive(Clone)]
 pub struct AnswerCache {
     name: &'static str,
-    entries: Arc<quick_cache::sync::Cache<u128, Stored, ByBytes>>,
+    entries: moka::sync::Cache<u128, Stored>,
     /// When each recently invalidated key was invalidated (ns since `epoch`), so a fill that
     /// asked upstream before the invalidation cannot store its older answer after it.
-    invalidated: Arc<quick_cache::sync::Cache<u128, u64>>,
+    invalidated: moka::sync::Cache<u128, u64>,
     /// When the whole cache was last cleared (ns since `epoch`), or [`NEVER`].
     cleared: Arc<std::sync::atomic::AtomicU64>,
     epoch: Instant,
@@ -93,20 +127,35 @@ impl AnswerCache {
         clock: Clock,
         metrics: Arc<Metrics>,
     ) -> Self {
-        // The estimate sizes the hash table up front; a typical compressed answer weighs ~300.
-        let estimated = usize::try_from(max_bytes / 300)
-            .unwrap_or(usize::MAX)
-            .max(64);
-        let entries = Arc::new(quick_cache::sync::Cache::with_weighter(
-            estimated, max_bytes, ByBytes,
-        ));
-        // Entries past freshness plus the stale window are treated as misses by `lookup` and
-        // replaced by the next store; the byte bound evicts the rest (S3-FIFO), so no timer is
-        // needed to reclaim them.
+        // The counters resolved once: the listener runs on every eviction.
+        let evicted =
+            |cause| -> IntCounter { metrics.cache_evictions.with_label_values(&[name, cause]) };
+        let (by_size, by_expiry) = (evicted("size"), evicted("expired"));
+        let entries = moka::sync::Cache::builder()
+            .name(name)
+            .max_capacity(max_bytes)
+            .weigher(weigh)
+            .expire_after(Horizon { stale_for })
+            // TinyLFU is moka's default; named because the scan resistance is relied on
+            // (`tests::one_off_keys_do_not_push_out_hot_ones`).
+            .eviction_policy(EvictionPolicy::tiny_lfu())
+            .eviction_listener(move |_, _, cause| match cause {
+                RemovalCause::Size => by_size.inc(),
+                RemovalCause::Expired => by_expiry.inc(),
+                RemovalCause::Explicit | RemovalCause::Replaced => {}
+            })
+            .build();
+        // Plain LRU for tombstones: TinyLFU could refuse to admit a new tombstone (seen once)
+        // in favour of an old one, and a refused tombstone lets a stale fill be stored.
+        let invalidated = moka::sync::Cache::builder()
+            .max_capacity(TOMBSTONES)
+            .time_to_live(TOMBSTONE_TTL)
+            .eviction_policy(EvictionPolicy::lru())
+            .build();
         Self {
             name,
             entries,
-            invalidated: Arc::new(quick_cache::sync::Cache::new(TOMBSTONES)),
+            invalidated,
             cleared: Arc::new(std::sync::atomic::AtomicU64::new(NEVER)),
             epoch: clock.now(),
             stale_for,
@@ -156,7 +205,7 @@ impl AnswerCache {
 
     pub fn invalidate(&self, key: u128) {
         self.invalidated.insert(key, nanos(self.since_epoch()));
-        self.entries.remove(&key);
+        self.entries.invalidate(&key);
     }
 
     pub fn clear(&self) {
@@ -164,7 +213,7 @@ impl AnswerCache {
             nanos(self.since_epoch()),
             std::sync::atomic::Ordering::Release,
         );
-        self.entries.clear();
+        self.entries.invalidate_all();
     }
 
     /// Counts a lookup outcome.
@@ -175,15 +224,30 @@ impl AnswerCache {
             .inc();
     }
 
-    /// The weighed size of every entry (bodies plus the per-entry overhead estimate).
+    /// The weighed size of every entry (packed bytes plus [`ENTRY_OVERHEAD`] each), once
+    /// moka's pending bookkeeping has run.
     pub fn weighed_bytes(&self) -> u64 {
-        self.entries.weight()
+        self.entries.run_pending_tasks();
+        self.entries.weighted_size()
+    }
+
+    /// Entries held, once moka's pending bookkeeping has run.
+    pub fn entry_count(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
+    }
+
+    /// Runs moka's pending bookkeeping (admissions, evictions, expiries) now; moka otherwise
+    /// does it in batches on later calls.
+    pub fn run_pending_tasks(&self) {
+        self.entries.run_pending_tasks();
     }
 
     /// Publishes entry count and weight to the metrics (called at scrape time).
     pub fn report(&self) {
-        let count = i64::try_from(self.entries.len()).unwrap_or(i64::MAX);
-        let bytes = i64::try_from(self.entries.weight()).unwrap_or(i64::MAX);
+        self.entries.run_pending_tasks();
+        let count = i64::try_from(self.entries.entry_count()).unwrap_or(i64::MAX);
+        let bytes = i64::try_from(self.entries.weighted_size()).unwrap_or(i64::MAX);
         self.metrics
             .cache_entries
             .with_label_values(&[self.name])
@@ -271,5 +335,118 @@ mod tests {
         c.clear();
         c.store(4, &answer("{}"), Duration::from_secs(60), asked);
         assert!(matches!(c.lookup(4), Lookup::Miss));
+    }
+
+    /// A hit ratio under a scan: moka's TinyLFU keeps hot answers while one-off keys (key
+    /// guessing, a crawler) pass through. Bounded to 2,000 answers, 100,000 one-off keys
+    /// interleaved 1:1 with requests spread uniformly over 1,000 hot keys, each miss filled as
+    /// the read-through does; after the first 10,000 requests the hot keys hit >= 95%.
+    #[test]
+    fn one_off_keys_do_not_push_out_hot_ones() {
+        let clock = Clock::manual();
+        let body = format!(
+            "{{\"success\":true,\"purchase\":{{\"email\":\"{}\"}}}}",
+            "a".repeat(200)
+        );
+        let one = answer(&body);
+        let probe = cache(&clock);
+        probe.store(0, &one, Duration::from_secs(3600), probe.asked());
+        let weight = probe.weighed_bytes();
+        let c = AnswerCache::new(
+            "verify",
+            2_000 * weight,
+            Duration::from_secs(3600),
+            clock.clone(),
+            Arc::new(Metrics::new()),
+        );
+        // A fixed-seed generator: the same sequence every run.
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let (mut hot_requests, mut hot_hits) = (0u32, 0u32);
+        let visit = |key: u128| {
+            let hit = matches!(c.lookup(key), Lookup::Fresh(..));
+            if !hit {
+                c.store(key, &one, Duration::from_secs(3600), c.asked());
+            }
+            hit
+        };
+        for i in 0..100_000u64 {
+            let requests_so_far = 2 * i;
+            // A one-off key, never asked again (above the hot range).
+            visit(u128::from(1_000_000 + i));
+            let hot = u128::from(next() % 1_000);
+            let hit = visit(hot);
+            if requests_so_far >= 10_000 {
+                hot_requests += 1;
+                hot_hits += u32::from(hit);
+            }
+            if i % 64 == 0 {
+                c.run_pending_tasks();
+            }
+        }
+        let ratio = f64::from(hot_hits) / f64::from(hot_requests);
+        assert!(ratio >= 0.95, "hot keys hit {ratio:.3} of {hot_requests}");
+        assert!(c.weighed_bytes() <= 2_000 * weight);
+    }
+
+    /// moka reclaims an entry at its stale-if-error horizon by itself, on its own (real) clock,
+    /// and the eviction listener counts it. The horizon here is about a second.
+    #[test]
+    fn entries_past_the_horizon_leave_by_themselves_and_are_counted() {
+        let metrics = Arc::new(Metrics::new());
+        let c = AnswerCache::new(
+            "sales",
+            1 << 20,
+            Duration::from_millis(700),
+            Clock::system(),
+            metrics.clone(),
+        );
+        c.store(1, &answer("{}"), Duration::from_millis(300), c.asked());
+        assert_eq!(c.entry_count(), 1);
+        std::thread::sleep(Duration::from_millis(1_300));
+        assert_eq!(c.entry_count(), 0);
+        let expired = metrics
+            .cache_evictions
+            .with_label_values(&["sales", "expired"]);
+        assert_eq!(expired.get(), 1);
+    }
+
+    /// The weight is the packed bytes plus the documented per-entry overhead, so the byte
+    /// bound is what `cache.max_bytes` says; a bound too small for more evicts for room.
+    #[test]
+    fn the_weight_counts_the_overhead_and_the_bound_evicts() {
+        let metrics = Arc::new(Metrics::new());
+        let clock = Clock::manual();
+        let one = answer(&"x".repeat(1000));
+        let packed = Stored::new(&one, Duration::ZERO, Duration::from_secs(1)).len() as u64;
+        let c = AnswerCache::new(
+            "verify",
+            10 * (packed + ENTRY_OVERHEAD),
+            Duration::from_secs(60),
+            clock,
+            metrics.clone(),
+        );
+        for key in 0..10 {
+            c.store(key, &one, Duration::from_secs(60), c.asked());
+        }
+        assert_eq!(c.weighed_bytes(), 10 * (packed + ENTRY_OVERHEAD));
+        for key in 10..40 {
+            // Asked twice, so TinyLFU admits them over the first ten.
+            for _ in 0..2 {
+                if matches!(c.lookup(key), Lookup::Miss) {
+                    c.store(key, &one, Duration::from_secs(60), c.asked());
+                }
+            }
+        }
+        assert!(c.weighed_bytes() <= 10 * (packed + ENTRY_OVERHEAD));
+        let by_size = metrics
+            .cache_evictions
+            .with_label_values(&["verify", "size"]);
+        assert!(by_size.get() > 0);
     }
 }
