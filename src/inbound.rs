@@ -3,9 +3,6 @@
 //! caller's own credentials (`access_token` params) taken out of what will be forwarded.
 
 use axum::body::Body;
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use gumroad_wire::params::{self, BodyKind, Params, ParamsError};
 use http::{HeaderMap, Method, header};
@@ -44,26 +41,23 @@ pub fn content_type(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// Middleware: 400 for a path with a segment [`segment_is_safe`] refuses (dot segments plain or
-/// percent-encoded, encoded separators, `;` path params, look-alikes, empty segments, double
-/// encoding, control characters), before any routing decision or upstream call is made on it.
-pub async fn reject_unsafe_paths(req: Request, next: Next) -> Response {
-    if path_is_safe(req.uri().path()) {
-        next.run(req).await
-    } else {
-        AppError::BadRequest("The request path is not allowed.".into()).into_response()
-    }
-}
-
-fn path_is_safe(path: &str) -> bool {
+/// Whether a path may be served: `false` (answered 400 by `middleware::edge`) for a segment
+/// [`segment_is_safe`] refuses (dot segments plain or percent-encoded, encoded separators, `;`
+/// path params, look-alikes, empty segments, double encoding, control characters), before any
+/// routing decision or upstream call is made on it.
+pub fn path_is_safe(path: &str) -> bool {
     if path == "/" {
         return true;
     }
     let Some(rest) = path.strip_prefix('/') else {
         return false;
     };
-    rest.split('/')
-        .all(|raw| decode_segment(raw).is_some_and(|seg| segment_is_safe(&seg)))
+    // Decoded without allocating unless a segment holds an escape.
+    rest.split('/').all(|raw| {
+        percent_decode_str(raw)
+            .decode_utf8()
+            .is_ok_and(|seg| segment_is_safe(&seg))
+    })
 }
 
 /// Characters some server, proxy, normaliser or file system on the way may read as `.`, `/` or
@@ -131,7 +125,7 @@ fn decode_segment(raw: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
-/// The decoded segments of a path that passed [`reject_unsafe_paths`].
+/// The decoded segments of a path that passed [`path_is_safe`].
 pub fn path_segments(path: &str) -> Vec<String> {
     path.trim_start_matches('/')
         .split('/')

@@ -76,14 +76,19 @@ pub enum Served {
 /// One cacheable upstream call.
 pub struct Call {
     pub key: u128,
-    pub request: UpstreamRequest,
+    /// Builds the upstream request, only when the call does go upstream: a hit never needs it.
+    pub request: Box<dyn FnOnce() -> UpstreamRequest + Send>,
     pub classify: Classifier,
     pub ttls: Ttls,
     pub freshness: Freshness,
     /// A share of the budget the call must also find room in before it may go upstream
-    /// (first-time license keys, `crate::licenses::known`).
-    pub gate: Option<Gate>,
+    /// (first-time license keys, `crate::licenses::known`), decided only when the call does go
+    /// upstream: deciding hashes the license key, which a cache hit never needs.
+    pub gate: Option<GateCheck>,
 }
+
+/// Decides the gate of a call that goes upstream; `None` from it: no gate.
+pub type GateCheck = Box<dyn FnOnce() -> Option<Gate> + Send>;
 
 /// A cached route's answers and the fills in flight for it: always used together.
 #[derive(Clone)]
@@ -151,13 +156,13 @@ fn counted(cache: &AnswerCache, answer: Answer, status: CacheStatus) -> Served {
 /// One upstream call and what it leaves in the cache; runs detached from any caller. The gate
 /// is asked here, once per upstream call: requests that join a fill in flight spend nothing.
 async fn fill(upstream: Upstream, cache: AnswerCache, call: Call) -> Fill {
-    if let Some(gate) = &call.gate
+    if let Some(gate) = call.gate.and_then(|decide| decide())
         && let Err(refused) = gate.pass().await
     {
         return Fill::Failed(Failure::Upstream(refused));
     }
     let asked = cache.asked();
-    match upstream.send(call.request).await {
+    match upstream.send((call.request)()).await {
         Ok(response) => {
             let answer = answer_of(response);
             settle(&cache, call.key, answer, call.classify, &call.ttls, asked)

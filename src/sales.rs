@@ -53,7 +53,11 @@ async fn sales(State(state): State<AppState>, Admin(p): Admin) -> Result<Respons
         .hash(&[b"sales", &conn_key, path.as_bytes(), query.as_bytes()]);
     let call = Call {
         key,
-        request: p.upstream_request(Target::Gumroad(segments), connection),
+        // Built now: it borrows the intake, and admin reads are not the hot path.
+        request: {
+            let request = p.upstream_request(Target::Gumroad(segments), connection);
+            Box::new(move || request)
+        },
         classify,
         ttls: Ttls {
             ok: state.settings.cache.sales_ttl,

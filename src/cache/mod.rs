@@ -48,6 +48,11 @@ pub use status::CacheStatus;
 /// `benches/cache_memory`; counted in the weight so a full cache's resident size stays within
 /// 10% of `cache.max_bytes`.
 pub const ENTRY_OVERHEAD: u64 = 400;
+/// The share of `cache.max_bytes` kept for decoded copies of the hottest compressed answers
+/// (1/16), at most [`MAX_DECODED`]: a hit on one of them skips zstd, the largest part of a
+/// hit's cost (bench/callgrind.sh).
+const DECODED_SHARE: u64 = 16;
+const MAX_DECODED: u64 = 16 << 20;
 /// Recently invalidated keys remembered; a fill outliving this many later invalidations could
 /// still store a stale answer, which fills (seconds) and invalidations (admin edits) make remote.
 const TOMBSTONES: u64 = 65_536;
@@ -60,6 +65,11 @@ const NEVER: u64 = u64::MAX;
 /// An entry's weight: its packed bytes plus [`ENTRY_OVERHEAD`].
 fn weigh(_: &u128, v: &Stored) -> u32 {
     u32::try_from(v.len() as u64 + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+}
+
+/// A decoded copy's weight: the decoded body, the packed entry it keeps alive, the overhead.
+fn weigh_decoded(_: &u128, (from, answer): &(Stored, Answer)) -> u32 {
+    u32::try_from((answer.body.len() + from.len()) as u64 + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
 }
 
 /// Each entry expires (for memory only) at its stale-if-error horizon, counted from its store;
@@ -107,6 +117,10 @@ pub enum Lookup {
 pub struct AnswerCache {
     name: &'static str,
     entries: moka::sync::Cache<u128, Stored>,
+    /// Decoded copies of hot compressed answers, each with the very entry it was decoded from:
+    /// used only while that entry is still the one stored ([`Stored::is`]), so a replaced or
+    /// invalidated answer is never served from here. TinyLFU picks which answers are hot.
+    decoded: moka::sync::Cache<u128, (Stored, Answer)>,
     /// When each recently invalidated key was invalidated (ns since `epoch`), so a fill that
     /// asked upstream before the invalidation cannot store its older answer after it.
     invalidated: moka::sync::Cache<u128, u64>,
@@ -131,9 +145,15 @@ impl AnswerCache {
         let evicted =
             |cause| -> IntCounter { metrics.cache_evictions.with_label_values(&[name, cause]) };
         let (by_size, by_expiry) = (evicted("size"), evicted("expired"));
+        let decoded_bytes = (max_bytes / DECODED_SHARE).min(MAX_DECODED);
+        let decoded = moka::sync::Cache::builder()
+            .max_capacity(decoded_bytes)
+            .weigher(weigh_decoded)
+            .time_to_idle(Duration::from_secs(60))
+            .build();
         let entries = moka::sync::Cache::builder()
             .name(name)
-            .max_capacity(max_bytes)
+            .max_capacity(max_bytes - decoded_bytes)
             .weigher(weigh)
             .expire_after(Horizon { stale_for })
             // TinyLFU is moka's default; named because the scan resistance is relied on
@@ -155,6 +175,7 @@ impl AnswerCache {
         Self {
             name,
             entries,
+            decoded,
             invalidated,
             cleared: Arc::new(std::sync::atomic::AtomicU64::new(NEVER)),
             epoch: clock.now(),
@@ -171,14 +192,29 @@ impl AnswerCache {
         let age = self.since_epoch().saturating_sub(stored.stored_at());
         let fresh_for = stored.fresh_for();
         if let Some(left) = fresh_for.checked_sub(age).filter(|d| !d.is_zero()) {
-            return Lookup::Fresh(stored.answer(), left);
+            return Lookup::Fresh(self.decode(key, &stored), left);
         }
         let past = age - fresh_for;
         if past <= self.stale_for {
-            Lookup::Stale(stored.answer(), past)
+            Lookup::Stale(self.decode(key, &stored), past)
         } else {
             Lookup::Miss
         }
+    }
+
+    /// The answer `stored` holds, from the decoded copies when this very entry was decoded
+    /// before.
+    fn decode(&self, key: u128, stored: &Stored) -> Answer {
+        if let Some((from, answer)) = self.decoded.get(&key)
+            && from.is(stored)
+        {
+            return answer;
+        }
+        let answer = stored.answer();
+        if stored.is_compressed() {
+            self.decoded.insert(key, (stored.clone(), answer.clone()));
+        }
+        answer
     }
 
     /// The moment a fill asks upstream; pass it to [`AnswerCache::store`] with the answer.
@@ -206,6 +242,7 @@ impl AnswerCache {
     pub fn invalidate(&self, key: u128) {
         self.invalidated.insert(key, nanos(self.since_epoch()));
         self.entries.invalidate(&key);
+        self.decoded.invalidate(&key);
     }
 
     pub fn clear(&self) {
@@ -214,6 +251,7 @@ impl AnswerCache {
             std::sync::atomic::Ordering::Release,
         );
         self.entries.invalidate_all();
+        self.decoded.invalidate_all();
     }
 
     /// Counts a lookup outcome.
@@ -227,8 +265,8 @@ impl AnswerCache {
     /// The weighed size of every entry (packed bytes plus [`ENTRY_OVERHEAD`] each), once
     /// moka's pending bookkeeping has run.
     pub fn weighed_bytes(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.weighted_size()
+        self.run_pending_tasks();
+        self.entries.weighted_size() + self.decoded.weighted_size()
     }
 
     /// Entries held, once moka's pending bookkeeping has run.
@@ -241,13 +279,15 @@ impl AnswerCache {
     /// does it in batches on later calls.
     pub fn run_pending_tasks(&self) {
         self.entries.run_pending_tasks();
+        self.decoded.run_pending_tasks();
     }
 
     /// Publishes entry count and weight to the metrics (called at scrape time).
     pub fn report(&self) {
-        self.entries.run_pending_tasks();
+        self.run_pending_tasks();
         let count = i64::try_from(self.entries.entry_count()).unwrap_or(i64::MAX);
-        let bytes = i64::try_from(self.entries.weighted_size()).unwrap_or(i64::MAX);
+        let weight = self.entries.weighted_size() + self.decoded.weighted_size();
+        let bytes = i64::try_from(weight).unwrap_or(i64::MAX);
         self.metrics
             .cache_entries
             .with_label_values(&[self.name])
@@ -421,32 +461,68 @@ mod tests {
     #[test]
     fn the_weight_counts_the_overhead_and_the_bound_evicts() {
         let metrics = Arc::new(Metrics::new());
-        let clock = Clock::manual();
         let one = answer(&"x".repeat(1000));
-        let packed = Stored::new(&one, Duration::ZERO, Duration::from_secs(1)).len() as u64;
+        let weight =
+            Stored::new(&one, Duration::ZERO, Duration::from_secs(1)).len() as u64 + ENTRY_OVERHEAD;
+        let roomy = cache(&Clock::manual());
+        for key in 0..10 {
+            roomy.store(key, &one, Duration::from_secs(60), roomy.asked());
+        }
+        assert_eq!(roomy.weighed_bytes(), 10 * weight);
+        let bound = 10 * weight;
         let c = AnswerCache::new(
             "verify",
-            10 * (packed + ENTRY_OVERHEAD),
+            bound,
             Duration::from_secs(60),
-            clock,
+            Clock::manual(),
             metrics.clone(),
         );
-        for key in 0..10 {
-            c.store(key, &one, Duration::from_secs(60), c.asked());
-        }
-        assert_eq!(c.weighed_bytes(), 10 * (packed + ENTRY_OVERHEAD));
-        for key in 10..40 {
-            // Asked twice, so TinyLFU admits them over the first ten.
+        for key in 0..40 {
+            // Asked twice, so TinyLFU admits later keys over earlier ones.
             for _ in 0..2 {
                 if matches!(c.lookup(key), Lookup::Miss) {
                     c.store(key, &one, Duration::from_secs(60), c.asked());
                 }
             }
         }
-        assert!(c.weighed_bytes() <= 10 * (packed + ENTRY_OVERHEAD));
+        assert!(
+            c.weighed_bytes() <= bound,
+            "{} > {bound}",
+            c.weighed_bytes()
+        );
         let by_size = metrics
             .cache_evictions
             .with_label_values(&["verify", "size"]);
         assert!(by_size.get() > 0);
+    }
+
+    /// A hot answer is served from its decoded copy only while it is still the stored one.
+    #[test]
+    fn decoded_copies_never_outlive_their_answer() {
+        let clock = Clock::manual();
+        let c = cache(&clock);
+        let old = format!("{{\"success\":true,\"v\":\"{}\"}}", "old".repeat(100));
+        let new = format!("{{\"success\":true,\"v\":\"{}\"}}", "new".repeat(100));
+        let body = |l: Lookup| match l {
+            Lookup::Fresh(a, _) | Lookup::Stale(a, _) => a.body,
+            Lookup::Miss => panic!("a miss"),
+        };
+        c.store(1, &answer(&old), Duration::from_secs(60), c.asked());
+        for _ in 0..3 {
+            assert_eq!(body(c.lookup(1)), old.as_bytes());
+        }
+        c.run_pending_tasks();
+        assert!(
+            c.decoded.contains_key(&1),
+            "a compressed hit is kept decoded"
+        );
+        c.store(1, &answer(&new), Duration::from_secs(60), c.asked());
+        assert_eq!(body(c.lookup(1)), new.as_bytes());
+        c.invalidate(1);
+        assert!(matches!(c.lookup(1), Lookup::Miss));
+        c.store(1, &answer(&old), Duration::from_secs(60), c.asked());
+        assert_eq!(body(c.lookup(1)), old.as_bytes());
+        c.clear();
+        assert!(matches!(c.lookup(1), Lookup::Miss));
     }
 }

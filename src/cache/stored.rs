@@ -102,6 +102,16 @@ impl Stored {
         }
     }
 
+    /// Whether the body is stored compressed (decoding it costs more than copying).
+    pub fn is_compressed(&self) -> bool {
+        Encoding::from(self.0[3]) == Encoding::Zstd
+    }
+
+    /// Whether `other` is this very entry (not an equal copy): a replaced entry never is.
+    pub fn is(&self, other: &Stored) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     fn u64_at(&self, at: usize) -> u64 {
         u64::from_le_bytes(self.0[at..at + 8].try_into().expect("8 bytes"))
     }

@@ -63,6 +63,7 @@ pub async fn verify(
 }
 
 /// A verify reduced to what the cache key holds, and the upstream request built from only that.
+#[derive(Clone)]
 struct Canonical {
     /// Trimmed; empty when the caller sent none (a legacy product verifies without one).
     product: String,
@@ -244,15 +245,21 @@ fn verify_call(
     priority: crate::budget::Priority,
     freshness: Freshness,
 ) -> Call {
-    let mut request = c.request(false);
-    request.priority = priority;
+    let canonical = c.clone();
     Call {
         key: c.key(state),
-        request,
+        request: Box::new(move || {
+            let mut request = canonical.request(false);
+            request.priority = priority;
+            request
+        }),
         classify,
         ttls: ttls(state),
         freshness,
-        gate: state.known.gate(&c.license, priority),
+        gate: (priority == crate::budget::Priority::Public).then(|| {
+            let (known, license) = (state.known.clone(), c.license.clone());
+            Box::new(move || known.gate(&license, priority)) as crate::read_through::GateCheck
+        }),
     }
 }
 

@@ -127,10 +127,7 @@ impl Signer {
     /// A random in-memory key (kid "ephemeral-<8 hex>") for the sandbox demo.
     pub fn ephemeral(issuer: &str) -> Self {
         let key = keys::random_signing_key();
-        let tag: String = key.verifying_key().as_bytes()[..4]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let tag = hex::encode(&key.verifying_key().as_bytes()[..4]);
         let kid = format!("ephemeral-{tag}");
         Self::from_keys(issuer, Some(&kid), vec![(kid.clone(), key, false)])
     }

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Instructions per request, Gumgate against nginx, counted by callgrind: stable on a noisy
+# machine where throughput is not. Each server runs twice under callgrind for each request
+# shape: 200 warm-up requests then exit, and the same plus REQUESTS more over one keep-alive
+# connection then exit; the difference of the two totals over REQUESTS is the cost of one
+# request, start-up and shutdown cancelling out. (callgrind_control cannot switch counting on
+# in a process blocked in a syscall, which nginx's master always is.) Only the proxy's own
+# instructions are counted: the sandbox and the client run natively.
+#
+#   bash bench/callgrind.sh            # REQUESTS [2000] per figure
+#
+# Figures: a cache-hit verify (`POST /v2/licenses/verify`, nginx `proxy_cache` HIT) and an
+# admin passthrough (`GET /v2/user`, nginx `proxy_pass`). nginx runs one worker here so that
+# every request is counted in one process (the master is counted too).
+set -euo pipefail
+
+REQUESTS=${REQUESTS:-2000}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+BIN="$ROOT/target/release/gumgate"
+OHA="$BENCH/.tools/bin/oha"
+HOST=127.0.0.1
+MATON_KEY=sandbox-maton-key
+ADMIN_TOKEN=bench-admin-token-0123456789
+VERIFY_BODY='product_id=9Y2u8Dy4AWioyNrmNROrFA%3D%3D&license_key=5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A0&increment_uses_count=false'
+
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+
+command -v valgrind >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y valgrind
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || install_tools
+(cd "$ROOT" && cargo build --release --locked -q)
+
+# N requests over one keep-alive connection; fails unless every one is answered 200.
+send() { # port method path n [form body]
+    python3 - "$@" <<'PY'
+import http.client, sys
+port, method, path, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+body = sys.argv[5] if len(sys.argv) > 5 else None
+headers = {"Authorization": "Bearer bench-admin-token-0123456789"}
+if body is not None:
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+for _ in range(n):
+    c.request(method, path, body=body, headers=headers)
+    r = c.getresponse()
+    r.read()
+    if r.status != 200:
+        sys.exit(f"{method} {path}: {r.status}")
+PY
+}
+
+# Total instructions of one server run: start under callgrind, warm up, send N more, stop.
+run() { # server(gumgate|nginx) n method path [form body]
+    local server=$1 n=$2 method=$3 path=$4 port pid
+    local body=(${5+"$5"})
+    port=$(free_port)
+    case $server in
+        gumgate) start_gumgate "$port" "$(free_port)" "$SB" GUMGATE__LOG__LEVEL=warn ;;
+        nginx) NGINX_WORKERS=1 start_nginx "$port" "$SB" ;;
+    esac
+    pid=$LAST_PID
+    send "$port" "$method" "$path" 200 ${body[@]+"${body[@]}"}
+    if [ "$n" -gt 0 ]; then send "$port" "$method" "$path" "$n" ${body[@]+"${body[@]}"}; fi
+    stop_pid "$pid"
+    sleep 1   # nginx's workers finish writing theirs after the master
+    cat "$CG"/* | awk '/^totals:/ {t += $2} END {printf "%.0f", t}'
+    rm -f "$CG"/*
+}
+
+# Instructions per request: the difference of a run with REQUESTS more and one without.
+count() { # server method path [form body]
+    local base more
+    base=$(run "$1" 0 "${@:2}")
+    more=$(run "$1" "$REQUESTS" "${@:2}")
+    awk -v a="$more" -v b="$base" -v n="$REQUESTS" 'BEGIN {printf "%.0f", (a - b) / n}'
+}
+
+SB=$(free_port)
+start_sandbox "$SB"
+CG="$WORK/callgrind"
+mkdir -p "$CG" && chmod 1777 "$CG"   # nginx's workers write theirs as nobody
+WRAP=(valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$CG/%p")
+export WAIT_TRIES=1200   # valgrind starts slowly
+
+log "gumgate under callgrind: cache-hit verify"
+GG_HIT=$(count gumgate POST /v2/licenses/verify "$VERIFY_BODY")
+log "gumgate under callgrind: passthrough GET /v2/user"
+GG_PASS=$(count gumgate GET /v2/user)
+log "nginx under callgrind: proxy_cache HIT"
+NG_HIT=$(count nginx POST /v2/licenses/verify "$VERIFY_BODY")
+log "nginx under callgrind: proxy_pass GET /v2/user"
+NG_PASS=$(count nginx GET /v2/user)
+
+cat <<EOT
+
+### Instructions per request (callgrind, $REQUESTS requests after 200 warm-up, one connection; $(git -C "$ROOT" rev-parse --short HEAD))
+
+| request | Gumgate | nginx | Gumgate / nginx |
+|---|---:|---:|---:|
+| cache-hit verify | $GG_HIT | $NG_HIT | $(ratio "$GG_HIT" "$NG_HIT") |
+| admin passthrough \`GET /v2/user\` | $GG_PASS | $NG_PASS | $(ratio "$GG_PASS" "$NG_PASS") |
+EOT
