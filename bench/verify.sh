@@ -87,6 +87,18 @@ A_NG_RPS=$RPS A_NG_P50=$P50 A_NG_P99=$P99
 A_NG_CPU=$(cpu_us_per_req $(($(cpu_ticks "$NG_PID") - T0)) "$REQS")
 A_RATIO=$(ratio "$A_GG_RPS" "$A_NG_RPS")
 
+# The figures above run with GUMGATE__LOG__LEVEL=warn: no access line. The default writes one
+# per answer (`log.access_sample = 1`); this Gumgate does, to a file, to show what that costs.
+log "a') cache-hit verify with the access log on (log.level=info, access_sample=1)"
+GGL=$(free_port); GGLM=$(free_port)
+start_gumgate "$GGL" "$GGLM" "$SB" GUMGATE__LOG__LEVEL=info GUMGATE__LOG__ACCESS_SAMPLE=1
+GGL_PID=$LAST_PID
+verify_once "http://$HOST:$GGL/v2/licenses/verify" "$WORK/ggl" >/dev/null
+run_wrk "gumgate verify (hit), access log on" "http://$HOST:$GGL/v2/licenses/verify" \
+    -s "$BENCH/lua/verify.lua"
+A_LOG_RPS=$RPS A_LOG_P50=$P50 A_LOG_P99=$P99
+stop_pid "$GGL_PID"
+
 # b) p99 at half of peak ---------------------------------------------------------------------
 log "b) fixed rate at half of each one's peak ($RATE_TOOL, $DURATION, -c$CONNECTIONS)"
 OHA_VERIFY=(-m POST -H 'Content-Type: application/x-www-form-urlencoded' -d "$VERIFY_BODY")
@@ -188,6 +200,7 @@ rate with latency correction, -c$CONNECTIONS -z$DURATION. Verify body: $BODY_BYT
 | Gumgate (\`$GG_CACHE\`) | $A_GG_RPS | $A_GG_P50 | $A_GG_P99 | $A_GG_CPU |
 | nginx proxy_cache (\`X-Cache-Status: $NG_CACHE\`) | $A_NG_RPS | $A_NG_P50 | $A_NG_P99 | $A_NG_CPU |
 | **Gumgate / nginx** | **$A_RATIO** | | | |
+| Gumgate with the access log on (the default: one line per answer) | $A_LOG_RPS | $A_LOG_P50 | $A_LOG_P99 | |
 
 ### b) Latency at half of peak (fixed rate, $RATE_TOOL)
 

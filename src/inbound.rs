@@ -177,6 +177,8 @@ pub fn strip_credentials(
         None => (None, None),
     };
     let (body, body_token) = match kind {
+        // Nothing to take out (the hot path): the body goes on as it came, not copied.
+        BodyKind::Form if !params::form_names_param(&body, ACCESS_TOKEN) => (body, None),
         BodyKind::Form => {
             let (b, t) = params::strip_form_param(&body, ACCESS_TOKEN);
             (Bytes::from(b), t)

@@ -197,7 +197,7 @@ pub fn names_param(key: &str, name: &str) -> bool {
 /// a pair named exactly `name`: only that spelling is the param, as Rails reads it.
 pub fn strip_form_param(input: &[u8], name: &str) -> (String, Option<String>) {
     // The common case on the hot path: nothing to strip, so nothing to re-encode.
-    if !form_urlencoded::parse(input).any(|(k, _)| names_param(&k, name)) {
+    if !form_names_param(input, name) {
         return (String::from_utf8_lossy(input).into_owned(), None);
     }
     let mut removed = None;
@@ -212,6 +212,13 @@ pub fn strip_form_param(input: &[u8], name: &str) -> (String, Option<String>) {
         }
     }
     (out.finish(), removed)
+}
+
+/// Whether any pair of a form-encoded string is one [`names_param`] says is `name`: when none
+/// is, [`strip_form_param`] would give the input back unchanged, and a caller holding it as
+/// bytes can keep them.
+pub fn form_names_param(input: &[u8], name: &str) -> bool {
+    form_urlencoded::parse(input).any(|(k, _)| names_param(&k, name))
 }
 
 /// Removes every top-level key [`names_param`] says is `name` from a JSON object body. Returns
