@@ -14,6 +14,10 @@ use gumgate::clock::Clock;
 use gumgate::metrics::Metrics;
 use http::{HeaderValue, StatusCode};
 
+/// The allocator the `gumgate` binary ships with, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib: f64 = status

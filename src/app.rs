@@ -285,6 +285,7 @@ impl Application {
         tasks.spawn(activation::reconcile::run(state.clone(), stop.clone()));
         tasks.spawn(activation::retention::run(state.clone(), stop.clone()));
         tasks.spawn(state.limits.clone().prune_until(stop.clone()));
+        tasks.spawn(licenses::known::write_known(state.clone(), stop.clone()));
         let (api_limits, ops_limits) = connection_limits(&state.settings);
         state.lifecycle.set_ready(true);
         started(&state, api.local_addr()?, ops.local_addr()?);

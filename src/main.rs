@@ -8,6 +8,11 @@ use gumgate::commands;
 #[cfg(feature = "sandbox")]
 use gumgate_sandbox::SandboxConfig;
 
+/// mimalloc, not glibc's malloc: a full answer cache is a million small long-lived allocations
+/// interleaved with every request's short-lived ones, which glibc fragments (see Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A license gateway for software sold on Gumroad, in front of Maton's managed-OAuth proxy.
 #[derive(Parser)]
 #[command(name = "gumgate", version, propagate_version = true)]

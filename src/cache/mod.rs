@@ -47,7 +47,7 @@ pub use status::CacheStatus;
 /// sketch's share) and the allocator's overhead on the packed `Arc<[u8]>`. Measured with
 /// `benches/cache_memory`; counted in the weight so a full cache's resident size stays within
 /// 10% of `cache.max_bytes`.
-pub const ENTRY_OVERHEAD: u64 = 400;
+pub const ENTRY_OVERHEAD: u64 = 340;
 /// The share of `cache.max_bytes` kept for decoded copies of the hottest compressed answers
 /// (1/16), at most [`MAX_DECODED`]: a hit on one of them skips zstd, the largest part of a
 /// hit's cost (bench/callgrind.sh).

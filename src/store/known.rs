@@ -19,15 +19,29 @@ impl Store {
 
     /// Remembers a license Gumroad answered 200 for (nothing if already known).
     pub async fn remember_known(&self, license_hash: &str, now: i64) -> Result<(), StoreError> {
+        self.remember_known_all(&[license_hash.to_owned()], now)
+            .await
+    }
+
+    /// Remembers several, in one transaction: one commit (one fsync) for a whole batch.
+    pub async fn remember_known_all(
+        &self,
+        license_hashes: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
         let _timed = self.timed("remember_known");
-        sqlx::query(
-            "INSERT INTO known_licenses (license_hash, first_seen_at) VALUES ($1, $2) \
-             ON CONFLICT (license_hash) DO NOTHING",
-        )
-        .bind(license_hash)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        for hash in license_hashes {
+            sqlx::query(
+                "INSERT INTO known_licenses (license_hash, first_seen_at) VALUES ($1, $2) \
+                 ON CONFLICT (license_hash) DO NOTHING",
+            )
+            .bind(hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

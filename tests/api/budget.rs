@@ -341,3 +341,21 @@ async fn first_time_keys_cannot_starve_known_ones() {
         "Maton said 429"
     );
 }
+
+/// A license Gumroad answers 200 for is remembered in the store (written in batches by one
+/// background writer, not one spawned write each), so the reserve survives a restart.
+#[tokio::test]
+async fn licenses_gumroad_vouched_for_are_written_to_the_store() {
+    let app = spawn_app().await;
+    assert_eq!(app.verify(&VALID).await.status(), 200);
+    let hash = gumgate::hashes::license_hash(seed::LICENSE_VALID);
+    let store = app.state.store.clone();
+    eventually("the known license written", || {
+        let (store, hash) = (store.clone(), hash.clone());
+        async move {
+            let known = store.known_licenses().await.ok()?;
+            known.contains(&hash).then_some(())
+        }
+    })
+    .await;
+}
