@@ -142,7 +142,8 @@ PIDS=()
 # d) memory after a million cached answers ----------------------------------------------------
 log "d) filling a fresh gumgate with $FILL_COUNT distinct verify answers"
 SB2=$(free_port); GG2=$(free_port); GG2M=$(free_port)
-start_sandbox "$SB2" --extra-licenses "$FILL_COUNT"
+# Seeding a million licenses takes the sandbox a while on a busy machine.
+WAIT_TRIES=1200 start_sandbox "$SB2" --extra-licenses "$FILL_COUNT"
 SB2_PID=$LAST_PID
 start_gumgate "$GG2" "$GG2M" "$SB2" GUMGATE__CACHE__MAX_BYTES=2000000000
 GG2_PID=$LAST_PID

@@ -15,9 +15,12 @@
 //!   moka's clock is its own;
 //! - **metrics**: an eviction listener counts entries leaving for room or by expiry.
 //!
-//! It costs memory: moka's structure is ~350 bytes an entry with per-entry expiry, against ~60
-//! for the quick_cache this replaced; a million verify answers take ~600 MB resident instead of
-//! ~380 (README, "Performance"). Single-flight stays `flight.rs` (its module doc says why).
+//! It costs memory: moka's structure and the allocator take ~340 bytes an entry with per-entry
+//! expiry (the packed answer ~230 more), against ~60 for the quick_cache this replaced. With the
+//! binary's allocator (mimalloc) a million cached verify answers take 569 resident bytes each
+//! here (`benches/cache_memory`) and 652 in the whole server filled over HTTP
+//! (`bench/verify.sh`; README "Performance"). Hot answers are also kept decoded, within the
+//! same bound ([`DECODED_SHARE`]). Single-flight stays `flight.rs` (its module doc says why).
 
 mod codec;
 pub mod flight;
@@ -45,8 +48,9 @@ pub use status::CacheStatus;
 /// What an entry costs beyond its packed bytes: moka's per-entry structure (its hash table
 /// slot, access-order and write-order nodes, the expiry timer wheel node, the frequency
 /// sketch's share) and the allocator's overhead on the packed `Arc<[u8]>`. Measured with
-/// `benches/cache_memory`; counted in the weight so a full cache's resident size stays within
-/// 10% of `cache.max_bytes`.
+/// `benches/cache_memory` under mimalloc (569 resident bytes an entry, 232 of them packed);
+/// counted in the weight so a full cache's resident size stays within 10% of
+/// `cache.max_bytes` (`--bound 256`: 0.96 of the bound).
 pub const ENTRY_OVERHEAD: u64 = 340;
 /// The share of `cache.max_bytes` kept for decoded copies of the hottest compressed answers
 /// (1/16), at most [`MAX_DECODED`]: a hit on one of them skips zstd, the largest part of a
