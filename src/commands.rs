@@ -21,7 +21,7 @@ pub const SANDBOX_ADMIN_TOKEN: &str = "sandbox-admin-token";
 /// an in-process sandbox is the upstream and no secret is required.
 pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), StartError> {
     let mut settings = Settings::load(config)?;
-    telemetry::init(settings.log.format, &settings.log.level);
+    let _logs = telemetry::init(settings.log.format, &settings.log.level);
     let mut secrets = Secrets::from_env()?;
     let mut sandbox_handle = None;
     if with_sandbox {
@@ -126,7 +126,7 @@ impl NoSandbox {
 /// `gumgate sandbox`: the stand-in for Maton and Gumroad on its own.
 #[cfg(feature = "sandbox")]
 pub async fn run_sandbox(listen: SocketAddr, config: SandboxConfig) -> std::io::Result<()> {
-    telemetry::init(crate::config::LogFormat::Pretty, "info");
+    let _logs = telemetry::init(crate::config::LogFormat::Pretty, "info");
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "sandbox listening");
     gumgate_sandbox::serve(listener, config, shutdown_signal()).await
@@ -255,7 +255,7 @@ pub async fn webhooks(
 ) -> Result<String, WebhooksError> {
     let settings = Settings::load(config)?;
     // Warnings (a throttled call being retried, a public URL Gumroad cannot use) on stderr.
-    telemetry::init(settings.log.format, &settings.log.level);
+    let _logs = telemetry::init(settings.log.format, &settings.log.level);
     let secrets = Secrets::from_env()?;
     let key = secrets
         .maton_api_key
