@@ -179,6 +179,12 @@ run_wrk() { # label url [wrk args...]
     [ "$NON2XX" = 0 ] || log "WARNING: $label had $NON2XX non-2xx answers"
 }
 
+# The median of numbers (the mean of the middle two for an even count).
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1}
+        END {m = int((NR + 1) / 2); if (NR % 2) print v[m]; else printf "%.3f\n", (v[m] + v[m + 1]) / 2}'
+}
+
 # Fixed-rate run with oha (wrk2 is not in Debian); latency corrected for coordinated omission.
 # Sets R_P50, R_P99, R_P999 (ms), R_RPS, R_OK.
 run_rate() { # label rate url [curl-like args for oha...]
