@@ -2,7 +2,7 @@
 //! What is logged is chosen at each call site; request and upstream spans carry only the
 //! method, the matched route and the request id, never a query string, body or header value.
 
-use std::io::BufWriter;
+use std::io::{BufWriter, IsTerminal};
 
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
@@ -30,8 +30,11 @@ pub fn init(format: LogFormat, level: &str) -> LogGuard {
         .thread_name("gumgate-log")
         .finish(BufWriter::with_capacity(64 * 1024, std::io::stderr()));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // Colours only on a terminal: a log file or a collector's pipe gets no escape codes (the
+    // writer thread hides the terminal from the formatter, so it is asked here).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(writer);
     let installed = match format {
         LogFormat::Json => builder
