@@ -221,8 +221,6 @@ impl Metrics {
             for r in &results {
                 self.cache_lookups.with_label_values(&[cache, r.result()]);
             }
-        }
-        for cache in ["verify", "sales"] {
             for cause in ["size", "expired"] {
                 self.cache_evictions.with_label_values(&[cache, cause]);
             }

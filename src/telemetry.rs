@@ -16,7 +16,9 @@ const QUEUED_LINES: usize = 128_000;
 /// Keeps the log writer's thread; dropping it writes out what is still queued. Hold it until the
 /// process ends.
 #[must_use = "dropping the guard stops the log writer"]
-pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
+pub struct LogGuard {
+    _writer: Option<WorkerGuard>,
+}
 
 /// Installs the global subscriber. `RUST_LOG` wins over `level` when set. A second call (as in
 /// tests that start several apps) is a no-op.
@@ -45,7 +47,9 @@ pub fn init(format: LogFormat, level: &str) -> LogGuard {
             .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
-    LogGuard(installed.is_ok().then_some(guard))
+    LogGuard {
+        _writer: installed.is_ok().then_some(guard),
+    }
 }
 
 /// For tests: logs only when `TEST_LOG` is set, so test output stays quiet by default.

@@ -82,9 +82,15 @@ struct Horizon {
     stale_for: Duration,
 }
 
+impl Horizon {
+    fn of(&self, v: &Stored) -> Option<Duration> {
+        Some(v.fresh_for().saturating_add(self.stale_for))
+    }
+}
+
 impl Expiry<u128, Stored> for Horizon {
     fn expire_after_create(&self, _: &u128, v: &Stored, _: Instant) -> Option<Duration> {
-        Some(v.fresh_for().saturating_add(self.stale_for))
+        self.of(v)
     }
 
     fn expire_after_update(
@@ -94,7 +100,7 @@ impl Expiry<u128, Stored> for Horizon {
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
-        Some(v.fresh_for().saturating_add(self.stale_for))
+        self.of(v)
     }
 }
 
@@ -288,10 +294,8 @@ impl AnswerCache {
 
     /// Publishes entry count and weight to the metrics (called at scrape time).
     pub fn report(&self) {
-        self.run_pending_tasks();
+        let bytes = i64::try_from(self.weighed_bytes()).unwrap_or(i64::MAX);
         let count = i64::try_from(self.entries.entry_count()).unwrap_or(i64::MAX);
-        let weight = self.entries.weighted_size() + self.decoded.weighted_size();
-        let bytes = i64::try_from(weight).unwrap_or(i64::MAX);
         self.metrics
             .cache_entries
             .with_label_values(&[self.name])

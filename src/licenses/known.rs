@@ -84,13 +84,14 @@ impl KnownLicenses {
     }
 
     fn is_known(&self, hash: &str) -> bool {
-        let Some(hash) = short(hash) else {
-            return false;
-        };
+        short(hash).is_some_and(|short| self.knows(short))
+    }
+
+    fn knows(&self, short: u128) -> bool {
         self.hashes
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .contains(&hash)
+            .contains(&short)
     }
 }
 
@@ -101,7 +102,7 @@ pub fn learn(state: &AppState, key: &str) {
     let Some(short) = short(&hash) else {
         return;
     };
-    if state.known.is_known(&hash) {
+    if state.known.knows(short) {
         return;
     }
     let inserted = state
@@ -143,7 +144,7 @@ pub async fn write_known(state: AppState, stop: CancellationToken) {
         }
         for chunk in batch.chunks(WRITE_BATCH) {
             let now = state.clock.unix_now();
-            if let Err(e) = state.store.remember_known_all(chunk, now).await {
+            if let Err(e) = state.store.remember_known(chunk, now).await {
                 tracing::warn!(error = %e, count = chunk.len(), "known licenses could not be remembered");
             }
         }

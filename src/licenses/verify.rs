@@ -3,6 +3,7 @@
 //! ones always go upstream, uncoalesced and never retried, and their answer refreshes the
 //! cache. Unlisted products are refused without an upstream call when an allow-list is set.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -58,12 +59,11 @@ pub async fn verify(
         }
         incrementing(&state, &canonical).await
     } else {
-        cached(&state, &canonical).await
+        cached(&state, canonical).await
     }
 }
 
 /// A verify reduced to what the cache key holds, and the upstream request built from only that.
-#[derive(Clone)]
 struct Canonical {
     /// Trimmed; empty when the caller sent none (a legacy product verifies without one).
     product: String,
@@ -213,8 +213,14 @@ fn ttls(state: &AppState) -> Ttls {
     }
 }
 
-async fn cached(state: &AppState, c: &Canonical) -> Result<Response, AppError> {
-    let call = verify_call(state, c, crate::budget::Priority::Public, Freshness::Cached);
+async fn cached(state: &AppState, c: Canonical) -> Result<Response, AppError> {
+    let c = Arc::new(c);
+    let call = verify_call(
+        state,
+        c.clone(),
+        crate::budget::Priority::Public,
+        Freshness::Cached,
+    );
     let served = state.caches.verify.serve(&state.upstream, call).await;
     learn_from(state, &c.license, &served);
     match served {
@@ -241,25 +247,27 @@ fn learn_from(state: &AppState, license: &str, served: &Served) {
 /// The cached, non-incrementing verify of `c`, as every caller of the cache makes it.
 fn verify_call(
     state: &AppState,
-    c: &Canonical,
+    c: Arc<Canonical>,
     priority: crate::budget::Priority,
     freshness: Freshness,
 ) -> Call {
-    let canonical = c.clone();
+    // The gate and the request are decided only if the call goes upstream, from the one
+    // canonical verify both closures share.
+    let gate = (priority == crate::budget::Priority::Public).then(|| {
+        let (known, c) = (state.known.clone(), c.clone());
+        Box::new(move || known.gate(&c.license, priority)) as crate::read_through::GateCheck
+    });
     Call {
         key: c.key(state),
         request: Box::new(move || {
-            let mut request = canonical.request(false);
+            let mut request = c.request(false);
             request.priority = priority;
             request
         }),
         classify,
         ttls: ttls(state),
         freshness,
-        gate: (priority == crate::budget::Priority::Public).then(|| {
-            let (known, license) = (state.known.clone(), c.license.clone());
-            Box::new(move || known.gate(&license, priority)) as crate::read_through::GateCheck
-        }),
+        gate,
     }
 }
 
@@ -274,7 +282,7 @@ pub async fn cached_verify(
 ) -> Served {
     let call = verify_call(
         state,
-        &Canonical::new(product, license),
+        Arc::new(Canonical::new(product, license)),
         priority,
         freshness,
     );

@@ -17,14 +17,9 @@ impl Store {
         Ok(rows.into_iter().map(|(h,)| h).collect())
     }
 
-    /// Remembers a license Gumroad answered 200 for (nothing if already known).
-    pub async fn remember_known(&self, license_hash: &str, now: i64) -> Result<(), StoreError> {
-        self.remember_known_all(&[license_hash.to_owned()], now)
-            .await
-    }
-
-    /// Remembers several, in one transaction: one commit (one fsync) for a whole batch.
-    pub async fn remember_known_all(
+    /// Remembers licenses Gumroad answered 200 for (nothing for those already known), in one
+    /// transaction: one commit (one fsync) for a whole batch.
+    pub async fn remember_known(
         &self,
         license_hashes: &[String],
         now: i64,

@@ -7,8 +7,9 @@ async fn known_licenses_are_remembered_and_include_active_activations() {
     let dir = TempDir::new().unwrap();
     let store = store_in(&dir).await;
     assert!(store.known_licenses().await.unwrap().is_empty());
-    store.remember_known("hash-a", T0).await.unwrap();
-    store.remember_known("hash-a", T0 + 1).await.unwrap();
+    let a = ["hash-a".to_owned()];
+    store.remember_known(&a, T0).await.unwrap();
+    store.remember_known(&a, T0 + 1).await.unwrap();
     created(store.activate(new("fp", 1, T0)).await.unwrap());
     let mut known = store.known_licenses().await.unwrap();
     known.sort();
