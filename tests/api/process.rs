@@ -19,6 +19,22 @@ fn gumgate() -> Command {
     cmd
 }
 
+/// The database URL of `gumgate.db` in `dir`.
+fn db_in(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("gumgate.db").display())
+}
+
+/// `gumgate serve --sandbox` on ports the kernel picks (`Running` reads them back from the
+/// start-up record), with its database at `db`.
+fn serve_sandbox(db: &str) -> Command {
+    let mut cmd = gumgate();
+    cmd.args(["serve", "--sandbox"])
+        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env("GUMGATE__STORAGE__DATABASE_URL", db);
+    cmd
+}
+
 #[tokio::test]
 async fn bad_configuration_stops_with_one_line_naming_the_setting() {
     let cases: [(&[(&str, &str)], &str); 5] = [
@@ -70,15 +86,8 @@ async fn serve_sandbox_works_logs_no_secret_and_stops_cleanly_on_sigterm() {
     gumgate::tls::install_crypto_provider();
     let admin = "process-test-admin-token-42";
     let dir = tempfile::TempDir::new().unwrap();
-    let mut cmd = gumgate();
-    cmd.args(["serve", "--sandbox"])
-        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
-        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
-        .env(
-            "GUMGATE__STORAGE__DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("gumgate.db").display()),
-        )
-        .env("RUST_LOG", "trace,hyper=info,h2=info,reqwest=info")
+    let mut cmd = serve_sandbox(&db_in(&dir));
+    cmd.env("RUST_LOG", "trace,hyper=info,h2=info,reqwest=info")
         .env("GUMGATE_ADMIN_TOKEN", admin);
     let server = Running::start(cmd).await;
     let (api, ops) = (server.api, server.ops);
@@ -331,16 +340,9 @@ async fn one_serve_per_database_file_and_a_killed_ones_successor_starts() {
 #[tokio::test]
 async fn admin_token_guessing_is_logged_once_a_burst() {
     let dir = tempfile::TempDir::new().unwrap();
-    let mut cmd = gumgate();
-    cmd.args(["serve", "--sandbox"])
-        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
-        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
-        .env("GUMGATE__SERVER__SHUTDOWN_DELAY", "0s")
-        .env("GUMGATE__LIMITS__FAILED_ADMIN_AUTH_PER_IP", "3/min")
-        .env(
-            "GUMGATE__STORAGE__DATABASE_URL",
-            format!("sqlite://{}/gumgate.db", dir.path().display()),
-        );
+    let mut cmd = serve_sandbox(&db_in(&dir));
+    cmd.env("GUMGATE__SERVER__SHUTDOWN_DELAY", "0s")
+        .env("GUMGATE__LIMITS__FAILED_ADMIN_AUTH_PER_IP", "3/min");
     let server = Running::start(cmd).await;
     let api = server.api;
 
@@ -460,13 +462,8 @@ async fn check_config_refuses_what_serve_refuses_naming_the_key() {
 #[tokio::test]
 async fn healthcheck_probes_the_configured_ops_listener() {
     let dir = tempfile::TempDir::new().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("gumgate.db").display());
-    let mut cmd = gumgate();
-    cmd.args(["serve", "--sandbox"])
-        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
-        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
-        .env("GUMGATE__STORAGE__DATABASE_URL", &db);
-    let server = Running::start(cmd).await;
+    let db = db_in(&dir);
+    let server = Running::start(serve_sandbox(&db)).await;
     // The configuration an operator would have written: the ops port, bound on every address
     // (probed on 127.0.0.1).
     let ops = format!("0.0.0.0:{}", server.ops.port());
@@ -490,13 +487,8 @@ async fn db_backup_copies_a_live_database_without_its_lock() {
     use sqlx::Connection;
     gumgate::tls::install_crypto_provider();
     let dir = tempfile::TempDir::new().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("gumgate.db").display());
-    let mut cmd = gumgate();
-    cmd.args(["serve", "--sandbox"])
-        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
-        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
-        .env("GUMGATE__STORAGE__DATABASE_URL", &db);
-    let server = Running::start(cmd).await;
+    let db = db_in(&dir);
+    let server = Running::start(serve_sandbox(&db)).await;
     let res = reqwest::Client::new()
         .post(format!("http://{}/v1/licenses/activate", server.api))
         .json(&serde_json::json!({
@@ -570,16 +562,10 @@ async fn startup_says_in_one_record_what_is_running() {
         format!("[licenses]\nallowed_products = [\"{allowed}\"]\n"),
     )
     .unwrap();
-    let mut cmd = gumgate();
-    cmd.args(["serve", "--sandbox", "--config"])
+    let mut cmd = serve_sandbox(&db_in(&dir));
+    cmd.arg("--config")
         .arg(&config)
-        .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
-        .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
-        .env("GUMGATE__SERVER__SHUTDOWN_DELAY", "0s")
-        .env(
-            "GUMGATE__STORAGE__DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("gumgate.db").display()),
-        );
+        .env("GUMGATE__SERVER__SHUTDOWN_DELAY", "0s");
     let server = Running::start(cmd).await;
     let res = reqwest::Client::new()
         .post(format!("http://{}/v2/licenses/verify", server.api))

@@ -769,15 +769,8 @@ async fn spawn_capped(max_pending: u32, batch: u32) -> TestApp {
 impl TestApp {
     /// Stores a `sale` ping directly, due only `delay_secs` from now: it waits in the inbox.
     async fn waiting_ping(&self, delay_secs: i64) {
-        let at = self.clock.unix_now() + delay_secs;
-        let payload = json!({"resource_name": "sale"}).to_string();
-        let stored = self
-            .state
-            .store
-            .enqueue_ping("waiting", Some("sale"), &payload, None, false, at)
-            .await
-            .unwrap();
-        assert!(stored);
+        self.stored_ping("waiting", json!({"resource_name": "sale"}), delay_secs)
+            .await;
     }
 }
 
