@@ -15,17 +15,8 @@
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-2000}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH="$ROOT/bench"
-BIN="$ROOT/target/release/gumgate"
-OHA="$BENCH/.tools/bin/oha"
-HOST=127.0.0.1
-MATON_KEY=sandbox-maton-key
-ADMIN_TOKEN=bench-admin-token-0123456789
-VERIFY_BODY='product_id=9Y2u8Dy4AWioyNrmNROrFA%3D%3D&license_key=5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A0&increment_uses_count=false'
-
 # shellcheck source=bench/lib.sh
-. "$BENCH/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v valgrind >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y valgrind
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || install_tools
@@ -34,10 +25,10 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || install_tools
 # N requests over one keep-alive connection; fails unless every one is answered 200.
 send() { # port method path n [form body]
     python3 - "$@" <<'PY'
-import http.client, sys
+import http.client, os, sys
 port, method, path, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 body = sys.argv[5] if len(sys.argv) > 5 else None
-headers = {"Authorization": "Bearer bench-admin-token-0123456789"}
+headers = {"Authorization": "Bearer " + os.environ["ADMIN_TOKEN"]}
 if body is not None:
     headers["Content-Type"] = "application/x-www-form-urlencoded"
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)

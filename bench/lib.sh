@@ -1,7 +1,24 @@
-# Shared by bench/verify.sh and bench/callgrind.sh (sourced, not run): tools, the processes
-# under test (sandbox, Gumgate, nginx, each optionally under a WRAP command such as valgrind),
-# and the measuring helpers. Expects ROOT, BENCH, BIN, OHA, HOST, MATON_KEY and ADMIN_TOKEN.
+# Shared by bench/verify.sh and bench/callgrind.sh (sourced, not run): where things are, the
+# credentials and the request both scripts send, tools, the processes under test (sandbox,
+# Gumgate, nginx, each optionally under a WRAP command such as valgrind), and the measuring
+# helpers.
 # shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+BIN="$ROOT/target/release/gumgate"
+OHA="$BENCH/.tools/bin/oha"
+HOST=127.0.0.1
+
+MATON_KEY=sandbox-maton-key
+ADMIN_TOKEN=bench-admin-token-0123456789
+export ADMIN_TOKEN
+PRODUCT_ID='9Y2u8Dy4AWioyNrmNROrFA=='       # seed::PRODUCT_ONE_TIME
+PRODUCT_ENC='9Y2u8Dy4AWioyNrmNROrFA%3D%3D'
+VALID_KEY='5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A0' # seed::LICENSE_VALID
+VERIFY_BODY="product_id=$PRODUCT_ENC&license_key=$VALID_KEY&increment_uses_count=false"
+export VERIFY_BODY
+
 log() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 

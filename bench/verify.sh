@@ -20,22 +20,8 @@ FILL_COUNT=${FILL_COUNT:-1000000}
 FILL_CONNECTIONS=${FILL_CONNECTIONS:-64}
 FILL_TIMEOUT=${FILL_TIMEOUT:-600}
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH="$ROOT/bench"
-BIN="$ROOT/target/release/gumgate"
-OHA="$BENCH/.tools/bin/oha"
-HOST=127.0.0.1
-
-MATON_KEY=sandbox-maton-key
-ADMIN_TOKEN=bench-admin-token-0123456789
-PRODUCT_ID='9Y2u8Dy4AWioyNrmNROrFA=='       # seed::PRODUCT_ONE_TIME
-PRODUCT_ENC='9Y2u8Dy4AWioyNrmNROrFA%3D%3D'
-VALID_KEY='5A1C0F3E-8B2D4E61-9F7A3C05-D4E2B1A0' # seed::LICENSE_VALID
-VERIFY_BODY="product_id=$PRODUCT_ENC&license_key=$VALID_KEY&increment_uses_count=false"
-export VERIFY_BODY
-
 # shellcheck source=bench/lib.sh
-. "$BENCH/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------- run
 install_tools
