@@ -9,10 +9,12 @@
 #
 #   bash bench/callgrind.sh            # REQUESTS [2000] per figure
 #
-# Figures: a cache-hit verify (`POST /v2/licenses/verify`, nginx `proxy_cache` HIT) and an
-# admin passthrough (`GET /v2/user`, nginx `proxy_pass`). nginx runs one worker here so that
-# every request is counted in one process (the master is counted too).
+# Figures, for Gumgate, the axum floor (examples/floor.rs) and nginx: a cache-hit verify
+# (`POST /v2/licenses/verify`, nginx `proxy_cache` HIT) and an admin passthrough
+# (`GET /v2/user`, nginx `proxy_pass`). nginx runs one worker here so that every request is
+# counted in one process (the master is counted too).
 set -euo pipefail
+shopt -s inherit_errexit   # a failed request inside $(count ...) stops the script
 
 REQUESTS=${REQUESTS:-2000}
 # shellcheck source=bench/lib.sh
@@ -20,7 +22,8 @@ REQUESTS=${REQUESTS:-2000}
 
 command -v valgrind >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y valgrind
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || install_tools
-(cd "$ROOT" && cargo build --release --locked -q)
+(cd "$ROOT" && cargo build --release --locked -q && cargo build --release --locked -q --example floor)
+FLOOR="$ROOT/target/release/examples/floor"
 
 # N requests over one keep-alive connection; fails unless every one is answered 200.
 send() { # port method path n [form body]
@@ -42,15 +45,19 @@ PY
 }
 
 # Total instructions of one server run: start under callgrind, warm up, send N more, stop.
-run() { # server(gumgate|nginx) n method path [form body]
+run() { # server(gumgate|floor|nginx) n method path [form body]
     local server=$1 n=$2 method=$3 path=$4 port pid
     local body=(${5+"$5"})
     port=$(free_port)
     case $server in
-        gumgate) start_gumgate "$port" "$(free_port)" "$SB" GUMGATE__LOG__LEVEL=warn ;;
-        nginx) NGINX_WORKERS=1 start_nginx "$port" "$SB" ;;
+        gumgate) start_gumgate "$port" "$(free_port)" "$SB" GUMGATE__LOG__LEVEL=warn; pid=$LAST_PID ;;
+        nginx) NGINX_WORKERS=1 start_nginx "$port" "$SB"; pid=$LAST_PID ;;
+        floor)
+            MATON_API_KEY=$MATON_KEY ${WRAP[@]+"${WRAP[@]}"} "$FLOOR" "$HOST:$port" "http://$HOST:$SB" >"$WORK/floor.log" 2>&1 &
+            pid=$!
+            PIDS+=("$pid")
+            wait_http "http://$HOST:$port/livez" ;;
     esac
-    pid=$LAST_PID
     send "$port" "$method" "$path" 200 ${body[@]+"${body[@]}"}
     if [ "$n" -gt 0 ]; then send "$port" "$method" "$path" "$n" ${body[@]+"${body[@]}"}; fi
     stop_pid "$pid"
@@ -78,6 +85,10 @@ log "gumgate under callgrind: cache-hit verify"
 GG_HIT=$(count gumgate POST /v2/licenses/verify "$VERIFY_BODY")
 log "gumgate under callgrind: passthrough GET /v2/user"
 GG_PASS=$(count gumgate GET /v2/user)
+log "axum floor under callgrind: static verify answer"
+FL_HIT=$(count floor POST /v2/licenses/verify "$VERIFY_BODY")
+log "axum floor under callgrind: reqwest relay GET /v2/user"
+FL_PASS=$(count floor GET /v2/user)
 log "nginx under callgrind: proxy_cache HIT"
 NG_HIT=$(count nginx POST /v2/licenses/verify "$VERIFY_BODY")
 log "nginx under callgrind: proxy_pass GET /v2/user"
@@ -87,8 +98,11 @@ cat <<EOT
 
 ### Instructions per request (callgrind, $REQUESTS requests after 200 warm-up, one connection; $(git -C "$ROOT" rev-parse --short HEAD))
 
-| request | Gumgate | nginx | Gumgate / nginx |
-|---|---:|---:|---:|
-| cache-hit verify | $GG_HIT | $NG_HIT | $(ratio "$GG_HIT" "$NG_HIT") |
-| admin passthrough \`GET /v2/user\` | $GG_PASS | $NG_PASS | $(ratio "$GG_PASS" "$NG_PASS") |
+| request | Gumgate | axum floor | nginx | Gumgate / nginx | floor / nginx |
+|---|---:|---:|---:|---:|---:|
+| cache-hit verify | $GG_HIT | $FL_HIT | $NG_HIT | $(ratio "$GG_HIT" "$NG_HIT") | $(ratio "$FL_HIT" "$NG_HIT") |
+| admin passthrough \`GET /v2/user\` | $GG_PASS | $FL_PASS | $NG_PASS | $(ratio "$GG_PASS" "$NG_PASS") | $(ratio "$FL_PASS" "$NG_PASS") |
+
+The axum floor (\`examples/floor.rs\`) is the least axum + hyper + reqwest do for the same
+request: a static answer of the same size, and a bare reqwest relay.
 EOT

@@ -52,11 +52,15 @@ pub fn path_is_safe(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;
     };
-    // Decoded without allocating unless a segment holds an escape.
+    // A segment with no escape is its own decoding; one with an escape is decoded (allocating).
     rest.split('/').all(|raw| {
-        percent_decode_str(raw)
-            .decode_utf8()
-            .is_ok_and(|seg| segment_is_safe(&seg))
+        if raw.contains('%') {
+            percent_decode_str(raw)
+                .decode_utf8()
+                .is_ok_and(|seg| segment_is_safe(&seg))
+        } else {
+            segment_is_safe(raw)
+        }
     })
 }
 
@@ -113,9 +117,13 @@ pub fn segment_is_safe(seg: &str) -> bool {
         && seg != "."
         && !seg.starts_with("..")
         && !seg.contains(['/', '\\', '%', ';'])
-        && !seg
-            .chars()
-            .any(|c| c.is_control() || LOOKALIKES.contains(&c))
+        && if seg.is_ascii() {
+            // Every lookalike is outside ASCII; ASCII's control characters are its only ones.
+            !seg.bytes().any(|b| b.is_ascii_control())
+        } else {
+            !seg.chars()
+                .any(|c| c.is_control() || LOOKALIKES.contains(&c))
+        }
 }
 
 fn decode_segment(raw: &str) -> Option<String> {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde_json::json;
 
@@ -80,11 +81,14 @@ fn policy_item(limit: Limit, rate: Rate) -> String {
 }
 
 fn state_item(limit: Limit, remaining: u32, reset: Duration) -> HeaderValue {
-    let value = format!(
-        "\"{}\";r={};t={}",
-        limit.label(),
-        remaining,
-        whole_seconds(reset)
-    );
-    HeaderValue::try_from(value).expect("policy names and numbers are visible ASCII")
+    // Built by hand, not with `format!`: this runs on every verify answer (bench/callgrind.sh).
+    let mut value = String::with_capacity(40);
+    value.push('"');
+    value.push_str(limit.label());
+    value.push_str("\";r=");
+    value.push_str(itoa::Buffer::new().format(remaining));
+    value.push_str(";t=");
+    value.push_str(itoa::Buffer::new().format(whole_seconds(reset)));
+    HeaderValue::from_maybe_shared(Bytes::from(value))
+        .expect("policy names and numbers are visible ASCII")
 }
