@@ -58,8 +58,11 @@ run() { # server(gumgate|floor|nginx) n method path [form body]
             PIDS+=("$pid")
             wait_http "http://$HOST:$port/livez" ;;
     esac
-    send "$port" "$method" "$path" 200 ${body[@]+"${body[@]}"}
-    if [ "$n" -gt 0 ]; then send "$port" "$method" "$path" "$n" ${body[@]+"${body[@]}"}; fi
+    # This runs in $(...): the parent's exit trap never sees $pid, so a failure stops it here.
+    send "$port" "$method" "$path" 200 ${body[@]+"${body[@]}"} || { stop_pid "$pid"; return 1; }
+    if [ "$n" -gt 0 ]; then
+        send "$port" "$method" "$path" "$n" ${body[@]+"${body[@]}"} || { stop_pid "$pid"; return 1; }
+    fi
     stop_pid "$pid"
     sleep 1   # nginx's workers finish writing theirs after the master
     cat "$CG"/* | awk '/^totals:/ {t += $2} END {printf "%.0f", t}'
