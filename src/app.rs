@@ -119,7 +119,7 @@ pub async fn build_state(
 
 /// The one start-up record: what is running, where, against what. Its message stays "gumgate
 /// listening" (scripts and the process tests read the addresses from it). URLs are shown with
-/// their credentials masked by [`crate::commands::redact_url`].
+/// their credentials masked by [`crate::redact::redact_url`].
 fn started(state: &AppState, api: SocketAddr, ops: SocketAddr) {
     let settings = &state.settings;
     let config_file = settings.source.as_ref().map_or_else(
@@ -134,14 +134,17 @@ fn started(state: &AppState, api: SocketAddr, ops: SocketAddr) {
         .filter_map(|k| k["kid"].as_str())
         .collect();
     let allowed = &settings.licenses.allowed_products;
-    let migrations = crate::store::MIGRATOR.iter().count() as u64;
+    let migrations = match state.store.engine() {
+        crate::store::Engine::Sqlite => crate::store::MIGRATOR.iter().count(),
+        crate::store::Engine::Postgres => crate::store::PG_MIGRATOR.iter().count(),
+    } as u64;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         config_file,
         %api,
         %ops,
-        upstream = %crate::commands::redact_url(settings.upstream.base_url.as_str()),
-        database = %crate::commands::redact_url(&settings.storage.database_url),
+        upstream = %crate::redact::redact_url(settings.upstream.base_url.as_str()),
+        database = %crate::redact::redact_url(&settings.storage.database_url),
         migrations,
         signing_keys = %if kids.is_empty() { "none".to_owned() } else { kids.join(",") },
         webhook_receiver = !state.webhook_secret.is_empty(),

@@ -1,6 +1,7 @@
 //! What each subcommand does, kept out of `main.rs` so it can be tested and reused.
 
 #[cfg(feature = "sandbox")]
+use crate::redact::redact_url;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -49,7 +50,8 @@ pub async fn serve(config: Option<&Path>, with_sandbox: bool) -> Result<(), Star
 /// ones. A value set in the environment (`GUMGATE__...`) or changed from the built-in default
 /// is kept, so the compose files' explicit `0.0.0.0` still applies.
 fn demo_defaults(settings: &mut Settings, env_sets: impl Fn(&str) -> bool) {
-    let built_in = Settings::load(None).expect("the built-in defaults load");
+    let built_in =
+        Settings::load_from(None, std::iter::empty()).expect("the built-in defaults load");
     let s = &mut settings.server;
     let loopback = |addr: &mut std::net::SocketAddr, default, key| {
         if *addr == default && !env_sets(key) {
@@ -164,43 +166,6 @@ pub fn check_config(config: Option<&Path>, with_sandbox: bool) -> Result<String,
         secrets.admin_tokens.len(),
         settings.log.format,
     ))
-}
-
-/// A URL as it may be printed: a userinfo password becomes `***` (and a username that stands
-/// alone, as an API token often does), and so does every query param whose name says it holds a
-/// credential (`password=`, `sslpassword=`, `token=`, ...). What does not parse as a URL is not
-/// shown at all: it could be a connection string with a password in any form.
-pub fn redact_url(raw: &str) -> String {
-    const MASK: &str = "***";
-    let Ok(mut url) = url::Url::parse(raw) else {
-        return MASK.to_owned();
-    };
-    if url.password().is_some() {
-        let _ = url.set_password(Some(MASK));
-    } else if !url.username().is_empty() {
-        let _ = url.set_username(MASK);
-    }
-    let secret_name = |name: &str| {
-        let name = name.to_ascii_lowercase();
-        ["pass", "pwd", "secret", "token", "key"]
-            .iter()
-            .any(|s| name.contains(s))
-    };
-    if url.query_pairs().any(|(k, _)| secret_name(&k)) {
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if secret_name(&k) {
-                    MASK.into()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        url.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    url.to_string()
 }
 
 /// `gumgate keys generate --out PATH`: a new Ed25519 signing key, and the config lines that use
@@ -361,7 +326,7 @@ pub async fn healthcheck(url: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{Settings, demo_defaults, redact_url};
+    use super::{Settings, demo_defaults};
 
     #[test]
     fn the_demo_listens_on_loopback_and_keeps_its_own_database_unless_told_otherwise() {
@@ -382,26 +347,5 @@ mod tests {
         demo_defaults(&mut s, |_| false);
         assert_eq!(s.server.metrics_listen.to_string(), "0.0.0.0:9999");
         assert_eq!(s.storage.database_url, "sqlite:///srv/demo.db");
-    }
-
-    #[test]
-    fn credentials_in_urls_are_masked() {
-        for (raw, shown) in [
-            ("https://api.maton.ai/", "https://api.maton.ai/"),
-            (
-                "https://u:pw@maton.example/",
-                "https://u:***@maton.example/",
-            ),
-            ("https://tok3n@maton.example/", "https://***@maton.example/"),
-            ("sqlite://data/gumgate.db", "sqlite://data/gumgate.db"),
-            ("sqlite::memory:", "sqlite::memory:"),
-            (
-                "postgres://app:pw@db/gg?sslmode=require&password=x&sslPassword=y",
-                "postgres://app:***@db/gg?sslmode=require&password=***&sslPassword=***",
-            ),
-            ("host=db password=pw", "***"),
-        ] {
-            assert_eq!(redact_url(raw), shown, "{raw}");
-        }
     }
 }

@@ -57,7 +57,15 @@ pub enum AppError {
     /// (`gumgate_database_errors_total`).
     #[error("Something went wrong inside Gumgate.")]
     Database(String),
+    /// The database cannot be reached (a PostgreSQL server down or out of connections): 503
+    /// with a `Retry-After`, since a retry will work once it is back; marked and counted as
+    /// [`AppError::Database`] is.
+    #[error("Gumgate's database is unavailable. Please retry later.")]
+    DatabaseUnavailable(String),
 }
+
+/// How long a client is asked to wait when the database cannot be reached.
+const DATABASE_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Response extension marking a 500 caused by a store error; counted by the metrics middleware.
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +82,9 @@ impl AppError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UpstreamUnreachable | Self::UpstreamCredentialsRefused => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::Unavailable { .. } | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::Busy { .. } | Self::DatabaseUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) | Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -98,7 +108,11 @@ impl From<UpstreamError> for AppError {
 impl From<crate::store::StoreError> for AppError {
     fn from(e: crate::store::StoreError) -> Self {
         // The database is ours: its failures are internal, logged, counted, never shown.
-        Self::Database(e.to_string())
+        if e.is_unavailable() {
+            Self::DatabaseUnavailable(e.to_string())
+        } else {
+            Self::Database(e.to_string())
+        }
     }
 }
 
@@ -107,7 +121,9 @@ impl IntoResponse for AppError {
         let status = self.status();
         match &self {
             Self::Internal(cause) => tracing::error!(cause = %cause, "internal error"),
-            Self::Database(cause) => tracing::error!(cause = %cause, "database error"),
+            Self::Database(cause) | Self::DatabaseUnavailable(cause) => {
+                tracing::error!(cause = %cause, "database error");
+            }
             _ => {}
         }
         let mut response = (
@@ -129,6 +145,10 @@ impl IntoResponse for AppError {
                 headers.insert(header::RETRY_AFTER, retry_after_value(*retry_after));
             }
             Self::Database(_) => {
+                response.extensions_mut().insert(DatabaseFailed);
+            }
+            Self::DatabaseUnavailable(_) => {
+                headers.insert(header::RETRY_AFTER, retry_after_value(DATABASE_RETRY_AFTER));
                 response.extensions_mut().insert(DatabaseFailed);
             }
             _ => {}
@@ -155,4 +175,33 @@ pub async fn method_not_allowed() -> AppError {
 /// The body for a handler that panicked; the panic itself is logged by tower-http.
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     AppError::Internal("handler panicked".into()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    /// A database that cannot be reached is a 503 to retry, counted as a database error; one
+    /// that refuses a query (or a closed store) stays a 500.
+    #[test]
+    fn an_unreachable_database_is_503_with_retry_after() {
+        for (error, status) in [
+            (sqlx::Error::PoolTimedOut, 503),
+            (
+                sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
+                503,
+            ),
+            (sqlx::Error::PoolClosed, 500),
+            (sqlx::Error::RowNotFound, 500),
+        ] {
+            let response = AppError::from(StoreError::Database(error)).into_response();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(
+                response.headers().contains_key(header::RETRY_AFTER),
+                status == 503
+            );
+            assert!(response.extensions().get::<DatabaseFailed>().is_some());
+        }
+    }
 }

@@ -7,7 +7,8 @@
 //! turn stale answers and clear 502s into connection errors. `/readyz` shows both
 //! (`upstream.failing`, `upstream.failing_seconds`, `upstream.credentials_refused`) and the
 //! metrics `gumgate_upstream_failing_seconds` and `gumgate_upstream_credentials_refused_total`
-//! are what an alert watches.
+//! are what an alert watches. The database is reported the same way (`database.reachable`):
+//! verifies from the cache and passthrough calls do not need it.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -40,10 +41,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let budget = state.upstream.budget();
     let circuit = budget.circuit().label();
     let paused = budget.paused_for().map_or(0.0, |d| d.as_secs_f64());
+    let engine = match state.store.engine() {
+        crate::store::Engine::Sqlite => "sqlite",
+        crate::store::Engine::Postgres => "postgres",
+    };
     Json(json!({
         "status": "ready",
         "upstream": upstream,
         "budget": { "circuit": circuit, "paused_seconds": paused },
+        "database": { "engine": engine, "reachable": state.store.ping().await },
     }))
     .into_response()
 }

@@ -61,6 +61,7 @@ pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod read_through;
+pub mod redact;
 pub mod relay;
 pub mod sales;
 pub mod serve;

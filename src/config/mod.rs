@@ -350,6 +350,26 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// The file holding `storage.database_url` (a mounted secret), when set.
+pub const DATABASE_URL_FILE: &str = "GUMGATE_DATABASE_URL_FILE";
+
+/// A URL from a secret file, trimmed (a mounted file often ends in a newline). Errors name the
+/// variable, never the contents.
+fn read_url_file(var: &'static str, path: &str) -> Result<String, ConfigError> {
+    let contents = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+        key: var,
+        reason: format!("{path} could not be read: {}", e.kind()),
+    })?;
+    let url = contents.trim();
+    if url.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: var,
+            reason: format!("{path} is empty"),
+        });
+    }
+    Ok(url.to_owned())
+}
+
 impl Settings {
     /// Loads the defaults, `file` when given, and the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -362,10 +382,16 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let url_file = env
+            .iter()
+            .find(|(k, v)| k == DATABASE_URL_FILE && !v.is_empty())
+            .map(|(_, v)| v.clone());
         let env_map = env
             .into_iter()
             .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
-            .collect();
+            .collect::<std::collections::HashMap<_, _>>();
+        let url_in_env = env_map.contains_key("GUMGATE__STORAGE__DATABASE_URL");
         let mut builder = config::Config::builder().add_source(config::File::from_str(
             DEFAULT_TOML,
             config::FileFormat::Toml,
@@ -387,6 +413,11 @@ impl Settings {
             .build()
             .and_then(config::Config::try_deserialize)
             .map_err(|e| ConfigError::Load(e.to_string()))?;
+        // A URL with a password belongs in a secret file rather than in the environment or
+        // the TOML; the environment's own value still wins, as for every other setting.
+        if let Some(path) = url_file.filter(|_| !url_in_env) {
+            settings.storage.database_url = read_url_file(DATABASE_URL_FILE, &path)?;
+        }
         settings.validate()?;
         settings.source = file.map(Path::to_path_buf);
         Ok(settings)
@@ -636,6 +667,35 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.licenses.allowed_products, ["a==", "b=="]);
+    }
+
+    #[test]
+    fn the_database_url_may_come_from_a_file_the_environment_winning() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join("url");
+        std::fs::write(&file, "postgres://app:pw@db/gumgate\n").unwrap();
+        let path = file.to_str().unwrap();
+        let s = Settings::load_from(None, env(&[(DATABASE_URL_FILE, path)])).unwrap();
+        assert_eq!(s.storage.database_url, "postgres://app:pw@db/gumgate");
+        let s = Settings::load_from(
+            None,
+            env(&[
+                (DATABASE_URL_FILE, path),
+                ("GUMGATE__STORAGE__DATABASE_URL", "sqlite://x.db"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.storage.database_url, "sqlite://x.db");
+        let missing = dir.path().join("missing");
+        let err = Settings::load_from(None, env(&[(DATABASE_URL_FILE, missing.to_str().unwrap())]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(DATABASE_URL_FILE), "{err}");
+        std::fs::write(&file, " \n").unwrap();
+        let err = Settings::load_from(None, env(&[(DATABASE_URL_FILE, path)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is empty"), "{err}");
     }
 
     #[test]

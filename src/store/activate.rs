@@ -8,7 +8,7 @@
 //! holder committed. The conditional `UPDATE ... WHERE seats_used < $2` is the limit itself
 //! and holds even without that lock; the partial unique index backs idempotency.
 
-use sqlx::{SqliteConnection, Transaction, sqlite::Sqlite};
+use sqlx::{Any, AnyConnection, Transaction};
 
 use super::{
     ACTIVATION_COLUMNS, Activated, Activation, AuditEntry, NewActivation, Store, StoreError,
@@ -55,14 +55,14 @@ impl Store {
 /// A transaction that holds SQLite's write lock from its first statement, so concurrent
 /// writers wait (busy_timeout) at `BEGIN` instead of failing with SQLITE_BUSY when a read
 /// lock would have to be upgraded. SQLite-only; the PostgreSQL store uses plain `begin()`.
-pub(super) async fn begin_write(store: &Store) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    Ok(store.pool.begin_with("BEGIN IMMEDIATE").await?)
+pub(super) async fn begin_write(store: &Store) -> Result<Transaction<'static, Any>, StoreError> {
+    Ok(store.pool.begin_with(store.engine.begin_write()).await?)
 }
 
 /// Creates the license's counter row if needed and, being a write, locks it (PostgreSQL
 /// row lock; SQLite already holds the database lock).
 async fn lock_license(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     license_hash: &str,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -78,7 +78,7 @@ async fn lock_license(
 }
 
 pub(super) async fn find_active(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     license_hash: &str,
     fingerprint_hash: &str,
 ) -> Result<Option<Activation>, sqlx::Error> {
@@ -95,7 +95,7 @@ pub(super) async fn find_active(
 
 /// The seat limit, as one atomic statement: true if a seat was free and is now taken.
 async fn take_seat(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     license_hash: &str,
     seats: u32,
 ) -> Result<bool, StoreError> {
@@ -111,7 +111,7 @@ async fn take_seat(
 }
 
 pub(super) async fn counter(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     license_hash: &str,
 ) -> Result<u32, StoreError> {
     let used: Option<i64> =
@@ -123,7 +123,7 @@ pub(super) async fn counter(
 }
 
 async fn insert_activation(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     new: &NewActivation,
 ) -> Result<Activation, StoreError> {
     let activation = Activation {

@@ -1,8 +1,8 @@
 //! The append-only audit trail: the table's triggers refuse UPDATE, and DELETE of anything but
 //! the rows older than the cutoff that [`Store::prune_audit`] sets for its own transaction
-//! (`migrations/0004_audit_retention.sql`).
+//! (`migrations/*/0004_audit_retention.sql`).
 
-use sqlx::SqliteExecutor;
+use sqlx::{Any, Executor};
 
 use super::{AuditEntry, Store, StoreError, activate::begin_write};
 
@@ -66,7 +66,7 @@ impl Store {
 }
 
 async fn set_cutoff<'e>(
-    executor: impl SqliteExecutor<'e>,
+    executor: impl Executor<'e, Database = Any>,
     cutoff: Option<i64>,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE audit_prune_cutoff SET cutoff = $1 WHERE id = 1")
@@ -78,7 +78,7 @@ async fn set_cutoff<'e>(
 
 /// Appends an entry on any executor, so changes audit themselves in their own transaction.
 pub(super) async fn insert_audit<'e>(
-    executor: impl SqliteExecutor<'e>,
+    executor: impl Executor<'e, Database = Any>,
     entry: &AuditEntry,
 ) -> Result<(), StoreError> {
     sqlx::query(

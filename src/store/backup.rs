@@ -28,6 +28,9 @@ pub enum BackupTarget<'a> {
 
 /// Copies the database at `database_url` to `target`; returns the copy's size in bytes.
 pub async fn backup(database_url: &str, target: BackupTarget<'_>) -> Result<u64, StoreError> {
+    if connect::Engine::of(database_url) == Some(connect::Engine::Postgres) {
+        return Err(StoreError::BackupNeedsSqlite);
+    }
     let source = connect::options(database_url)?
         .create_if_missing(false)
         .read_only(true);

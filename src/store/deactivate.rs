@@ -1,7 +1,7 @@
 //! Giving seats back: user deactivations (held to a daily limit, against seat juggling) and
 //! admin ones, one by one or all of a license at once.
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::{
     Actor, AuditEntry, Deactivated, Store, StoreError, activate::begin_write, audit::insert_audit,
@@ -92,7 +92,7 @@ impl Store {
 
 /// Locks the license's counter row; false if the license never had an activation.
 async fn lock_existing_license(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     license_hash: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
@@ -105,7 +105,7 @@ async fn lock_existing_license(
 }
 
 async fn is_active(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     license_hash: &str,
     activation_id: &str,
 ) -> Result<bool, StoreError> {
@@ -124,7 +124,7 @@ async fn is_active(
 /// matters leaves the 24 h window. With `n` in the window and a limit of `max`, the count
 /// drops below `max` once the `(n - max)`-th oldest (from 0) is a day old.
 async fn daily_limit_wait(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     license_hash: &str,
     max_per_day: u32,
     now: i64,
@@ -147,7 +147,7 @@ async fn daily_limit_wait(
 }
 
 async fn mark_deactivated(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     activation_id: &str,
     actor: Actor,
     now: i64,
@@ -166,7 +166,7 @@ async fn mark_deactivated(
 
 /// Gives `n` seats back to the counter (never below zero, which the CHECK also enforces).
 async fn release_seats(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     license_hash: &str,
     n: u32,
 ) -> Result<(), StoreError> {

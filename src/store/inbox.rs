@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use sqlx::SqliteExecutor;
+use sqlx::{Any, Executor};
 
 use super::{Store, StoreError};
 
@@ -166,7 +166,7 @@ impl Store {
 /// Marks a ping processed (its license key, if it kept one, blanked) on any executor, so a
 /// re-decision finishes its pings in its own transaction.
 pub(super) async fn finish<'e>(
-    executor: impl SqliteExecutor<'e>,
+    executor: impl Executor<'e, Database = Any>,
     id: i64,
     now: i64,
 ) -> Result<(), StoreError> {

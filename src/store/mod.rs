@@ -1,6 +1,9 @@
 //! The durable store of desktop activations (machine seats) and their audit trail: SQLite by
-//! default (`storage.database_url`), through sqlx with embedded migrations and runtime
-//! queries, in SQL kept portable to PostgreSQL.
+//! default (`storage.database_url`), PostgreSQL for replicas that share one database; through
+//! sqlx's `Any` driver with embedded migrations per engine (`migrations/sqlite`,
+//! `migrations/postgres`, the same versions in both) and runtime queries in SQL both engines
+//! read alike (`$N` parameters, which sqlx binds to the N-th argument on SQLite as PostgreSQL
+//! does).
 //!
 //! The store only sees hashes (`crate::hashes`), never license keys or fingerprints. It
 //! audits its own changes in the transaction that makes them (`activate`, `deactivate`,
@@ -8,8 +11,9 @@
 //! [`Store::audit`]. Refusals change nothing and are not audited: callers count them in
 //! metrics. Entries older than `audit.retention` are pruned ([`Store::prune_audit`]).
 //!
-//! A file database belongs to one process: `lock.rs` refuses a second, and `connect.rs` a
-//! database that cannot be written, both at start.
+//! A database belongs to one gateway: `lock.rs` refuses a second (a file lock for SQLite, an
+//! advisory lock for PostgreSQL, until background work is claimed row by row). `connect.rs`
+//! refuses a database that cannot be written, at start.
 
 mod activate;
 mod audit;
@@ -30,18 +34,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use prometheus::{Histogram, HistogramVec};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
-use lock::DatabaseLock;
+use lock::Held;
 
 pub use backup::{BackupTarget, backup};
+pub use connect::Engine;
 pub use inbox::{InboxDepth, Ping};
 pub use redecide::{Cause, Previous};
 pub use refs::LicenseRef;
 pub use types::{Activated, Activation, Actor, AuditEntry, Deactivated, NewActivation, StoreError};
 
-/// The embedded migrations, every one applied when the store opens.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The embedded migrations of each engine, every one applied when the store opens. On
+/// PostgreSQL sqlx holds an advisory lock while it migrates, so replicas starting together
+/// migrate once.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The columns of [`Activation`], in one place for every query that returns one.
 const ACTIVATION_COLUMNS: &str = "id, license_hash, product_id, fingerprint_hash, name, \
@@ -51,9 +59,11 @@ const ACTIVATION_COLUMNS: &str = "id, license_hash, product_id, fingerprint_hash
 /// process's alone while any clone of its `Store` lives, until [`Store::close`].
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    /// The one-process lock (`lock.rs`); `None` for an in-memory database, or once closed.
-    lock: Arc<Mutex<Option<DatabaseLock>>>,
+    pool: AnyPool,
+    engine: Engine,
+    /// The one-gateway lock (`lock.rs`): a file lock for SQLite, an advisory lock for
+    /// PostgreSQL; `None` for an in-memory database, or once closed.
+    lock: Arc<Mutex<Option<Held>>>,
     /// `gumgate_database_query_duration_seconds`, once [`Store::with_metrics`] set it.
     durations: Option<HistogramVec>,
 }
@@ -74,11 +84,15 @@ impl Store {
     /// Opens (creating the SQLite file and its directory if missing), takes the file's
     /// one-process lock, checks that it can be written, and migrates.
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
-        let connect::Opened { pool, lock } = connect::open(database_url).await?;
-        MIGRATOR.run(&pool).await?;
+        let connect::Opened { pool, engine, lock } = connect::open(database_url).await?;
+        match engine {
+            Engine::Sqlite => MIGRATOR.run(&pool).await?,
+            Engine::Postgres => PG_MIGRATOR.run(&pool).await?,
+        }
         let lock = Arc::new(Mutex::new(lock));
         Ok(Self {
             pool,
+            engine,
             lock,
             durations: None,
         })
@@ -88,6 +102,11 @@ impl Store {
     pub fn with_metrics(mut self, durations: HistogramVec) -> Self {
         self.durations = Some(durations);
         self
+    }
+
+    /// The engine this store runs on.
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Starts timing the operation `op`; the returned guard observes when dropped.
@@ -112,15 +131,27 @@ impl Store {
     /// the checkpoint is asked for here: a cleanly stopped store is one self-contained file.
     /// Then lets go of the lock: with every connection closed, a successor may open the file.
     pub async fn close(&self) {
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await
+        if self.engine == Engine::Sqlite
+            && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await
         {
             tracing::warn!(error = %e, "the database could not be checkpointed at shutdown");
         }
         self.pool.close().await;
         let lock = self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
-        drop(lock);
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+    }
+
+    /// Whether the database answers a trivial query within a second (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(1), query).await,
+            Ok(Ok(_))
+        )
     }
 
     /// An activation of this license by id, deactivated or not.

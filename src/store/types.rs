@@ -96,12 +96,31 @@ pub struct AuditEntry {
 /// (the store only ever sees their hashes).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Only SQLite is wired in so far; the URL itself is not echoed, as a PostgreSQL one
-    /// would carry a password.
+    /// The URL itself is not echoed: a PostgreSQL one may carry a password.
     #[error(
-        "storage.database_url: unsupported database URL (expected sqlite://PATH), scheme {scheme:?}"
+        "storage.database_url: unsupported database URL (expected sqlite://PATH or \
+         postgres://USER@HOST/DATABASE), scheme {scheme:?}"
     )]
     UnsupportedUrl { scheme: String },
+    /// `server` is the URL with its password masked.
+    #[error("storage.database_url: invalid PostgreSQL URL {server}: {source}")]
+    InvalidServerUrl { server: String, source: sqlx::Error },
+    #[error("cannot connect to the database server {server}: {source}")]
+    OpenServer { server: String, source: sqlx::Error },
+    /// Another gateway holds the database's advisory lock.
+    #[error(
+        "the database {server} is in use by another gumgate process (it holds the advisory \
+         lock); one gateway per database until cluster mode"
+    )]
+    ServerInUse { server: String },
+    /// A hot standby, or a role that may not create tables.
+    #[error("the database server {server} cannot be written: {source}")]
+    ServerReadOnly { server: String, source: sqlx::Error },
+    #[error(
+        "gumgate db backup copies a SQLite database; back up PostgreSQL with pg_dump \
+         (deploy/README.md)"
+    )]
+    BackupNeedsSqlite,
     #[error("storage.database_url: invalid SQLite URL: {0}")]
     InvalidUrl(#[source] sqlx::Error),
     #[error("cannot create the database directory {path}: {source}")]
@@ -153,4 +172,16 @@ pub enum StoreError {
     UnknownActivation(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached (as opposed to refusing a query, or the
+    /// store being closed): a retry may work once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::OpenServer { .. }
+                | Self::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)
+        )
+    }
 }

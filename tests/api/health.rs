@@ -16,6 +16,8 @@ async fn livez_and_readyz_answer_on_both_listeners() {
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["status"], "ready");
         assert_eq!(body["upstream"]["reachable"], true);
+        assert_eq!(body["database"]["engine"], "sqlite");
+        assert_eq!(body["database"]["reachable"], true);
     }
     // Readiness probes cost no upstream budget.
     assert_eq!(app.sandbox.request_count(), 0);
@@ -38,6 +40,10 @@ async fn readyz_reports_an_unreachable_upstream_without_failing() {
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["upstream"]["reachable"], false);
+    assert_eq!(
+        body["database"]["reachable"], true,
+        "the database is not the upstream"
+    );
     // After a failed call, its outcome is reported too.
     let _ = client
         .post(format!("{api}/v2/licenses/verify"))
@@ -118,4 +124,15 @@ async fn readyz_and_a_gauge_say_when_every_upstream_call_fails() {
     let body = readyz().await;
     assert_eq!(body["upstream"]["failing"], false);
     assert_eq!(body["upstream"]["failing_seconds"], 0);
+}
+
+#[tokio::test]
+async fn readyz_reports_an_unreachable_database_without_failing() {
+    let app = spawn_app().await;
+    app.state.store.close().await;
+    let res = reqwest::get(format!("{}/readyz", app.ops)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["database"]["reachable"], false, "{body}");
+    assert_eq!(body["status"], "ready");
 }

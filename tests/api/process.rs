@@ -435,7 +435,7 @@ async fn check_config_refuses_what_serve_refuses_naming_the_key() {
         ),
         (
             vec![],
-            vec![db("postgres://u:pw@db/gg".into())],
+            vec![db("mysql://u:pw@db/gg".into())],
             "unsupported database URL",
         ),
     ];
@@ -451,6 +451,20 @@ async fn check_config_refuses_what_serve_refuses_naming_the_key() {
             );
         }
     }
+    // A PostgreSQL URL: check-config only parses it (it runs offline); serve connects, and
+    // names the server without its password when it cannot.
+    let pg = db("postgres://u:hunter2@127.0.0.1:1/gg".into());
+    let (code, err) = run_to_exit("check-config", &[], std::slice::from_ref(&pg)).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    let (code, err) = run_to_exit("serve", &[], &[pg]).await;
+    assert_eq!(code, Some(2), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("cannot connect to the database server postgres://u:***@127.0.0.1:1/gg"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
     // A good configuration passes and check-config leaves no database behind.
     let fresh = dir.path().join("fresh").join("gumgate.db");
     let fresh_db = db(format!("sqlite://{}", fresh.display()));
@@ -749,4 +763,67 @@ async fn webhooks_cli(
         assert!(!text.contains(secret), "a secret was printed: {text}");
     }
     (out.status.success(), text)
+}
+
+/// A database of its own on the PostgreSQL server `bash scripts/test.sh` starts.
+async fn postgres_database() -> String {
+    use sqlx::{Connection, Executor};
+    let server = std::env::var("GUMGATE_TEST_POSTGRES_URL")
+        .expect("GUMGATE_TEST_POSTGRES_URL is unset: run bash scripts/test.sh");
+    let name = format!("gumgate_process_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// The built binary on PostgreSQL, its URL read from a secret file: seats survive a restart,
+/// and a second gateway on the same database is refused while the first runs.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
+async fn serve_on_postgres_keeps_seats_across_a_restart_one_gateway_at_a_time() {
+    gumgate::tls::install_crypto_provider();
+    let dir = tempfile::TempDir::new().unwrap();
+    let url_file = dir.path().join("database-url");
+    std::fs::write(&url_file, format!("{}\n", postgres_database().await)).unwrap();
+    let serve = || {
+        let mut cmd = gumgate();
+        cmd.args(["serve", "--sandbox"])
+            .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+            .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+            .env("GUMGATE_DATABASE_URL_FILE", &url_file);
+        cmd
+    };
+    let activate = |api: std::net::SocketAddr| async move {
+        let res = reqwest::Client::new()
+            .post(format!("http://{api}/v1/licenses/activate"))
+            .json(&serde_json::json!({
+                "product_id": seed::PRODUCT_ONE_TIME,
+                "license_key": seed::LICENSE_VALID,
+                "fingerprint": "machine-1",
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.text().await.unwrap())
+    };
+
+    let first = Running::start(serve()).await;
+    let (status, body) = activate(first.api).await;
+    assert_eq!(status, 201, "{body}");
+    let second = serve().output().await.unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("in use by another gumgate process"), "{err}");
+    let (status, _) = first.stop().await;
+    assert!(status.success());
+
+    let again = Running::start(serve()).await;
+    let (status, body) = activate(again.api).await;
+    assert_eq!(status, 200, "the seat taken before the restart: {body}");
 }

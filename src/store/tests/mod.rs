@@ -1,4 +1,6 @@
-//! The store against real SQLite files in temp dirs; helpers here, tests by topic.
+//! The store against real databases: SQLite files in temp dirs, and a database of its own on
+//! the PostgreSQL server `bash scripts/test.sh` starts (`GUMGATE_TEST_POSTGRES_URL`). Tests
+//! declared with [`on_both_engines!`] run on each; helpers here, tests by topic.
 
 mod deactivations;
 mod known;
@@ -10,12 +12,84 @@ mod seats;
 
 use std::sync::Arc;
 
+use sqlx::{Connection, Executor};
 use tempfile::TempDir;
 
 use super::*;
 
 const LIC: &str = "lic-hash-1";
 const T0: i64 = 1_800_000_000;
+
+/// Declares store tests that run on both engines: `name::sqlite` always, `name::postgres`
+/// listed as ignored by a bare `cargo test` and run by `bash scripts/test.sh`. Each body gets a
+/// fresh, empty [`TestDb`] as `db`.
+macro_rules! on_both_engines {
+    ($($(#[doc = $doc:literal])* async fn $name:ident($db:ident) $body:block)*) => {$(
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($db: TestDb) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+            async fn sqlite() {
+                run(TestDb::sqlite()).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+            #[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
+            async fn postgres() {
+                run(TestDb::postgres().await).await
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_engines;
+
+/// An empty database that outlives the stores opened on it (a close and reopen is a restart).
+enum TestDb {
+    Sqlite(TempDir),
+    /// The URL of a database created for this test alone.
+    Postgres(String),
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        Self::Sqlite(TempDir::new().unwrap())
+    }
+
+    /// A new database on the server `bash scripts/test.sh` started. Fails, never skips, when
+    /// there is none: this only runs when asked for with `--include-ignored`.
+    async fn postgres() -> Self {
+        let server = std::env::var("GUMGATE_TEST_POSTGRES_URL")
+            .expect("GUMGATE_TEST_POSTGRES_URL is unset: run bash scripts/test.sh");
+        let name = format!("gumgate_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&server)
+            .await
+            .expect("connect to the test PostgreSQL");
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        admin.close().await.ok();
+        let mut url = url::Url::parse(&server).unwrap();
+        url.set_path(&name);
+        Self::Postgres(url.to_string())
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Self::Sqlite(dir) => format!("sqlite://{}/gumgate.db", dir.path().display()),
+            Self::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// Opens (and migrates) a store on this database.
+    async fn store(&self) -> Store {
+        Store::connect(&self.url()).await.expect("connect")
+    }
+}
 
 async fn store_in(dir: &TempDir) -> Store {
     let url = format!("sqlite://{}/gumgate.db", dir.path().display());

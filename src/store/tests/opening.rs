@@ -1,5 +1,5 @@
 //! Opening databases: directories, URLs, unreadable or unwritable files, the one-process
-//! lock.
+//! lock; PostgreSQL servers, their URLs' passwords, replicas migrating together.
 
 use super::*;
 
@@ -16,9 +16,9 @@ async fn connect_creates_missing_directories() {
 
 #[tokio::test]
 async fn bad_urls_and_files_give_clear_errors() {
-    let secret_url = "postgres://gumgate:hunter2@db/gumgate";
+    let secret_url = "mysql://gumgate:hunter2@db/gumgate";
     let err = Store::connect(secret_url).await.err().unwrap();
-    assert!(matches!(err, StoreError::UnsupportedUrl { ref scheme } if scheme == "postgres"));
+    assert!(matches!(err, StoreError::UnsupportedUrl { ref scheme } if scheme == "mysql"));
     assert!(!err.to_string().contains("hunter2"), "{err}");
     let err = Store::connect("not a url").await.err().unwrap();
     assert!(matches!(err, StoreError::UnsupportedUrl { .. }), "{err}");
@@ -161,4 +161,51 @@ async fn a_lock_that_cannot_be_taken_is_named() {
         !dir.path().join("gumgate.db").exists(),
         "refused before SQLite created the file"
     );
+}
+
+/// A PostgreSQL server that cannot be reached, or a URL that does not parse, is named with its
+/// password masked, by `connect` and by `check-config`'s `check` alike.
+#[tokio::test]
+async fn postgres_errors_never_show_the_password() {
+    let err = Store::connect("postgres://gumgate:hunter2@127.0.0.1:1/gumgate")
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::OpenServer { .. }), "{err}");
+    let message = err.to_string();
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(
+        message.contains("postgres://gumgate:***@127.0.0.1:1/gumgate"),
+        "{message}"
+    );
+
+    assert!(Store::check("postgres://gumgate:hunter2@db.internal:5432/gumgate").is_ok());
+    let err = Store::check("postgres://gumgate:hunter2@db/gumgate?sslmode=sideways")
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::InvalidServerUrl { .. }), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+/// One gateway per PostgreSQL database until background work is claimed row by row: a second
+/// is refused at start, and takes over once the first has closed. Replicas of a later release
+/// migrating together each wait their turn (sqlx's advisory lock while migrating).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
+async fn postgres_takes_one_gateway_per_database_and_migrations_race_safely() {
+    let db = TestDb::postgres().await;
+    let url = db.url();
+    let pools = futures_util::future::join_all((0..4).map(|_| sqlx::PgPool::connect(&url))).await;
+    let pools: Vec<_> = pools.into_iter().map(Result::unwrap).collect();
+    let migrated = futures_util::future::join_all(pools.iter().map(|p| PG_MIGRATOR.run(p))).await;
+    assert!(migrated.iter().all(Result::is_ok), "{migrated:?}");
+
+    let first = db.store().await;
+    assert_eq!(first.engine(), Engine::Postgres);
+    created(first.activate(new("fp-1", 3, T0)).await.unwrap());
+    let err = Store::connect(&url).await.err().unwrap();
+    assert!(matches!(err, StoreError::ServerInUse { .. }), "{err}");
+    first.close().await;
+    let second = db.store().await;
+    assert_eq!(second.seats_used(LIC).await.unwrap(), 1);
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (the README's test command): every test of every crate,
+# the ignored ones included, with the services some of them need started privately and torn
+# down at exit. A service that cannot start fails the run: nothing is skipped.
+#
+#   bash scripts/test.sh [cargo test options...]
+#
+# - PostgreSQL, from the OS packages (installed when missing): a throw-away cluster in a temp
+#   dir on a free loopback port, run as an unprivileged user when this runs as root (postgres
+#   refuses root). Tests read its URL from GUMGATE_TEST_POSTGRES_URL and create a database each.
+#
+# A bare `cargo test` runs everything else and lists these tests as ignored, naming this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'test.sh: %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+pg_bin() { find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -1; }
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+if [ -z "$(pg_bin)" ]; then
+    say "installing postgresql from the OS packages"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+fi
+PG=$(pg_bin)
+[ -x "$PG/initdb" ] && [ -x "$PG/pg_ctl" ] || { say "no PostgreSQL server binaries under /usr/lib/postgresql"; exit 1; }
+
+work=$(mktemp -d /tmp/gumgate-test.XXXXXX)
+pg_user=""
+if [ "$(id -u)" = 0 ]; then
+    pg_user=postgres
+    id "$pg_user" >/dev/null 2>&1 || pg_user=nobody
+    chown "$pg_user" "$work"
+fi
+as_pg() { if [ -n "$pg_user" ]; then runuser -u "$pg_user" -- "$@"; else "$@"; fi; }
+
+stop_services() {
+    if [ -f "$work/pg/postmaster.pid" ]; then
+        as_pg "$PG/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$work"
+}
+trap stop_services EXIT
+
+pg_port=$(free_port)
+# trust on loopback: a private cluster that lives as long as this run. fsync off: nothing here
+# needs to survive a power cut, and the seat tests commit a lot.
+as_pg "$PG/initdb" -D "$work/pg" -U gumgate --auth=trust -E UTF8 >"$work/initdb.log" 2>&1 ||
+    { cat "$work/initdb.log" >&2; say "initdb failed"; exit 1; }
+as_pg "$PG/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w -t 60 \
+    -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" \
+    start >/dev/null ||
+    { cat "$work/pg.log" >&2; say "PostgreSQL did not start"; exit 1; }
+export GUMGATE_TEST_POSTGRES_URL="postgres://gumgate@127.0.0.1:$pg_port/postgres"
+say "PostgreSQL $("$PG/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
+
+cargo test --workspace --locked "$@" -- --include-ignored
