@@ -8,6 +8,9 @@
 # - PostgreSQL, from the OS packages (installed when missing): a throw-away cluster in a temp
 #   dir on a free loopback port, run as an unprivileged user when this runs as root (postgres
 #   refuses root). Tests read its URL from GUMGATE_TEST_POSTGRES_URL and create a database each.
+# - Redis, from the OS packages (installed when missing): tests start `redis-server` processes
+#   of their own (free ports, no persistence), since some stop and restart theirs; this checks
+#   one starts before any test runs.
 #
 # A bare `cargo test` runs everything else and lists these tests as ignored, naming this script.
 set -euo pipefail
@@ -20,10 +23,13 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-if [ -z "$(pg_bin)" ]; then
-    say "installing postgresql from the OS packages"
+missing=()
+[ -n "$(pg_bin)" ] || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} from the OS packages"
     as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 PG=$(pg_bin)
 [ -x "$PG/initdb" ] && [ -x "$PG/pg_ctl" ] || { say "no PostgreSQL server binaries under /usr/lib/postgresql"; exit 1; }
@@ -55,6 +61,21 @@ as_pg "$PG/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w -t 60 \
     start >/dev/null ||
     { cat "$work/pg.log" >&2; say "PostgreSQL did not start"; exit 1; }
 export GUMGATE_TEST_POSTGRES_URL="postgres://gumgate@127.0.0.1:$pg_port/postgres"
+
+# The Debian package starts a system-wide redis-server on 6379; the tests never use it.
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+    >"$work/redis.log" 2>&1 &
+redis_pid=$!
+for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break
+    sleep 0.05
+done
+(exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null ||
+    { cat "$work/redis.log" >&2; say "redis-server did not start"; exit 1; }
+kill "$redis_pid"
+wait "$redis_pid" 2>/dev/null || true
+say "$(redis-server --version | awk '{print $1, $2, $3}') starts"
 say "PostgreSQL $("$PG/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
 
 cargo test --workspace --locked "$@" -- --include-ignored

@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::AdminTokens;
+use crate::cache::Keyer;
 use crate::clock::Clock;
+use crate::cluster::{RedisLink, SharedBudget};
 use crate::config::{Secrets, Settings};
 use crate::error::{method_not_allowed, not_found};
 use crate::licenses::known::KnownLicenses;
@@ -79,7 +81,12 @@ pub async fn build_state(
     let store = Store::connect(&settings.storage.database_url).await?;
     let metrics = Arc::new(Metrics::new());
     let store = store.with_metrics(metrics.database_duration.clone());
-    let upstream = Upstream::new(&settings, api_key, metrics.clone())?;
+    let shared = shared_budget(&settings, &secrets, &api_key, &metrics)?;
+    let keyer = match &secrets.cache_key_secret {
+        Some(secret) => Keyer::from_secret(secret.expose()),
+        None => Keyer::random(),
+    };
+    let upstream = Upstream::with_shared_budget(&settings, api_key, metrics.clone(), shared)?;
     let limits = InboundLimits::new(
         &settings.limits,
         settings.server.trusted_proxies.clone(),
@@ -106,7 +113,7 @@ pub async fn build_state(
         known: Arc::new(known),
         pings_refused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         tasks: TaskTracker::new(),
-        caches: Caches::new(&settings, &clock, &metrics),
+        caches: Caches::new(&settings, keyer, &clock, &metrics),
         clock,
         settings: Arc::new(settings),
         upstream,
@@ -115,6 +122,34 @@ pub async fn build_state(
         lifecycle: Arc::new(Lifecycle::default()),
         limits,
     }))
+}
+
+/// Cluster mode's shared budget when `redis.url` is set, which needs the cache key secret
+/// every replica shares. Nothing is sent to Redis yet: a replica starts while Redis is down.
+fn shared_budget(
+    settings: &Settings,
+    secrets: &Secrets,
+    api_key: &crate::config::Secret,
+    metrics: &Arc<Metrics>,
+) -> Result<Option<Arc<SharedBudget>>, crate::config::ConfigError> {
+    let Some(url) = settings.redis.url() else {
+        metrics.redis_up.set(1);
+        return Ok(None);
+    };
+    secrets.require_for_cluster(Some(url))?;
+    // redis-rs's errors name the problem, never the URL (which may hold a password).
+    let link =
+        RedisLink::new(url, metrics.clone()).map_err(|e| crate::config::ConfigError::Invalid {
+            key: "redis.url",
+            reason: e.to_string(),
+        })?;
+    Ok(Some(Arc::new(SharedBudget::new(
+        link,
+        &settings.upstream,
+        settings.redis.fallback_share,
+        api_key,
+        metrics.clone(),
+    ))))
 }
 
 /// The one start-up record: what is running, where, against what. Its message stays "gumgate

@@ -144,6 +144,7 @@ pub fn check_config(config: Option<&Path>, with_sandbox: bool) -> Result<String,
     if !with_sandbox {
         secrets.require_for_serve()?;
     }
+    secrets.require_for_cluster(settings.redis.url())?;
     let signer = crate::tokens::Signer::configured(&settings.tokens, &secrets)?;
     if let Some(key) = secrets.maton_api_key.clone() {
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());

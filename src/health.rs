@@ -8,7 +8,9 @@
 //! (`upstream.failing`, `upstream.failing_seconds`, `upstream.credentials_refused`) and the
 //! metrics `gumgate_upstream_failing_seconds` and `gumgate_upstream_credentials_refused_total`
 //! are what an alert watches. The database is reported the same way (`database.reachable`):
-//! verifies from the cache and passthrough calls do not need it.
+//! verifies from the cache and passthrough calls do not need it; so is Redis in cluster mode
+//! (`redis.reachable`, as of the last command sent to it): without it a replica runs on its
+//! fallback share of the budget.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -50,6 +52,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
         "upstream": upstream,
         "budget": { "circuit": circuit, "paused_seconds": paused },
         "database": { "engine": engine, "reachable": state.store.ping().await },
+        "redis": match state.upstream.shared_budget() {
+            Some(shared) => json!({ "configured": true, "reachable": shared.is_shared() }),
+            None => json!({ "configured": false }),
+        },
     }))
     .into_response()
 }

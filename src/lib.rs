@@ -48,6 +48,7 @@ pub mod auth;
 pub mod budget;
 pub mod cache;
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod decision;

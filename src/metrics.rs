@@ -130,6 +130,12 @@ metrics! {
         ///
         /// Counted by the metrics middleware on responses marked by `AppError::Database`.
         pub database_errors: IntCounter as "database_errors_total",
+        /// Whether this replica reaches Redis (1) or runs on its fallback share (0).
+        ///
+        /// 1 when `redis.url` is empty: nothing to reach, nothing degraded.
+        pub redis_up: IntGauge,
+        /// Upstream calls booked on the local fallback budget while Redis could not be reached.
+        pub redis_fallback_bookings: IntCounter as "redis_fallback_bookings_total",
         /// Latency of store operations in seconds, failed ones included.
         ///
         /// By operation: the `Store` method (`activate`, `list`, `due_pings`, ...), each one

@@ -77,7 +77,7 @@ pub struct Caches {
 impl Caches {
     /// Verify answers get seven eighths of `cache.max_bytes`, sales pages the rest: verifies
     /// are the hot path, sales pages are large but few and short-lived.
-    pub fn new(settings: &Settings, clock: &Clock, metrics: &Arc<Metrics>) -> Self {
+    pub fn new(settings: &Settings, keyer: Keyer, clock: &Clock, metrics: &Arc<Metrics>) -> Self {
         let c = &settings.cache;
         let sales_bytes = c.max_bytes / 8;
         let cache = |name, bytes| {
@@ -93,7 +93,7 @@ impl Caches {
         Self {
             verify: cache("verify", c.max_bytes - sales_bytes),
             sales: cache("sales", sales_bytes.max(1)),
-            keyer: Keyer::random(),
+            keyer,
         }
     }
 

@@ -24,6 +24,10 @@ pub fn router() -> Router<AppState> {
 
 async fn resume(State(state): State<AppState>, Admin(p): Admin) -> Result<Response, AppError> {
     let resumed = state.upstream.budget().resume();
+    if let Some(shared) = state.upstream.shared_budget() {
+        // Every replica's: the pause a 429 set through any of them.
+        shared.clear_pause().await;
+    }
     let cleared = cleared(&resumed);
     // Logged before the audit is written, so that a store failure still leaves a record.
     tracing::warn!(

@@ -11,11 +11,18 @@ pub struct Keyer {
 }
 
 impl Keyer {
-    /// A keyer with a fresh random secret. Keys only need to agree within this process; a shared
-    /// cache across replicas would need the secret from configuration instead.
+    /// A keyer with a fresh random secret: keys agree within this process only.
     pub fn random() -> Self {
         Self {
             secret: rand::random(),
+        }
+    }
+
+    /// A keyer whose keys every process given the same `secret` derives alike (cluster mode's
+    /// `GUMGATE_CACHE_KEY_SECRET`): the hash key is derived from it, never the secret itself.
+    pub fn from_secret(secret: &str) -> Self {
+        Self {
+            secret: blake3::derive_key("gumgate 2026 cache keys", secret.as_bytes()),
         }
     }
 
@@ -56,7 +63,18 @@ mod tests {
         assert_ne!(a, k.verify("", "p2", "abcd-ef"));
         assert_ne!(a, k.verify("conn", "p1", "abcd-ef"));
         assert_ne!(k.hash(&[b"ab", b"c"]), k.hash(&[b"a", b"bc"]));
-        // Another process (another secret) derives other keys.
+        // Another process (another secret) derives other keys; one with the same configured
+        // secret, the same.
         assert_ne!(a, Keyer::random().verify("", "p1", "abcd-ef"));
+        let shared = "a-cache-key-secret-of-at-least-32-characters";
+        assert_eq!(
+            Keyer::from_secret(shared).verify("", "p1", "abcd-ef"),
+            Keyer::from_secret(shared).verify("", "p1", "ABCD-EF")
+        );
+        assert_ne!(
+            Keyer::from_secret(shared).verify("", "p1", "abcd-ef"),
+            Keyer::from_secret("another-secret-of-at-least-32-characters")
+                .verify("", "p1", "abcd-ef")
+        );
     }
 }

@@ -51,6 +51,7 @@ pub struct Settings {
     pub limits: LimitsSettings,
     pub log: LogSettings,
     pub storage: StorageSettings,
+    pub redis: RedisSettings,
     pub tokens: TokenSettings,
     pub policy: Policy,
     /// Per-product policy overrides, by product id.
@@ -113,6 +114,23 @@ pub struct WebhookSettings {
 pub struct StorageSettings {
     /// `sqlite://PATH` (created if missing).
     pub database_url: String,
+}
+
+/// `[redis]`: coordination between replicas.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://...`; empty: no Redis.
+    pub url: String,
+    /// The share of `upstream.rate_limit` a replica uses on its own while Redis is down.
+    pub fallback_share: f64,
+}
+
+impl RedisSettings {
+    /// The URL, when one is set.
+    pub fn url(&self) -> Option<&str> {
+        Some(self.url.as_str()).filter(|u| !u.is_empty())
+    }
 }
 
 /// `[tokens]`: activation token signing.
@@ -352,6 +370,8 @@ pub enum LogFormat {
 
 /// The file holding `storage.database_url` (a mounted secret), when set.
 pub const DATABASE_URL_FILE: &str = "GUMGATE_DATABASE_URL_FILE";
+/// The file holding `redis.url`, when set.
+pub const REDIS_URL_FILE: &str = "GUMGATE_REDIS_URL_FILE";
 
 /// A URL from a secret file, trimmed (a mounted file often ends in a newline). Errors name the
 /// variable, never the contents.
@@ -383,15 +403,19 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let env: Vec<(String, String)> = env.into_iter().collect();
-        let url_file = env
-            .iter()
-            .find(|(k, v)| k == DATABASE_URL_FILE && !v.is_empty())
-            .map(|(_, v)| v.clone());
+        let file_of = |var: &str| {
+            env.iter()
+                .find(|(k, v)| k == var && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        };
+        let url_file = file_of(DATABASE_URL_FILE);
+        let redis_file = file_of(REDIS_URL_FILE);
         let env_map = env
             .into_iter()
             .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
             .collect::<std::collections::HashMap<_, _>>();
         let url_in_env = env_map.contains_key("GUMGATE__STORAGE__DATABASE_URL");
+        let redis_in_env = env_map.contains_key("GUMGATE__REDIS__URL");
         let mut builder = config::Config::builder().add_source(config::File::from_str(
             DEFAULT_TOML,
             config::FileFormat::Toml,
@@ -417,6 +441,9 @@ impl Settings {
         // the TOML; the environment's own value still wins, as for every other setting.
         if let Some(path) = url_file.filter(|_| !url_in_env) {
             settings.storage.database_url = read_url_file(DATABASE_URL_FILE, &path)?;
+        }
+        if let Some(path) = redis_file.filter(|_| !redis_in_env) {
+            settings.redis.url = read_url_file(REDIS_URL_FILE, &path)?;
         }
         settings.validate()?;
         settings.source = file.map(Path::to_path_buf);
@@ -526,6 +553,20 @@ impl Settings {
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::invalid("log.level", "is not a valid filter"));
+        }
+        if let Some(url) = self.redis.url()
+            && !url.starts_with("redis://")
+        {
+            return Err(ConfigError::invalid(
+                "redis.url",
+                "must be a redis:// URL (TLS to Redis is not supported yet: use a private network or a TLS sidecar)",
+            ));
+        }
+        if !(self.redis.fallback_share > 0.0 && self.redis.fallback_share <= 1.0) {
+            return Err(ConfigError::invalid(
+                "redis.fallback_share",
+                "must be above 0 and at most 1",
+            ));
         }
         if !(0.0..1.0).contains(&self.upstream.known_share) {
             return Err(ConfigError::invalid(
@@ -670,7 +711,7 @@ mod tests {
     }
 
     #[test]
-    fn the_database_url_may_come_from_a_file_the_environment_winning() {
+    fn database_and_redis_urls_may_come_from_files_the_environment_winning() {
         let dir = tempfile::TempDir::new().unwrap();
         let file = dir.path().join("url");
         std::fs::write(&file, "postgres://app:pw@db/gumgate\n").unwrap();
@@ -696,6 +737,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("is empty"), "{err}");
+        // Redis's URL the same way; only redis:// is accepted.
+        std::fs::write(&file, "redis://:pw@cache:6379/2\n").unwrap();
+        let s = Settings::load_from(None, env(&[(REDIS_URL_FILE, path)])).unwrap();
+        assert_eq!(s.redis.url(), Some("redis://:pw@cache:6379/2"));
+        assert_eq!(
+            Settings::load_from(None, env(&[])).unwrap().redis.url(),
+            None
+        );
+        let err = Settings::load_from(None, env(&[("GUMGATE__REDIS__URL", "http://cache")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("redis.url"), "{err}");
     }
 
     #[test]

@@ -30,6 +30,9 @@ impl fmt::Debug for Secret {
 /// Admin tokens shorter than this are refused: they would be guessable.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
+/// A cache key secret shorter than this is refused (`openssl rand -hex 32` gives 64).
+pub const MIN_CACHE_KEY_SECRET_LEN: usize = 32;
+
 /// The secrets Gumgate runs with.
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
@@ -47,6 +50,9 @@ pub struct Secrets {
     /// `GUMGATE_PREVIOUS_SIGNING_KEY_FILE`: the key that signed before the last rotation,
     /// published in the JWKS so its tokens keep verifying, never signing.
     pub previous_signing_key_file: Option<PathBuf>,
+    /// `GUMGATE_CACHE_KEY_SECRET`: the keyed-hash secret of cache keys, the same on every
+    /// replica (required with `redis.url`); unset, each process draws its own at random.
+    pub cache_key_secret: Option<Secret>,
 }
 
 impl Secrets {
@@ -71,6 +77,16 @@ impl Secrets {
                 .filter(|p| !p.trim().is_empty())
                 .map(PathBuf::from)
         };
+        let cache_key_secret = read("GUMGATE_CACHE_KEY_SECRET", &lookup)?.map(Secret::new);
+        if cache_key_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < MIN_CACHE_KEY_SECRET_LEN)
+        {
+            return Err(ConfigError::Invalid {
+                key: "GUMGATE_CACHE_KEY_SECRET",
+                reason: format!("must be at least {MIN_CACHE_KEY_SECRET_LEN} characters"),
+            });
+        }
         let signing_key_file = path("GUMGATE_SIGNING_KEY_FILE");
         let previous_signing_key_file = path("GUMGATE_PREVIOUS_SIGNING_KEY_FILE");
         if previous_signing_key_file.is_some() && signing_key_file.is_none() {
@@ -85,10 +101,22 @@ impl Secrets {
             webhook_secrets,
             signing_key_file,
             previous_signing_key_file,
+            cache_key_secret,
         })
     }
 
     /// What `serve` needs against the real upstream: both secrets present.
+    /// Cluster mode (`redis.url` set) needs the cache key secret every replica shares.
+    pub fn require_for_cluster(&self, redis_url: Option<&str>) -> Result<(), ConfigError> {
+        if redis_url.is_some() && self.cache_key_secret.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "GUMGATE_CACHE_KEY_SECRET",
+                reason: "required when redis.url is set (the same on every replica)".into(),
+            });
+        }
+        Ok(())
+    }
+
     pub fn require_for_serve(&self) -> Result<(), ConfigError> {
         if self.maton_api_key.is_none() {
             return Err(ConfigError::MissingSecret("MATON_API_KEY"));

@@ -17,6 +17,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use url::Url;
 
 use crate::budget::{Budget, BudgetSettings, Denied, Outcome, Priority, parse_retry_after};
+use crate::cluster::SharedBudget;
 use crate::config::{Secret, Settings};
 use crate::metrics::{Metrics, method_label};
 
@@ -173,6 +174,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     health: UpstreamHealth,
     budget: Budget,
+    /// Cluster mode (`redis.url`): the budget every replica shares, booked after the local one.
+    shared: Option<Arc<SharedBudget>>,
     max_wait: Duration,
     max_retries: u32,
 }
@@ -184,6 +187,16 @@ impl Upstream {
         settings: &Settings,
         api_key: Secret,
         metrics: Arc<Metrics>,
+    ) -> Result<Self, reqwest::Error> {
+        Self::with_shared_budget(settings, api_key, metrics, None)
+    }
+
+    /// [`Upstream::new`], each call also booking a slot of `shared` (cluster mode).
+    pub fn with_shared_budget(
+        settings: &Settings,
+        api_key: Secret,
+        metrics: Arc<Metrics>,
+        shared: Option<Arc<SharedBudget>>,
     ) -> Result<Self, reqwest::Error> {
         crate::tls::install_crypto_provider();
         let client = reqwest::Client::builder()
@@ -203,6 +216,7 @@ impl Upstream {
                 api_key,
                 default_connection,
                 budget: Budget::new(BudgetSettings::from(&settings.upstream), metrics.clone()),
+                shared,
                 metrics,
                 health: UpstreamHealth::new(&settings.upstream.base_url),
                 max_wait: settings.upstream.max_wait,
@@ -211,9 +225,14 @@ impl Upstream {
         })
     }
 
-    /// The shared upstream budget.
+    /// The upstream budget of this process.
     pub fn budget(&self) -> &Budget {
         &self.inner.budget
+    }
+
+    /// The budget shared with the other replicas, in cluster mode.
+    pub fn shared_budget(&self) -> Option<&SharedBudget> {
+        self.inner.shared.as_deref()
     }
 
     /// What recent upstream calls looked like, for `/readyz`.
@@ -258,6 +277,7 @@ impl Upstream {
         let mut attempt = 1;
         let mut previous = None;
         loop {
+            let asked = tokio::time::Instant::now();
             let permit = match self
                 .inner
                 .budget
@@ -269,8 +289,29 @@ impl Upstream {
                 // what the last attempt got: upstream's own answer beats our refusal.
                 Err(denied) => return previous.unwrap_or(Err(denied.into())),
             };
+            if let Some(shared) = &self.inner.shared {
+                // The cluster's slot, within what is left of this call's wait. A refusal
+                // abandons the local permit: it cost a local slot, never an upstream call.
+                let left = self.inner.max_wait.saturating_sub(asked.elapsed());
+                if let Err(denied) = shared.book(req.priority, left).await {
+                    self.inner
+                        .metrics
+                        .budget_denials
+                        .with_label_values(&[req.priority.label(), denied.reason.label()])
+                        .inc();
+                    return previous.unwrap_or(Err(denied.into()));
+                }
+            }
             let result = self.attempt(req.clone()).await;
-            self.inner.budget.complete(permit, outcome(&result));
+            let outcome = outcome(&result);
+            self.inner.budget.complete(permit, outcome);
+            if let (Some(shared), Outcome::Throttled { .. }) = (&self.inner.shared, outcome)
+                && let Some(pause) = self.inner.budget.paused_for()
+            {
+                // The pause this replica just took (Retry-After, or its backoff streak, capped
+                // at upstream.max_pause) holds every replica.
+                shared.pause(pause).await;
+            }
             if attempt >= attempts || !worth_retrying(&result) {
                 return result;
             }

@@ -18,6 +18,7 @@ async fn livez_and_readyz_answer_on_both_listeners() {
         assert_eq!(body["upstream"]["reachable"], true);
         assert_eq!(body["database"]["engine"], "sqlite");
         assert_eq!(body["database"]["reachable"], true);
+        assert_eq!(body["redis"]["configured"], false);
     }
     // Readiness probes cost no upstream budget.
     assert_eq!(app.sandbox.request_count(), 0);

@@ -438,6 +438,37 @@ async fn check_config_refuses_what_serve_refuses_naming_the_key() {
             vec![db("mysql://u:pw@db/gg".into())],
             "unsupported database URL",
         ),
+        (
+            vec![],
+            vec![
+                good_db.clone(),
+                (
+                    "GUMGATE__REDIS__URL".into(),
+                    "redis://:pw@127.0.0.1:1".into(),
+                ),
+            ],
+            "GUMGATE_CACHE_KEY_SECRET",
+        ),
+        (
+            vec![],
+            vec![
+                good_db.clone(),
+                (
+                    "GUMGATE__REDIS__URL".into(),
+                    "rediss://:pw@cache:6380".into(),
+                ),
+                ("GUMGATE_CACHE_KEY_SECRET".into(), "x".repeat(40)),
+            ],
+            "redis.url",
+        ),
+        (
+            vec![],
+            vec![
+                good_db.clone(),
+                ("GUMGATE_CACHE_KEY_SECRET".into(), "too-short".into()),
+            ],
+            "GUMGATE_CACHE_KEY_SECRET",
+        ),
     ];
     for (args, env, needle) in cases {
         for sub in ["check-config", "serve"] {
@@ -449,6 +480,7 @@ async fn check_config_refuses_what_serve_refuses_naming_the_key() {
                 last.starts_with("gumgate: ") && last.contains(needle),
                 "{sub} {env:?}: {err}"
             );
+            assert!(!err.contains(":pw@"), "a password shown: {err}");
         }
     }
     // A PostgreSQL URL: check-config only parses it (it runs offline); serve connects, and

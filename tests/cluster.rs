@@ -1,0 +1,276 @@
+//! Cluster mode as processes: three `gumgate serve` replicas of the built binary sharing one
+//! Redis (a private `redis-server`), in front of the sandbox as its own process enforcing
+//! Maton's 10 requests a second per key. Run by `bash scripts/test.sh`; a bare `cargo test`
+//! lists them as ignored.
+
+// Shared with tests/api; this file needs only starting a replica and its addresses.
+#[allow(dead_code)]
+#[path = "common/running.rs"]
+mod running;
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gumgate_sandbox::{DEFAULT_API_KEY, seed};
+use serde_json::Value;
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+use running::Running;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gumgate");
+const CACHE_KEY_SECRET: &str = "cluster-test-cache-key-secret-0123456789";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_listening(port: u16, what: &str) {
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{what} did not listen on {port}");
+}
+
+/// A process killed when the test ends, however it ends.
+fn spawn(cmd: &mut Command, what: &str) -> Child {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e} (run bash scripts/test.sh, which installs it)"))
+}
+
+/// The pieces of one cluster test: the sandbox, Redis and the replicas.
+struct Cluster {
+    sandbox: String,
+    _sandbox: Child,
+    _redis: Child,
+    replicas: Vec<Running>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    async fn start(replicas: usize) -> Self {
+        // The test's own HTTP client needs TLS set up (the gateway's reqwest has no default).
+        gumgate::tls::install_crypto_provider();
+        let (sandbox_port, redis_port) = (free_port(), free_port());
+        let sandbox_child = spawn(
+            Command::new(BIN).args(["sandbox", "--listen", &format!("127.0.0.1:{sandbox_port}")]),
+            "gumgate sandbox",
+        );
+        let redis_child = spawn(
+            Command::new("redis-server")
+                .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"]),
+            "redis-server",
+        );
+        wait_listening(sandbox_port, "the sandbox").await;
+        wait_listening(redis_port, "redis-server").await;
+        let dir = tempfile::TempDir::new().unwrap();
+        let sandbox = format!("http://127.0.0.1:{sandbox_port}");
+        let mut running = Vec::new();
+        for i in 0..replicas {
+            let mut cmd = Command::new(BIN);
+            cmd.env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .arg("serve")
+                .env("MATON_API_KEY", DEFAULT_API_KEY)
+                .env("GUMGATE_ADMIN_TOKEN", "cluster-test-admin-token")
+                .env("GUMGATE_CACHE_KEY_SECRET", CACHE_KEY_SECRET)
+                .env(
+                    "GUMGATE__REDIS__URL",
+                    format!("redis://127.0.0.1:{redis_port}"),
+                )
+                .env("GUMGATE__UPSTREAM__BASE_URL", &sandbox)
+                .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
+                .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+                .env(
+                    "GUMGATE__STORAGE__DATABASE_URL",
+                    format!("sqlite://{}/replica-{i}.db", dir.path().display()),
+                )
+                // One test client is one IP: its per-IP limits are not what is tested here.
+                .env("GUMGATE__LIMITS__VERIFY_PER_IP", "100000/s")
+                .env("GUMGATE__LIMITS__FAILED_VERIFY_PER_IP", "100000/s")
+                .env("GUMGATE__LIMITS__UPSTREAM_VERIFY_PER_IP", "100000/s");
+            running.push(Running::start(cmd).await);
+        }
+        Self {
+            sandbox,
+            _sandbox: sandbox_child,
+            _redis: redis_child,
+            replicas: running,
+            _dir: dir,
+        }
+    }
+
+    /// What reached the sandbox (`RecordedRequest`s as JSON).
+    async fn upstream_requests(&self) -> Vec<Value> {
+        reqwest::get(format!("{}/_sandbox/requests", self.sandbox))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// A key in Gumroad's shape that the sandbox does not know: each one a distinct upstream call.
+fn distinct_key(i: u32) -> String {
+    format!(
+        "{:08X}-{:08X}-{:08X}-{:08X}",
+        0xC0FFEE00u32 + i,
+        i,
+        i ^ 0x5A5A,
+        i * 7
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs redis-server: run bash scripts/test.sh"]
+async fn three_replicas_stay_under_matons_limit_together() {
+    let cluster = Cluster::start(3).await;
+    let client = reqwest::Client::new();
+    let mut answered = std::collections::BTreeMap::<u16, usize>::new();
+    // 300 distinct verifies, round-robin over the replicas, 30 at a time.
+    for batch in 0..10u32 {
+        let calls: Vec<_> = (0..30u32)
+            .map(|j| {
+                let i = batch * 30 + j;
+                let api = cluster.replicas[i as usize % 3].api;
+                let client = client.clone();
+                async move {
+                    client
+                        .post(format!("http://{api}/v2/licenses/verify"))
+                        .form(&[
+                            ("product_id", seed::PRODUCT_ONE_TIME),
+                            ("license_key", &distinct_key(i)),
+                        ])
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                }
+            })
+            .collect();
+        for status in futures_util::future::join_all(calls).await {
+            *answered.entry(status).or_default() += 1;
+        }
+    }
+    let upstream = cluster.upstream_requests().await;
+    let throttled = upstream.iter().filter(|r| r["status"] == 429).count();
+    assert_eq!(throttled, 0, "Maton's 429s: {answered:?}");
+    // Every answer is Gumroad's 404 for an unknown key, or 503 for a verify the shared budget
+    // could not fit within upstream.max_wait; upstream saw one call per 404.
+    let not_found = answered.get(&404).copied().unwrap_or_default();
+    assert_eq!(
+        not_found + answered.get(&503).copied().unwrap_or_default(),
+        300,
+        "{answered:?}"
+    );
+    assert_eq!(upstream.len(), not_found, "{answered:?}");
+    assert!(not_found >= 30, "the budget was used: {answered:?}");
+}
+
+impl Cluster {
+    async fn set_faults(&self, faults: Value) {
+        let res = reqwest::Client::new()
+            .put(format!("{}/_sandbox/faults", self.sandbox))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success());
+    }
+
+    async fn clear_requests(&self) {
+        reqwest::Client::new()
+            .delete(format!("{}/_sandbox/requests", self.sandbox))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// One verify of a distinct key through replica `r`; its status.
+async fn verify(cluster: &Cluster, r: usize, i: u32) -> u16 {
+    reqwest::Client::new()
+        .post(format!(
+            "http://{}/v2/licenses/verify",
+            cluster.replicas[r].api
+        ))
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", &distinct_key(i)),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs redis-server: run bash scripts/test.sh"]
+async fn a_429_seen_by_one_replica_holds_every_replica_for_its_retry_after() {
+    let cluster = Arc::new(Cluster::start(3).await);
+    cluster
+        .set_faults(serde_json::json!({"fail_next": 1, "fail_status": 429, "retry_after": "3"}))
+        .await;
+    // Replica 0 gets Maton's 429 (Retry-After: 3); its caller gets a refusal, not the 429.
+    assert_eq!(verify(&cluster, 0, 1).await, 503);
+    let paused_at = Instant::now();
+    cluster.clear_requests().await;
+    // While more of the pause is left than a verify may wait (upstream.max_wait, 1 s), every
+    // replica refuses at once.
+    let mut i = 2;
+    while paused_at.elapsed() < Duration::from_millis(1_700) {
+        for r in 0..3 {
+            let asked = Instant::now();
+            assert_eq!(verify(&cluster, r, i).await, 503, "replica {r}");
+            assert!(
+                asked.elapsed() < Duration::from_millis(500),
+                "replica {r} waited"
+            );
+            i += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Within a second of its end, a verify on any replica waits the pause out, then goes.
+    tokio::time::sleep(Duration::from_millis(2_200).saturating_sub(paused_at.elapsed())).await;
+    let waiting: Vec<_> = (0..3)
+        .map(|r| {
+            let cluster = cluster.clone();
+            tokio::spawn(async move {
+                let status = verify(&cluster, r, 1_000 + r as u32).await;
+                (status, paused_at.elapsed())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(2_800).saturating_sub(paused_at.elapsed())).await;
+    assert!(
+        cluster.upstream_requests().await.is_empty(),
+        "a call went during the pause"
+    );
+    for (r, task) in waiting.into_iter().enumerate() {
+        let (status, at) = task.await.unwrap();
+        assert_eq!(status, 404, "replica {r}");
+        assert!(
+            at >= Duration::from_millis(2_950),
+            "replica {r} went at {at:?}"
+        );
+    }
+    assert_eq!(cluster.upstream_requests().await.len(), 3);
+}
