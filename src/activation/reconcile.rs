@@ -61,7 +61,8 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
     let due_before = now.saturating_sub(max_age);
     sweep_after_refusals(state, due_before).await?;
     let batch = i64::from(state.settings.reconcile.batch);
-    for due in state.store.licenses_due(due_before, batch).await? {
+    let claimed = state.store.licenses_due(now, due_before, batch).await?;
+    for (i, due) in claimed.iter().enumerate() {
         let (product, key) = match decision::license_of_sale(state, &due.sale_id).await {
             Ok(Some(found)) => found,
             // A definite answer with no license (the sale is unknown to this connection, or
@@ -72,12 +73,14 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
                 continue;
             }
             // No budget for the lookup (busy with app calls, paused): try again next round.
-            Err(_) => break,
+            Err(_) => return release(state, &claimed[i..], round).await,
         };
         let redecided = if license_hash(&key) == due.license_hash {
             match decision::redecide(state, &product, &key, Cause::Reconcile).await {
                 Ok(r) => r,
-                Err(RecheckError::Unavailable) => break,
+                Err(RecheckError::Unavailable) => {
+                    return release(state, &claimed[i..], round).await;
+                }
                 Err(RecheckError::Store(e)) => return Err(e),
             }
         } else {
@@ -86,6 +89,19 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
             decision::record(state, &due.license_hash, Code::NotFound, Cause::Reconcile).await?
         };
         count(state, &redecided, &mut round);
+    }
+    Ok(round)
+}
+
+/// Hands back the claimed licenses a round did not get to, so any gateway's next round takes
+/// them rather than waiting out the claims.
+async fn release(
+    state: &AppState,
+    left: &[crate::store::LicenseRef],
+    round: Round,
+) -> Result<Round, StoreError> {
+    for due in left {
+        state.store.release_license(&due.license_hash).await?;
     }
     Ok(round)
 }

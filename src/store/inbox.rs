@@ -19,10 +19,29 @@ pub struct Ping {
     #[serde(skip)]
     pub license_key: Option<String>,
     pub attempts: i64,
+    /// Who claimed it ([`Store::due_pings`]): only they may finish it. `None` for a ping read
+    /// without being claimed ([`Store::pings_in`]).
+    #[serde(skip)]
+    pub claimed_by: Option<String>,
+}
+
+impl Ping {
+    /// The claim that fences this ping's finish (empty, which fences everything out, when it
+    /// was read without one).
+    pub fn claim(&self) -> &str {
+        self.claimed_by.as_deref().unwrap_or_default()
+    }
 }
 
 /// The columns of [`Ping`].
-const PING_COLUMNS: &str = "id, received_at, resource_name, payload, license_key, attempts";
+const PING_COLUMNS: &str =
+    "id, received_at, resource_name, payload, license_key, attempts, claimed_by";
+
+/// How long a claim on a round of pings lasts. A round re-checks at most `BATCH` licenses from
+/// spare budget, each bounded by `upstream.timeout` and its retries; a claimant that is gone
+/// (killed, partitioned) leaves its pings to others once this passes, and its late finishes are
+/// refused (fenced) so nothing is recorded twice.
+pub const PING_LEASE_SECS: i64 = 300;
 
 /// Where the inbox stands, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,60 +82,73 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Pending pings due by `now`: those that can revoke access first (a refund must not wait
-    /// behind a backlog of sales), then oldest first.
+    /// Claims pending pings due by `now` that nobody holds (a claim whose lease has passed is
+    /// nobody's): those that can revoke access first (a refund must not wait behind a backlog of
+    /// sales), then oldest first. Several gateways on one PostgreSQL database claim disjoint
+    /// rows (`FOR UPDATE SKIP LOCKED`); on SQLite one gateway is alone with its file. Every
+    /// ping returned carries the round's claim, which its finish must show.
     pub async fn due_pings(&self, now: i64, limit: i64) -> Result<Vec<Ping>, StoreError> {
         let _timed = self.timed("due_pings");
-        let revoking = gumroad_wire::webhooks::REVOKING
-            .iter()
-            .map(|r| format!("'{r}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        // The list is our own constant, not input: formatting it into the query is safe.
+        let revoking = revoking_first();
+        let skip_locked = match self.engine {
+            super::Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            super::Engine::Sqlite => "",
+        };
+        let claim = uuid::Uuid::new_v4().simple().to_string();
         let sql = format!(
-            "SELECT {PING_COLUMNS} FROM webhook_inbox \
-             WHERE state = 'pending' AND next_attempt_at <= $1 \
-             ORDER BY CASE WHEN resource_name IN ({revoking}) THEN 0 ELSE 1 END, id LIMIT $2"
+            "UPDATE webhook_inbox SET claimed_by = $1, claimed_until = $2 WHERE id IN \
+             (SELECT id FROM webhook_inbox WHERE state = 'pending' AND next_attempt_at <= $3 \
+             AND (claimed_until IS NULL OR claimed_until <= $3) \
+             ORDER BY {revoking}, id LIMIT $4 {skip_locked}) RETURNING {PING_COLUMNS}"
         );
-        Ok(sqlx::query_as(&sql)
+        let mut tx = super::activate::begin_write(self).await?;
+        let mut pings: Vec<Ping> = sqlx::query_as(&sql)
+            .bind(&claim)
+            .bind(now.saturating_add(PING_LEASE_SECS))
             .bind(now)
             .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // RETURNING keeps no order.
+        pings.sort_by_key(|p| (!is_revoking(p.resource_name.as_deref()), p.id));
+        Ok(pings)
     }
 
-    /// Marks a ping processed.
-    pub async fn finish_ping(&self, id: i64, now: i64) -> Result<(), StoreError> {
+    /// Marks a claimed ping done; refused ([`StoreError::ClaimLost`]) unless `ping`'s claim
+    /// still holds it.
+    pub async fn finish_ping(&self, ping: &Ping, now: i64) -> Result<(), StoreError> {
         let _timed = self.timed("finish_ping");
-        finish(&self.pool, id, now).await
+        finish(&self.pool, ping.id, ping.claim(), now).await
     }
 
-    /// Records a failed attempt; the ping is tried again at `next` unless `give_up` (then its
-    /// license key, if it kept one, is blanked).
+    /// Records a failed attempt at a claimed ping and lets go of it (due again at `next`, or
+    /// given up); refused unless `ping`'s claim still holds it.
     pub async fn retry_ping(
         &self,
-        id: i64,
+        ping: &Ping,
         error: &str,
         next: i64,
         give_up: bool,
     ) -> Result<(), StoreError> {
         let _timed = self.timed("retry_ping");
         let state = if give_up { "failed" } else { "pending" };
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE webhook_inbox SET attempts = attempts + 1, last_error = $2, \
              next_attempt_at = $3, state = $4, \
-             license_key = CASE WHEN $4 = 'pending' THEN license_key END WHERE id = $1",
+             license_key = CASE WHEN $4 = 'pending' THEN license_key END, \
+             claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $5",
         )
-        .bind(id)
+        .bind(ping.id)
         .bind(error)
         .bind(next)
         .bind(state)
+        .bind(ping.claim())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        fenced(done.rows_affected(), ping.id)
     }
 
-    /// How many pings wait, and since when.
     pub async fn inbox_depth(&self) -> Result<InboxDepth, StoreError> {
         let _timed = self.timed("inbox_depth");
         let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
@@ -168,15 +200,41 @@ impl Store {
 pub(super) async fn finish<'e>(
     executor: impl Executor<'e, Database = Any>,
     id: i64,
+    claim: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE webhook_inbox SET state = 'done', processed_at = $2, license_key = NULL \
-         WHERE id = $1",
+    let done = sqlx::query(
+        "UPDATE webhook_inbox SET state = 'done', processed_at = $2, license_key = NULL, \
+         claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $3",
     )
     .bind(id)
     .bind(now)
+    .bind(claim)
     .execute(executor)
     .await?;
+    fenced(done.rows_affected(), id)
+}
+
+/// A fenced write that touched nothing lost its claim: the lease passed and another claimant
+/// may hold the ping now. The caller's transaction must not commit.
+fn fenced(rows: u64, id: i64) -> Result<(), StoreError> {
+    if rows == 0 {
+        return Err(StoreError::ClaimLost(id));
+    }
     Ok(())
+}
+
+/// The resources whose pings go first.
+fn is_revoking(resource: Option<&str>) -> bool {
+    resource.is_some_and(|r| gumroad_wire::webhooks::REVOKING.contains(&r))
+}
+
+/// SQL ordering revoking pings first (the names are constants of ours, not input).
+fn revoking_first() -> String {
+    let revoking = gumroad_wire::webhooks::REVOKING
+        .iter()
+        .map(|r| format!("'{r}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("CASE WHEN resource_name IN ({revoking}) THEN 0 ELSE 1 END")
 }

@@ -23,10 +23,11 @@ pub(super) struct DatabaseLock {
     _file: File,
 }
 
-/// One gateway per PostgreSQL database, until background work is claimed row by row (the
-/// inbox and the reconciler would otherwise run on every replica): a session-level advisory
-/// lock, held by a connection of its own outside the pool. The server releases it when that
-/// connection ends, however its process dies.
+/// One gateway per PostgreSQL database until cluster mode is complete: background work is
+/// claimed row by row now, but cached answers and their invalidations are still each
+/// replica's own, so a second gateway could answer from what the first has just invalidated.
+/// A session-level advisory lock, held by a connection of its own outside the pool; the server
+/// releases it when that connection ends, however its process dies.
 pub(super) struct ServerLock {
     session: PgConnection,
 }

@@ -12,7 +12,7 @@
 //! metrics. Entries older than `audit.retention` are pruned ([`Store::prune_audit`]).
 //!
 //! A database belongs to one gateway: `lock.rs` refuses a second (a file lock for SQLite, an
-//! advisory lock for PostgreSQL, until background work is claimed row by row). `connect.rs`
+//! advisory lock for PostgreSQL, until replicas share answers and invalidations). `connect.rs`
 //! refuses a database that cannot be written, at start.
 
 mod activate;

@@ -15,6 +15,9 @@ pub enum Cause<'a> {
     /// finished in the same transaction.
     Ping {
         ids: &'a [i64],
+        /// The claim the pings were taken with ([`super::Ping::claim`]): a lost one rolls the
+        /// whole re-decision back.
+        claim: &'a str,
         resource: Option<&'a str>,
     },
     /// The reconciler: audited as `reconcile` when the decision changed an activation.
@@ -82,9 +85,9 @@ impl Store {
             };
             insert_audit(&mut *tx, &entry).await?;
         }
-        if let Cause::Ping { ids, .. } = cause {
+        if let Cause::Ping { ids, claim, .. } = cause {
             for &id in ids {
-                super::inbox::finish(&mut *tx, id, now).await?;
+                super::inbox::finish(&mut *tx, id, claim, now).await?;
             }
         }
         tx.commit().await?;

@@ -170,6 +170,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("no activation {0}")]
     UnknownActivation(String),
+    /// A claimed ping's lease passed and its claim was lost before it could be finished.
+    #[error("webhook ping {0}: its claim was lost (the lease passed); left to its new claimant")]
+    ClaimLost(i64),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

@@ -79,7 +79,7 @@ pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
     for ping in &due {
         // A sale revokes nothing; the other resources are reasons to re-check a license.
         if ping.resource_name.as_deref() == Some("sale") {
-            state.store.finish_ping(ping.id, now).await?;
+            state.store.finish_ping(ping, now).await?;
             count(state, "sale", Outcome::Processed);
             continue;
         }
@@ -95,7 +95,7 @@ pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
             // Not a licensed product: nothing to revoke.
             Ok(None) => {
                 for ping in pings {
-                    state.store.finish_ping(ping.id, now).await?;
+                    state.store.finish_ping(ping, now).await?;
                     count(state, resource_of(ping), Outcome::Processed);
                 }
             }
@@ -145,10 +145,7 @@ async fn fail(state: &AppState, pings: &[&Ping], e: PingError, now: i64) -> Resu
         let attempts = ping.attempts + 1;
         let give_up = hopeless || attempts >= i64::from(state.settings.webhooks.max_attempts);
         let next = now + backoff(attempts);
-        state
-            .store
-            .retry_ping(ping.id, &reason, next, give_up)
-            .await?;
+        state.store.retry_ping(ping, &reason, next, give_up).await?;
         tracing::warn!(
             resource,
             attempts,
@@ -215,6 +212,8 @@ async fn apply(
     let resources = resources.join(",");
     let cause = Cause::Ping {
         ids: &ids,
+        // One round's pings share its claim.
+        claim: pings.first().map_or("", |p| p.claim()),
         resource: Some(&resources),
     };
     let redecided = decision::redecide(state, product, key, cause).await?;

@@ -2,6 +2,7 @@
 //! the PostgreSQL server `bash scripts/test.sh` starts (`GUMGATE_TEST_POSTGRES_URL`). Tests
 //! declared with [`on_both_engines!`] run on each; helpers here, tests by topic.
 
+mod claims;
 mod deactivations;
 mod known;
 mod opening;

@@ -187,7 +187,7 @@ async fn postgres_errors_never_show_the_password() {
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
 
-/// One gateway per PostgreSQL database until background work is claimed row by row: a second
+/// One gateway per PostgreSQL database until cluster mode is complete: a second
 /// is refused at start, and takes over once the first has closed. Replicas of a later release
 /// migrating together each wait their turn (sqlx's advisory lock while migrating).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

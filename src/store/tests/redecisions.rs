@@ -21,10 +21,11 @@ on_both_engines! {
                 .await
                 .unwrap()
         );
-        let ping = store.due_pings(T0, 10).await.unwrap()[0].id;
+        let claimed = store.due_pings(T0, 10).await.unwrap();
 
         let cause = Cause::Ping {
-            ids: &[ping],
+            ids: &[claimed[0].id],
+            claim: claimed[0].claim(),
             resource: Some("refund"),
         };
         let previous = store
@@ -49,7 +50,7 @@ on_both_engines! {
             Some(T0)
         );
         assert!(
-            store.licenses_due(T0 + 10, 10).await.unwrap().is_empty(),
+            store.licenses_due(T0 + 10, T0 + 10, 10).await.unwrap().is_empty(),
             "checked at T0+10"
         );
         assert_eq!(store.pings_in("done").await.unwrap().len(), 1);
