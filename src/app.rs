@@ -18,14 +18,14 @@ use tokio_util::task::TaskTracker;
 use crate::auth::AdminTokens;
 use crate::cache::Keyer;
 use crate::clock::Clock;
-use crate::cluster::{RedisLink, SharedBudget};
+use crate::cluster::{Invalidations, RedisLink, SharedBudget, Streams};
 use crate::config::{Secrets, Settings};
 use crate::error::{method_not_allowed, not_found};
 use crate::licenses::known::KnownLicenses;
 use crate::limits::InboundLimits;
 use crate::metrics::Metrics;
 use crate::state::{AppState, Caches, Lifecycle, Shared};
-use crate::store::Store;
+use crate::store::{Engine, Store};
 use crate::tokens::Signer;
 use crate::upstream::Upstream;
 use crate::{activation, admin, health, licenses, middleware, sales, serve, webhooks};
@@ -78,7 +78,17 @@ pub async fn build_state(
         .take()
         .ok_or(crate::config::ConfigError::MissingSecret("MATON_API_KEY"))?;
     // First: a second process on this database is refused before it says anything else.
-    let store = Store::connect(&settings.storage.database_url).await?;
+    let store = if settings.redis.url().is_some() {
+        if Engine::of(&settings.storage.database_url) == Some(Engine::Sqlite) {
+            tracing::warn!(
+                "redis.url is set but the database is a SQLite file: this replica's seats, \
+                 audit trail and webhook inbox are its own; a cluster needs PostgreSQL"
+            );
+        }
+        Store::connect_cluster(&settings.storage.database_url).await?
+    } else {
+        Store::connect(&settings.storage.database_url).await?
+    };
     let metrics = Arc::new(Metrics::new());
     let store = store.with_metrics(metrics.database_duration.clone());
     let shared = shared_budget(&settings, &secrets, &api_key, &metrics)?;
@@ -87,6 +97,7 @@ pub async fn build_state(
         None => Keyer::random(),
     };
     let upstream = Upstream::with_shared_budget(&settings, api_key, metrics.clone(), shared)?;
+    let (invalidations, streams) = invalidation_streams(&settings, &secrets, &metrics)?.unzip();
     let limits = InboundLimits::new(
         &settings.limits,
         settings.server.trusted_proxies.clone(),
@@ -113,6 +124,8 @@ pub async fn build_state(
         known: Arc::new(known),
         pings_refused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         tasks: TaskTracker::new(),
+        invalidations,
+        streams: std::sync::Mutex::new(streams),
         caches: Caches::new(&settings, keyer, &clock, &metrics),
         clock,
         settings: Arc::new(settings),
@@ -150,6 +163,30 @@ fn shared_budget(
         api_key,
         metrics.clone(),
     ))))
+}
+
+/// Cluster mode's invalidation stream, named after the shared cache key secret (replicas that
+/// name answers alike share it).
+fn invalidation_streams(
+    settings: &Settings,
+    secrets: &Secrets,
+    metrics: &Arc<Metrics>,
+) -> Result<Option<(Invalidations, Streams)>, crate::config::ConfigError> {
+    let (Some(url), Some(secret)) = (settings.redis.url(), &secrets.cache_key_secret) else {
+        return Ok(None);
+    };
+    let id = blake3::derive_key(
+        "gumgate 2026 invalidation stream",
+        secret.expose().as_bytes(),
+    );
+    let invalid = |e: redis::RedisError| crate::config::ConfigError::Invalid {
+        key: "redis.url",
+        reason: e.to_string(),
+    };
+    let link = RedisLink::new(url, metrics.clone()).map_err(invalid)?;
+    Invalidations::new(link, url, &hex::encode(&id[..8]))
+        .map(Some)
+        .map_err(invalid)
 }
 
 /// The one start-up record: what is running, where, against what. Its message stays "gumgate
@@ -324,6 +361,14 @@ impl Application {
         tasks.spawn(activation::retention::run(state.clone(), stop.clone()));
         tasks.spawn(state.limits.clone().prune_until(stop.clone()));
         tasks.spawn(licenses::known::write_known(state.clone(), stop.clone()));
+        let streams = state
+            .streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(streams) = streams {
+            tasks.spawn(streams.run(state.caches.clone(), stop.clone()));
+        }
         let (api_limits, ops_limits) = connection_limits(&state.settings);
         state.lifecycle.set_ready(true);
         started(&state, api.local_addr()?, ops.local_addr()?);

@@ -64,6 +64,10 @@ pub struct Shared {
     /// Every background task (the inbox processor, the reconciler, limiter pruning, uses
     /// mirroring): `Application::run` waits for them at shutdown.
     pub tasks: TaskTracker,
+    /// Cluster mode: invalidations for the other replicas (`None` without Redis).
+    pub invalidations: Option<crate::cluster::Invalidations>,
+    /// Cluster mode: the stream's reader and publisher, which `Application::run` starts once.
+    pub streams: std::sync::Mutex<Option<crate::cluster::Streams>>,
 }
 
 /// The read-through caches and the key derivation.
@@ -107,6 +111,12 @@ impl Caches {
     pub fn clear(&self) {
         self.verify.cache().clear();
         self.sales.cache().clear();
+    }
+
+    /// Makes every cached answer stale (cluster mode, after invalidations may have been missed).
+    pub fn mark_stale(&self) {
+        self.verify.cache().mark_stale();
+        self.sales.cache().mark_stale();
     }
 }
 

@@ -1,6 +1,7 @@
 //! Cluster mode as processes: three `gumgate serve` replicas of the built binary sharing one
-//! Redis (a private `redis-server`), in front of the sandbox as its own process enforcing
-//! Maton's 10 requests a second per key. Run by `bash scripts/test.sh`; a bare `cargo test`
+//! Redis (a private `redis-server`) and one PostgreSQL database (on the server `bash
+//! scripts/test.sh` starts), in front of the sandbox as its own process enforcing Maton's 10
+//! requests a second per key. Run by `bash scripts/test.sh`; a bare `cargo test`
 //! lists them as ignored.
 
 // Shared with tests/api; this file needs only starting a replica and its addresses.
@@ -52,13 +53,29 @@ fn spawn(cmd: &mut Command, what: &str) -> Child {
         .unwrap_or_else(|e| panic!("{what}: {e} (run bash scripts/test.sh, which installs it)"))
 }
 
+/// A database of its own on the PostgreSQL server `bash scripts/test.sh` starts.
+async fn postgres_database() -> String {
+    use sqlx::{Connection, Executor};
+    let server = std::env::var("GUMGATE_TEST_POSTGRES_URL")
+        .expect("GUMGATE_TEST_POSTGRES_URL is unset: run bash scripts/test.sh");
+    let name = format!("gumgate_cluster_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
 /// The pieces of one cluster test: the sandbox, Redis and the replicas.
 struct Cluster {
     sandbox: String,
     _sandbox: Child,
     _redis: Child,
     replicas: Vec<Running>,
-    _dir: tempfile::TempDir,
+    _keys: tempfile::TempDir,
 }
 
 impl Cluster {
@@ -78,10 +95,21 @@ impl Cluster {
         );
         wait_listening(sandbox_port, "the sandbox").await;
         wait_listening(redis_port, "redis-server").await;
-        let dir = tempfile::TempDir::new().unwrap();
+        let database = postgres_database().await;
+        // One signing key, mounted on every replica: a token from one verifies with another's
+        // JWKS.
+        let keys = tempfile::TempDir::new().unwrap();
+        let key = keys.path().join("signing.pem");
+        let generated = Command::new(BIN)
+            .args(["keys", "generate", "--out"])
+            .arg(&key)
+            .output()
+            .await
+            .unwrap();
+        assert!(generated.status.success(), "{generated:?}");
         let sandbox = format!("http://127.0.0.1:{sandbox_port}");
         let mut running = Vec::new();
-        for i in 0..replicas {
+        for _ in 0..replicas {
             let mut cmd = Command::new(BIN);
             cmd.env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -96,10 +124,9 @@ impl Cluster {
                 .env("GUMGATE__UPSTREAM__BASE_URL", &sandbox)
                 .env("GUMGATE__SERVER__LISTEN", "127.0.0.1:0")
                 .env("GUMGATE__SERVER__METRICS_LISTEN", "127.0.0.1:0")
-                .env(
-                    "GUMGATE__STORAGE__DATABASE_URL",
-                    format!("sqlite://{}/replica-{i}.db", dir.path().display()),
-                )
+                .env("GUMGATE__STORAGE__DATABASE_URL", &database)
+                .env("GUMGATE__POLICY__SEATS", "15")
+                .env("GUMGATE_SIGNING_KEY_FILE", &key)
                 // One test client is one IP: its per-IP limits are not what is tested here.
                 .env("GUMGATE__LIMITS__VERIFY_PER_IP", "100000/s")
                 .env("GUMGATE__LIMITS__FAILED_VERIFY_PER_IP", "100000/s")
@@ -111,7 +138,7 @@ impl Cluster {
             _sandbox: sandbox_child,
             _redis: redis_child,
             replicas: running,
-            _dir: dir,
+            _keys: keys,
         }
     }
 
@@ -138,7 +165,7 @@ fn distinct_key(i: u32) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs redis-server: run bash scripts/test.sh"]
+#[ignore = "needs PostgreSQL and redis-server: run bash scripts/test.sh"]
 async fn three_replicas_stay_under_matons_limit_together() {
     let cluster = Cluster::start(3).await;
     let client = reqwest::Client::new();
@@ -223,7 +250,7 @@ async fn verify(cluster: &Cluster, r: usize, i: u32) -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs redis-server: run bash scripts/test.sh"]
+#[ignore = "needs PostgreSQL and redis-server: run bash scripts/test.sh"]
 async fn a_429_seen_by_one_replica_holds_every_replica_for_its_retry_after() {
     let cluster = Arc::new(Cluster::start(3).await);
     cluster
@@ -273,4 +300,167 @@ async fn a_429_seen_by_one_replica_holds_every_replica_for_its_retry_after() {
         );
     }
     assert_eq!(cluster.upstream_requests().await.len(), 3);
+}
+
+/// A verify of the seeded valid license through replica `r`: its status and body.
+async fn verify_valid(cluster: &Cluster, r: usize) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(format!(
+            "http://{}/v2/licenses/verify",
+            cluster.replicas[r].api
+        ))
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+            ("increment_uses_count", "false"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL and redis-server: run bash scripts/test.sh"]
+async fn a_license_disabled_through_one_replica_is_disabled_on_every_replica() {
+    let cluster = Cluster::start(3).await;
+    // Every replica has the valid answer cached.
+    for r in 0..3 {
+        assert_eq!(verify_valid(&cluster, r).await.0, 200, "replica {r}");
+        assert_eq!(
+            verify_valid(&cluster, r).await.0,
+            200,
+            "replica {r}, from its cache"
+        );
+    }
+    let res = reqwest::Client::new()
+        .put(format!(
+            "http://{}/v2/licenses/disable",
+            cluster.replicas[0].api
+        ))
+        .bearer_auth("cluster-test-admin-token")
+        .form(&[
+            ("product_id", seed::PRODUCT_ONE_TIME),
+            ("license_key", seed::LICENSE_VALID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, disabled) = verify_valid(&cluster, 0).await;
+    assert_ne!(status, 200, "disabled here: {disabled}");
+    // The other replicas drop their cached answer as the invalidation reaches them.
+    for r in 1..3 {
+        let mut answer = verify_valid(&cluster, r).await;
+        for _ in 0..40 {
+            if answer.0 == status {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            answer = verify_valid(&cluster, r).await;
+        }
+        assert_eq!(answer, (status, disabled.clone()), "replica {r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL and redis-server: run bash scripts/test.sh"]
+async fn sixty_machines_racing_over_three_replicas_get_exactly_fifteen_seats() {
+    let cluster = Arc::new(Cluster::start(3).await);
+    let barrier = Arc::new(tokio::sync::Barrier::new(60));
+    let racers: Vec<_> = (0..60)
+        .map(|i| {
+            let (cluster, barrier) = (cluster.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let url = format!(
+                    "http://{}/v1/licenses/activate",
+                    cluster.replicas[i % 3].api
+                );
+                barrier.wait().await;
+                client
+                    .post(url)
+                    .json(&serde_json::json!({
+                        "product_id": seed::PRODUCT_ONE_TIME,
+                        "license_key": seed::LICENSE_VALID,
+                        "fingerprint": format!("machine-{i}"),
+                    }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut answered = std::collections::BTreeMap::<u16, usize>::new();
+    for racer in racers {
+        *answered.entry(racer.await.unwrap()).or_default() += 1;
+    }
+    assert_eq!(answered.get(&201), Some(&15), "{answered:?}");
+    assert_eq!(answered.values().sum::<usize>(), 60, "{answered:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL and redis-server: run bash scripts/test.sh"]
+async fn a_machine_activated_on_one_replica_validates_on_the_others() {
+    let cluster = Cluster::start(3).await;
+    let client = reqwest::Client::new();
+    let call = |r: usize, action: &str, body: Value| {
+        let url = format!("http://{}/v1/licenses/{action}", cluster.replicas[r].api);
+        let client = client.clone();
+        async move {
+            let res = client.post(url).json(&body).send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, activated) = call(
+        0,
+        "activate",
+        serde_json::json!({
+            "product_id": seed::PRODUCT_ONE_TIME,
+            "license_key": seed::LICENSE_VALID,
+            "fingerprint": "machine-1",
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{activated}");
+    assert!(activated["token"].is_string(), "{activated}");
+    let jwks = |r: usize| {
+        let url = format!("http://{}/.well-known/jwks.json", cluster.replicas[r].api);
+        async move {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let published = jwks(0).await;
+    for r in 1..3 {
+        assert_eq!(
+            jwks(r).await,
+            published,
+            "replica {r} publishes the same keys"
+        );
+        let (status, validated) = call(
+            r,
+            "validate",
+            serde_json::json!({
+                "product_id": seed::PRODUCT_ONE_TIME,
+                "license_key": seed::LICENSE_VALID,
+                "activation_id": activated["activation"]["id"],
+            }),
+        )
+        .await;
+        assert_eq!(
+            (status, &validated["code"]),
+            (200, &Value::from("VALID")),
+            "{validated}"
+        );
+        assert!(validated["token"].is_string(), "{validated}");
+    }
 }

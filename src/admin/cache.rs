@@ -26,6 +26,9 @@ async fn purge(State(state): State<AppState>, Admin(p): Admin) -> Result<Respons
         }
         (None, None) => {
             state.caches.clear();
+            if let Some(invalidations) = &state.invalidations {
+                invalidations.publish(crate::cluster::Invalidation::All);
+            }
             // A global action: no license, under the marker the audit uses for those.
             (
                 "Every cached answer was purged.",

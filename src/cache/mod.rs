@@ -136,6 +136,9 @@ pub struct AnswerCache {
     invalidated: moka::sync::Cache<u128, u64>,
     /// When the whole cache was last cleared (ns since `epoch`), or [`NEVER`].
     cleared: Arc<std::sync::atomic::AtomicU64>,
+    /// Entries stored before this (ns since `epoch`; 0: none) are stale whatever their age
+    /// ([`AnswerCache::mark_stale`]).
+    stale_before: Arc<std::sync::atomic::AtomicU64>,
     epoch: Instant,
     stale_for: Duration,
     clock: Clock,
@@ -188,6 +191,7 @@ impl AnswerCache {
             decoded,
             invalidated,
             cleared: Arc::new(std::sync::atomic::AtomicU64::new(NEVER)),
+            stale_before: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             epoch: clock.now(),
             stale_for,
             clock,
@@ -200,7 +204,12 @@ impl AnswerCache {
             return Lookup::Miss;
         };
         let age = self.since_epoch().saturating_sub(stored.stored_at());
-        let fresh_for = stored.fresh_for();
+        let stale_before = self.stale_before.load(std::sync::atomic::Ordering::Relaxed);
+        let fresh_for = if nanos(stored.stored_at()) < stale_before {
+            Duration::ZERO
+        } else {
+            stored.fresh_for()
+        };
         if let Some(left) = fresh_for.checked_sub(age).filter(|d| !d.is_zero()) {
             return Lookup::Fresh(self.decode(key, &stored), left);
         }
@@ -253,6 +262,17 @@ impl AnswerCache {
         self.invalidated.insert(key, nanos(self.since_epoch()));
         self.entries.invalidate(&key);
         self.decoded.invalidate(&key);
+    }
+
+    /// Makes every answer stored so far stale (still there for stale-if-error, no longer
+    /// fresh), and refuses the fills asked before now: what a replica does when it may have
+    /// missed invalidations from the others (cluster mode, after losing Redis).
+    pub fn mark_stale(&self) {
+        let now = nanos(self.since_epoch());
+        self.stale_before
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+        self.cleared
+            .store(now, std::sync::atomic::Ordering::Release);
     }
 
     pub fn clear(&self) {
@@ -383,6 +403,28 @@ mod tests {
         c.clear();
         c.store(4, &answer("{}"), Duration::from_secs(60), asked);
         assert!(matches!(c.lookup(4), Lookup::Miss));
+    }
+
+    #[test]
+    fn marked_stale_entries_serve_only_as_stale_and_older_fills_are_refused() {
+        let clock = Clock::manual();
+        let c = cache(&clock);
+        c.store(5, &answer("{}"), Duration::from_secs(60), c.asked());
+        let asked = c.asked();
+        clock.advance(Duration::from_millis(5));
+        c.mark_stale();
+        assert!(
+            matches!(c.lookup(5), Lookup::Stale(..)),
+            "kept, for stale-if-error"
+        );
+        c.store(6, &answer("{}"), Duration::from_secs(60), asked);
+        assert!(matches!(c.lookup(6), Lookup::Miss), "asked before the mark");
+        clock.advance(Duration::from_millis(5));
+        c.store(5, &answer("{}"), Duration::from_secs(60), c.asked());
+        assert!(
+            matches!(c.lookup(5), Lookup::Fresh(..)),
+            "refilled after it"
+        );
     }
 
     /// A hit ratio under a scan: moka's TinyLFU keeps hot answers while one-off keys (key

@@ -1,16 +1,19 @@
 //! Cluster mode: what replicas share through Redis when `redis.url` is set.
 //!
-//! So far, the upstream budget ([`SharedBudget`]): one GCRA spacing and one 429 pause per
+//! Invalidations reach every replica ([`Invalidations`], a Redis Stream). And the upstream
+//! budget ([`SharedBudget`]): one GCRA spacing and one 429 pause per
 //! Maton API key across every replica, booked on Redis's clock by a Lua script, with a local
 //! fallback at `redis.fallback_share` of the rate while Redis cannot be reached. Each replica
 //! keeps its own local budget in front of it (priorities, the circuit breaker, its own view
 //! of the pause), so a call first takes its local turn, then books its cluster slot.
 
 mod budget;
+mod invalidations;
 mod redis_conn;
 
 #[cfg(test)]
 mod tests;
 
 pub use budget::{Booked, SharedBudget};
+pub use invalidations::{Invalidation, Invalidations, Streams};
 pub use redis_conn::RedisLink;

@@ -12,6 +12,7 @@ use super::*;
 use crate::budget::{DenyReason, Priority};
 use crate::config::{Secret, Settings, UpstreamSettings};
 use crate::metrics::Metrics;
+use crate::state::Caches;
 
 /// A private `redis-server`, killed when dropped.
 struct TestRedis {
@@ -265,4 +266,89 @@ async fn with_redis_down_a_replica_keeps_to_its_share_and_shares_again_when_it_i
     }
     assert!(shared, "shared mode came back without a restart");
     assert_eq!(metrics.redis_up.get(), 1);
+}
+
+/// A replica's caches and its end of the invalidation stream, running until `stop`.
+fn stream_replica(
+    url: &str,
+    stop: &tokio_util::sync::CancellationToken,
+) -> (Caches, Invalidations) {
+    let settings = Settings::load_from(None, std::iter::empty()).unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let caches = Caches::new(
+        &settings,
+        crate::cache::Keyer::random(),
+        &crate::clock::Clock::system(),
+        &metrics,
+    );
+    let link = RedisLink::new(url, metrics).unwrap();
+    let (invalidations, streams) = Invalidations::new(link, url, "test").unwrap();
+    tokio::spawn(streams.run(caches.clone(), stop.clone()));
+    (caches, invalidations)
+}
+
+fn fill(caches: &Caches, key: u128) {
+    let answer = crate::cache::Answer {
+        status: http::StatusCode::OK,
+        content_type: None,
+        body: bytes::Bytes::from_static(b"{}"),
+    };
+    let cache = caches.verify.cache();
+    cache.store(key, &answer, Duration::from_secs(300), cache.asked());
+}
+
+fn looked_up(caches: &Caches, key: u128) -> &'static str {
+    match caches.verify.cache().lookup(key) {
+        crate::cache::Lookup::Fresh(..) => "fresh",
+        crate::cache::Lookup::Stale(..) => "stale",
+        crate::cache::Lookup::Miss => "miss",
+    }
+}
+
+/// Polls until `key` looks up as `want` in `caches`, for at most `within`.
+async fn until(caches: &Caches, key: u128, want: &str, within: Duration) {
+    let start = Instant::now();
+    while looked_up(caches, key) != want {
+        assert!(
+            start.elapsed() < within,
+            "key {key} never {want}: {}",
+            looked_up(caches, key)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs redis-server: run bash scripts/test.sh"]
+async fn invalidations_reach_the_others_and_a_gap_makes_everything_stale() {
+    let mut redis = TestRedis::start().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (a, from_a) = stream_replica(&redis.url(), &stop);
+    let (b, _) = stream_replica(&redis.url(), &stop);
+    tokio::time::sleep(Duration::from_millis(300)).await; // both readers are reading
+    fill(&a, 1);
+    fill(&b, 1);
+    fill(&b, 2);
+    from_a.publish(Invalidation::Verify(1));
+    until(&b, 1, "miss", Duration::from_secs(2)).await;
+    assert_eq!(
+        looked_up(&a, 1),
+        "fresh",
+        "the publisher applies its own itself"
+    );
+    assert_eq!(looked_up(&b, 2), "fresh", "only what was named");
+
+    // Redis goes away: what the others invalidate meanwhile cannot arrive, so B takes
+    // everything it holds as stale (served only while upstream fails).
+    redis.stop();
+    until(&b, 2, "stale", Duration::from_secs(10)).await;
+    redis.restart().await;
+    // Back: B reads again (marking stale once more what it holds, since others' appends
+    // failed too), and A's publisher appends what it queues.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    fill(&b, 3);
+    assert_eq!(looked_up(&b, 3), "fresh");
+    from_a.publish(Invalidation::Verify(3));
+    until(&b, 3, "miss", Duration::from_secs(10)).await;
+    stop.cancel();
 }

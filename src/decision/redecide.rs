@@ -58,10 +58,12 @@ pub async fn redecide(
         return Err(RecheckError::Unavailable);
     }
     // The re-check has just stored its fresh answer under this product; only the entry keyed
-    // without a product (a legacy product's verify) may still hold an older one.
+    // without a product (a legacy product's verify) may still hold an older one. The other
+    // replicas' answers under the product are older than this one: theirs go.
     if !license.product.is_empty() {
         crate::licenses::invalidate_entry(state, "", key);
     }
+    crate::licenses::invalidate_elsewhere(state, &license.product, key);
     Ok(record(state, &license.hash, license.code(), cause).await?)
 }
 

@@ -2,6 +2,7 @@
 //! relayed like any admin call, then the cached verify answers they touch are dropped: Gumroad
 //! sends no webhook for these changes, so Gumgate is the only one who can know.
 
+use crate::cluster::Invalidation;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -56,11 +57,31 @@ pub fn invalidate(state: &AppState, product: &str, license_key: &str) {
     }
 }
 
-/// Drops one cached verify answer: the license's under exactly this product (`""`: none).
+/// Drops one cached verify answer: the license's under exactly this product (`""`: none), here
+/// and, in cluster mode, on every other replica.
 pub fn invalidate_entry(state: &AppState, product: &str, license_key: &str) {
-    let connection = state.settings.default_connection().unwrap_or_default();
-    let key = state.caches.keyer.verify(connection, product, license_key);
+    let key = verify_key(state, product, license_key);
     state.caches.verify.cache().invalidate(key);
+    if let Some(invalidations) = &state.invalidations {
+        invalidations.publish(Invalidation::Verify(key));
+    }
+}
+
+/// Drops the other replicas' cached verify answer of a license under `product`, this one's
+/// being fresh (a background re-check just stored it).
+pub fn invalidate_elsewhere(state: &AppState, product: &str, license_key: &str) {
+    if let Some(invalidations) = &state.invalidations {
+        invalidations.publish(Invalidation::Verify(verify_key(
+            state,
+            product,
+            license_key,
+        )));
+    }
+}
+
+fn verify_key(state: &AppState, product: &str, license_key: &str) -> u128 {
+    let connection = state.settings.default_connection().unwrap_or_default();
+    state.caches.keyer.verify(connection, product, license_key)
 }
 
 /// The edit a decoded `/v2/licenses/{action}` path names, however it was spelled.

@@ -14,7 +14,7 @@ use crate::intake::Admin;
 use crate::limits::{self, InboundLimits};
 use crate::state::AppState;
 
-pub use edit::{action as edit_action, edit, invalidate, invalidate_entry};
+pub use edit::{action as edit_action, edit, invalidate, invalidate_elsewhere, invalidate_entry};
 pub use verify::cached_verify;
 
 pub fn router(limits: InboundLimits) -> Router<AppState> {

@@ -2,7 +2,7 @@
 //! - `sqlite://PATH` (the default): its directory, the one-process lock, the settings that make
 //!   concurrent writers queue instead of failing;
 //! - `postgres://...` (or `postgresql://`): a database on a server, one gateway per database
-//!   for now (an advisory lock, `lock.rs`).
+//!   (an advisory lock, `lock.rs`) unless in cluster mode, where replicas share it.
 //!
 //! Either way, a check that the database can be written before anything relies on it.
 
@@ -77,11 +77,20 @@ fn install_drivers() {
     DRIVERS.call_once(sqlx::any::install_default_drivers);
 }
 
-pub(super) async fn open(database_url: &str) -> Result<Opened, StoreError> {
+/// Whether other gateways may use the same database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// This gateway alone: a file lock, or an advisory lock on PostgreSQL.
+    OneGateway,
+    /// Cluster mode (`redis.url`): PostgreSQL takes no lock.
+    Cluster,
+}
+
+pub(super) async fn open(database_url: &str, sharing: Sharing) -> Result<Opened, StoreError> {
     install_drivers();
     match Engine::of(database_url) {
         Some(Engine::Sqlite) => open_sqlite(database_url).await,
-        Some(Engine::Postgres) => open_postgres(database_url).await,
+        Some(Engine::Postgres) => open_postgres(database_url, sharing).await,
         None => Err(unsupported(database_url)),
     }
 }
@@ -164,14 +173,19 @@ fn any_sqlite_url(database_url: &str) -> String {
     format!("{database_url}{sep}mode=rwc")
 }
 
-async fn open_postgres(database_url: &str) -> Result<Opened, StoreError> {
+async fn open_postgres(database_url: &str, sharing: Sharing) -> Result<Opened, StoreError> {
     let server = crate::redact::redact_url(database_url);
     PgConnectOptions::from_str(database_url).map_err(|source| StoreError::InvalidServerUrl {
         server: server.clone(),
         source,
     })?;
     // Before migrating, as for a SQLite file: a second gateway refused here changed nothing.
-    let lock = ServerLock::acquire(database_url, &server).await?;
+    let lock = match sharing {
+        Sharing::OneGateway => Some(Held::Server(
+            ServerLock::acquire(database_url, &server).await?,
+        )),
+        Sharing::Cluster => None,
+    };
     let pool = AnyPoolOptions::new()
         .max_connections(PG_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -189,7 +203,7 @@ async fn open_postgres(database_url: &str) -> Result<Opened, StoreError> {
     Ok(Opened {
         pool,
         engine: Engine::Postgres,
-        lock: Some(Held::Server(lock)),
+        lock,
     })
 }
 

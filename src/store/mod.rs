@@ -39,7 +39,7 @@ use sqlx::AnyPool;
 use lock::Held;
 
 pub use backup::{BackupTarget, backup};
-pub use connect::Engine;
+pub use connect::{Engine, Sharing};
 pub use inbox::{InboxDepth, Ping};
 pub use redecide::{Cause, Previous};
 pub use refs::LicenseRef;
@@ -81,10 +81,21 @@ impl Drop for Timed {
 }
 
 impl Store {
-    /// Opens (creating the SQLite file and its directory if missing), takes the file's
-    /// one-process lock, checks that it can be written, and migrates.
+    /// Opens (creating the SQLite file and its directory if missing), takes the database's
+    /// one-gateway lock, checks that it can be written, and migrates.
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
-        let connect::Opened { pool, engine, lock } = connect::open(database_url).await?;
+        Self::open(database_url, Sharing::OneGateway).await
+    }
+
+    /// [`Store::connect`] for a gateway in cluster mode: on PostgreSQL no one-gateway lock is
+    /// taken, the replicas coordinating through claims, Redis and the database's row locks. A
+    /// SQLite file stays one process's.
+    pub async fn connect_cluster(database_url: &str) -> Result<Self, StoreError> {
+        Self::open(database_url, Sharing::Cluster).await
+    }
+
+    async fn open(database_url: &str, sharing: Sharing) -> Result<Self, StoreError> {
+        let connect::Opened { pool, engine, lock } = connect::open(database_url, sharing).await?;
         match engine {
             Engine::Sqlite => MIGRATOR.run(&pool).await?,
             Engine::Postgres => PG_MIGRATOR.run(&pool).await?,

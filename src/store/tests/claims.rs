@@ -80,23 +80,15 @@ on_both_engines! {
     }
 }
 
-/// Two gateways on one PostgreSQL database (as cluster mode will run them) claim disjoint
+/// Two gateways on one PostgreSQL database in cluster mode claim disjoint
 /// pings and together take every one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
 async fn postgres_claimants_take_disjoint_pings_and_all_of_them() {
     let db = TestDb::postgres().await;
-    let first = db.store().await;
-    // A second gateway's store, without the one-gateway lock cluster mode will lift.
-    let second = Store {
-        pool: sqlx::any::AnyPoolOptions::new()
-            .connect(&db.url())
-            .await
-            .unwrap(),
-        engine: Engine::Postgres,
-        lock: Arc::new(std::sync::Mutex::new(None)),
-        durations: None,
-    };
+    // Two replicas in cluster mode: no one-gateway lock between them.
+    let first = Store::connect_cluster(&db.url()).await.unwrap();
+    let second = Store::connect_cluster(&db.url()).await.unwrap();
     for i in 0..200 {
         ping(&first, &format!("p{i}"), "sale").await;
     }

@@ -208,4 +208,7 @@ async fn postgres_takes_one_gateway_per_database_and_migrations_race_safely() {
     first.close().await;
     let second = db.store().await;
     assert_eq!(second.seats_used(LIC).await.unwrap(), 1);
+    // In cluster mode replicas share it, beside the one holding the lock.
+    let replica = Store::connect_cluster(&url).await.unwrap();
+    assert_eq!(replica.seats_used(LIC).await.unwrap(), 1);
 }

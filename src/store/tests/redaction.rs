@@ -9,7 +9,8 @@ async fn stored_pings_lose_buyers_details_and_keys_a_sale_can_stand_for() {
     let dir = TempDir::new().unwrap();
     let url = format!("sqlite://{}/gumgate.db", dir.path().display());
     // A database as it was before 0005, holding pings stored whole.
-    let connect::Opened { pool, lock, .. } = connect::open(&url).await.unwrap();
+    let connect::Opened { pool, lock, .. } =
+        connect::open(&url, Sharing::OneGateway).await.unwrap();
     let mut before = sqlx::migrate!("./migrations/sqlite");
     before.migrations = Cow::Owned(
         before
