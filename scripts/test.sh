@@ -11,6 +11,8 @@
 # - Redis, from the OS packages (installed when missing): tests start `redis-server` processes
 #   of their own (free ports, no persistence), since some stop and restart theirs; this checks
 #   one starts before any test runs.
+# - nginx, from the OS packages (installed when missing): the cluster tests run the load
+#   balancer's shipped configuration (deploy/nginx) in front of their processes.
 #
 # A bare `cargo test` runs everything else and lists these tests as ignored, naming this script.
 set -euo pipefail
@@ -26,6 +28,7 @@ free_port() {
 missing=()
 [ -n "$(pg_bin)" ] || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} from the OS packages"
     as_root apt-get update

@@ -464,3 +464,107 @@ async fn a_machine_activated_on_one_replica_validates_on_the_others() {
         assert!(validated["token"].is_string(), "{validated}");
     }
 }
+
+/// nginx from the OS packages running the load balancer's shipped configuration
+/// (`deploy/nginx/gumgate-cluster.conf`) in front of `replicas`; its port.
+async fn load_balancer(replicas: &[Running], dir: &std::path::Path) -> (u16, Child) {
+    let port = free_port();
+    let shipped = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/nginx/gumgate-cluster.conf"
+    );
+    std::fs::copy(shipped, dir.join("gumgate-cluster.conf")).unwrap();
+    std::fs::write(
+        dir.join("gumgate-listen.conf"),
+        format!("listen 127.0.0.1:{port};\n"),
+    )
+    .unwrap();
+    let servers: String = replicas
+        .iter()
+        .map(|r| format!("server {} max_fails=1 fail_timeout=5s;\n", r.api))
+        .collect();
+    std::fs::write(dir.join("gumgate-upstreams.conf"), servers).unwrap();
+    let main = format!(
+        "daemon off;\npid {dir}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n  \
+         access_log off;\n  include gumgate-cluster.conf;\n}}\n",
+        dir = dir.display()
+    );
+    std::fs::write(dir.join("nginx.conf"), main).unwrap();
+    let nginx = ["/usr/sbin/nginx", "nginx"]
+        .into_iter()
+        .find(|n| std::path::Path::new(n).is_file())
+        .unwrap_or("nginx");
+    let child = spawn(
+        Command::new(nginx)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf")),
+        "nginx",
+    );
+    wait_listening(port, "nginx").await;
+    (port, child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL, redis-server and nginx: run bash scripts/test.sh"]
+async fn behind_the_shipped_load_balancer_a_client_is_served_while_replicas_die() {
+    let mut cluster = Cluster::start(3).await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let (port, _nginx) = load_balancer(&cluster.replicas, dir.path()).await;
+    let client = reqwest::Client::new();
+    let verify = || {
+        client
+            .post(format!("http://127.0.0.1:{port}/v2/licenses/verify"))
+            .form(&[
+                ("product_id", seed::PRODUCT_ONE_TIME),
+                ("license_key", seed::LICENSE_VALID),
+                ("increment_uses_count", "false"),
+            ])
+            .send()
+    };
+    assert_eq!(verify().await.unwrap().status(), 200);
+    // The replica the client's IP hashes to, and one more, killed outright (SIGKILL): the
+    // balancer moves the client to the last one.
+    let mut served = None;
+    for (r, replica) in cluster.replicas.iter().enumerate() {
+        if verifies_served(replica).await > 0.0 {
+            served = Some(r);
+        }
+    }
+    let served = served.expect("one replica served the verify");
+    for r in [served, (served + 1) % 3] {
+        cluster.replicas[r].child.kill().await.unwrap();
+    }
+    for _ in 0..5 {
+        assert_eq!(verify().await.unwrap().status(), 200);
+    }
+    let activated = client
+        .post(format!("http://127.0.0.1:{port}/v1/licenses/activate"))
+        .json(&serde_json::json!({
+            "product_id": seed::PRODUCT_ONE_TIME,
+            "license_key": seed::LICENSE_VALID,
+            "fingerprint": "behind-the-balancer",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activated.status(), 201);
+}
+
+/// How many verifies a replica answered, from its own metrics.
+async fn verifies_served(replica: &Running) -> f64 {
+    let text = reqwest::get(format!("http://{}/metrics", replica.ops))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("gumgate_http_requests_total{")
+                && l.contains(r#"route="/v2/licenses/verify""#)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

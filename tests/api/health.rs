@@ -41,10 +41,6 @@ async fn readyz_reports_an_unreachable_upstream_without_failing() {
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["upstream"]["reachable"], false);
-    assert_eq!(
-        body["database"]["reachable"], true,
-        "the database is not the upstream"
-    );
     // After a failed call, its outcome is reported too.
     let _ = client
         .post(format!("{api}/v2/licenses/verify"))
