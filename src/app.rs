@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::AdminTokens;
 use crate::cache::Keyer;
 use crate::clock::Clock;
-use crate::cluster::{Invalidations, RedisLink, SharedBudget, Streams};
+use crate::cluster::{Invalidations, RedisLink, SharedAnswers, SharedBudget, Streams};
 use crate::config::{Secrets, Settings};
 use crate::error::{method_not_allowed, not_found};
 use crate::licenses::known::KnownLicenses;
@@ -97,7 +97,12 @@ pub async fn build_state(
         None => Keyer::random(),
     };
     let upstream = Upstream::with_shared_budget(&settings, api_key, metrics.clone(), shared)?;
-    let (invalidations, streams) = invalidation_streams(&settings, &secrets, &metrics)?.unzip();
+    let (answers, invalidations, streams) = match sharing(&settings, &secrets, &metrics)? {
+        Some((answers, invalidations, streams)) => {
+            (Some(answers), Some(invalidations), Some(streams))
+        }
+        None => (None, None, None),
+    };
     let limits = InboundLimits::new(
         &settings.limits,
         settings.server.trusted_proxies.clone(),
@@ -126,7 +131,7 @@ pub async fn build_state(
         tasks: TaskTracker::new(),
         invalidations,
         streams: std::sync::Mutex::new(streams),
-        caches: Caches::new(&settings, keyer, &clock, &metrics),
+        caches: Caches::new(&settings, keyer, &clock, &metrics).sharing(answers),
         clock,
         settings: Arc::new(settings),
         upstream,
@@ -165,28 +170,36 @@ fn shared_budget(
     ))))
 }
 
-/// Cluster mode's invalidation stream, named after the shared cache key secret (replicas that
-/// name answers alike share it).
-fn invalidation_streams(
+/// Cluster mode's shared answers and invalidation stream, named after the shared cache key
+/// secret (replicas that name answers alike share them).
+fn sharing(
     settings: &Settings,
     secrets: &Secrets,
     metrics: &Arc<Metrics>,
-) -> Result<Option<(Invalidations, Streams)>, crate::config::ConfigError> {
+) -> Result<Option<(Arc<SharedAnswers>, Invalidations, Streams)>, crate::config::ConfigError> {
     let (Some(url), Some(secret)) = (settings.redis.url(), &secrets.cache_key_secret) else {
         return Ok(None);
     };
-    let id = blake3::derive_key(
-        "gumgate 2026 invalidation stream",
-        secret.expose().as_bytes(),
-    );
+    let id = blake3::derive_key("gumgate 2026 shared answers", secret.expose().as_bytes());
+    let id = hex::encode(&id[..8]);
     let invalid = |e: redis::RedisError| crate::config::ConfigError::Invalid {
         key: "redis.url",
         reason: e.to_string(),
     };
     let link = RedisLink::new(url, metrics.clone()).map_err(invalid)?;
-    Invalidations::new(link, url, &hex::encode(&id[..8]))
-        .map(Some)
-        .map_err(invalid)
+    let up = &settings.upstream;
+    // A fill's longest: its wait for budget, then its call with every retry.
+    let lease = up.max_wait + up.timeout * (1 + up.max_retries);
+    let answers = Arc::new(SharedAnswers::new(
+        link.clone(),
+        &id,
+        lease,
+        up.max_wait,
+        settings.cache.stale_if_error,
+    ));
+    let (invalidations, streams) =
+        Invalidations::new(link, url, &id, Some(answers.clone())).map_err(invalid)?;
+    Ok(Some((answers, invalidations, streams)))
 }
 
 /// The one start-up record: what is running, where, against what. Its message stays "gumgate

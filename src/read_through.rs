@@ -13,6 +13,7 @@ use http::{StatusCode, header};
 
 use crate::budget::{Denied, DenyReason, Priority};
 use crate::cache::{Answer, AnswerCache, CacheStatus, Flights, Lookup};
+use crate::cluster::{Found, SharedAnswers};
 use crate::metrics::Metrics;
 use crate::upstream::{Upstream, UpstreamError, UpstreamRequest, UpstreamResponse, is_outage};
 
@@ -62,7 +63,12 @@ pub enum Failure {
 /// The shared result of one fill.
 #[derive(Debug, Clone)]
 pub enum Fill {
-    Answered { answer: Answer, stored: bool },
+    Answered {
+        answer: Answer,
+        stored: bool,
+    },
+    /// Another replica's answer (cluster mode), fresh for this long; stored here too.
+    Shared(Answer, Duration),
     Failed(Failure),
 }
 
@@ -95,6 +101,8 @@ pub type GateCheck = Box<dyn FnOnce() -> Option<Gate> + Send>;
 pub struct ReadThrough {
     cache: AnswerCache,
     fills: Arc<Flights<Fill>>,
+    /// Cluster mode: the answers replicas share, looked at before a fill goes upstream.
+    shared: Option<Arc<SharedAnswers>>,
 }
 
 impl ReadThrough {
@@ -102,7 +110,14 @@ impl ReadThrough {
         Self {
             cache,
             fills: Flights::new(),
+            shared: None,
         }
+    }
+
+    /// Shares this cache's answers with the other replicas through `shared`.
+    pub fn with_shared(mut self, shared: Arc<SharedAnswers>) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// The answers themselves (lookups, invalidation, metrics).
@@ -123,7 +138,7 @@ impl ReadThrough {
             Lookup::Miss => None,
         };
         let key = call.key;
-        let fill = fill(upstream.clone(), cache.clone(), call);
+        let fill = fill(upstream.clone(), cache.clone(), self.shared.clone(), call);
         let on_panic = Fill::Failed(Failure::Crashed);
         let (result, collapsed) = self.fills.join(key, fill, on_panic).await;
         match (result, stale) {
@@ -135,6 +150,10 @@ impl ReadThrough {
                     stored,
                 };
                 counted(cache, answer, status)
+            }
+            (Fill::Shared(answer, fresh), _) => {
+                let ttl = fresh.as_secs();
+                counted(cache, answer, CacheStatus::Shared { ttl, collapsed })
             }
             (Fill::Failed(_), Some((answer, past))) => {
                 let age = past.as_secs();
@@ -153,21 +172,72 @@ fn counted(cache: &AnswerCache, answer: Answer, status: CacheStatus) -> Served {
     Served::Answer(answer, status)
 }
 
+/// How long after an invalidation here a fill does not take what replicas share: far longer
+/// than the invalidation takes to reach Redis.
+const DISTRUST_SHARED: Duration = Duration::from_secs(60);
+
 /// One upstream call and what it leaves in the cache; runs detached from any caller. The gate
 /// is asked here, once per upstream call: requests that join a fill in flight spend nothing.
-async fn fill(upstream: Upstream, cache: AnswerCache, call: Call) -> Fill {
+async fn fill(
+    upstream: Upstream,
+    cache: AnswerCache,
+    shared: Option<Arc<SharedAnswers>>,
+    call: Call,
+) -> Fill {
+    // Cluster mode: another replica's fresh answer costs no upstream call and no gate. A
+    // refresh (`no-cache`, a re-check) asks upstream whatever is shared, and so does a key
+    // invalidated here within the last minute: the shared answer is dropped on the way to the
+    // other replicas, which may not have happened yet, and a stale answer must not come back.
+    let mut lease = None;
+    let shareable =
+        call.freshness == Freshness::Cached && !cache.invalidated_within(call.key, DISTRUST_SHARED);
+    if let Some(shared) = shared.as_deref().filter(|_| shareable) {
+        let asked = cache.asked();
+        match shared.find(call.key).await {
+            Found::Answer(answer, fresh) => {
+                cache.store(call.key, &answer, fresh, asked);
+                return Fill::Shared(answer, fresh);
+            }
+            Found::Lease(l) => lease = Some(l),
+            Found::Nothing => {}
+        }
+    }
+    let filled = fill_upstream(&upstream, &cache, call).await;
+    if let (Some(shared), Some(lease)) = (shared.as_deref(), lease) {
+        match &filled {
+            (
+                Fill::Answered {
+                    answer,
+                    stored: true,
+                },
+                Verdict::Store(fresh),
+            ) => {
+                shared.put(lease, answer, *fresh).await;
+            }
+            _ => shared.release(lease).await,
+        }
+    }
+    filled.0
+}
+
+/// The upstream half of a fill: the gate, the call, and the verdict on what came back.
+async fn fill_upstream(upstream: &Upstream, cache: &AnswerCache, call: Call) -> (Fill, Verdict) {
     if let Some(gate) = call.gate.and_then(|decide| decide())
         && let Err(refused) = gate.pass().await
     {
-        return Fill::Failed(Failure::Upstream(refused));
+        return (Fill::Failed(Failure::Upstream(refused)), Verdict::Pass);
     }
     let asked = cache.asked();
     match upstream.send((call.request)()).await {
         Ok(response) => {
             let answer = answer_of(response);
-            settle(&cache, call.key, answer, call.classify, &call.ttls, asked)
+            let verdict = (call.classify)(&answer, &call.ttls);
+            (
+                settle(cache, call.key, answer, call.classify, &call.ttls, asked),
+                verdict,
+            )
         }
-        Err(e) => Fill::Failed(Failure::Upstream(e)),
+        Err(e) => (Fill::Failed(Failure::Upstream(e)), Verdict::Pass),
     }
 }
 

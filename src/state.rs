@@ -101,6 +101,14 @@ impl Caches {
         }
     }
 
+    /// Shares verify answers with the other replicas (cluster mode) when `answers` is given.
+    pub fn sharing(mut self, answers: Option<Arc<crate::cluster::SharedAnswers>>) -> Self {
+        if let Some(answers) = answers {
+            self.verify = self.verify.with_shared(answers);
+        }
+        self
+    }
+
     /// Publishes entry counts and sizes (called at scrape time).
     pub fn report(&self) {
         self.verify.cache().report();

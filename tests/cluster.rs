@@ -568,3 +568,72 @@ async fn verifies_served(replica: &Running) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// Verifies reaching the sandbox so far.
+async fn upstream_verifies(cluster: &Cluster) -> usize {
+    cluster
+        .upstream_requests()
+        .await
+        .iter()
+        .filter(|r| r["path"] == "/gumroad/v2/licenses/verify")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL and redis-server: run bash scripts/test.sh"]
+async fn a_license_verified_on_every_replica_costs_one_upstream_call() {
+    let cluster = Arc::new(Cluster::start(3).await);
+    // One after another: the first fills, the others find its answer in Redis.
+    for r in 0..3 {
+        let res = reqwest::Client::new()
+            .post(format!(
+                "http://{}/v2/licenses/verify",
+                cluster.replicas[r].api
+            ))
+            .form(&[
+                ("product_id", seed::PRODUCT_ONE_TIME),
+                ("license_key", seed::LICENSE_VALID),
+                ("increment_uses_count", "false"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let status = res.headers()["cache-status"].to_str().unwrap().to_owned();
+        if r > 0 {
+            assert!(status.contains("detail=shared"), "replica {r}: {status}");
+        }
+    }
+    assert_eq!(upstream_verifies(&cluster).await, 1);
+    // All at once, a key nobody has: one replica fills, the others wait for its answer.
+    let racers: Vec<_> = (0..3)
+        .map(|r| {
+            let cluster = cluster.clone();
+            tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(format!(
+                        "http://{}/v2/licenses/verify",
+                        cluster.replicas[r].api
+                    ))
+                    .form(&[
+                        ("product_id", seed::PRODUCT_ONE_TIME),
+                        ("license_key", &distinct_key(7_777)),
+                        ("increment_uses_count", "false"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for racer in racers {
+        assert_eq!(racer.await.unwrap(), 404);
+    }
+    assert_eq!(
+        upstream_verifies(&cluster).await,
+        2,
+        "one call for the three"
+    );
+}

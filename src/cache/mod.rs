@@ -264,6 +264,16 @@ impl AnswerCache {
         self.decoded.invalidate(&key);
     }
 
+    /// Whether `key` (or the whole cache) was invalidated within the last `window`: an answer
+    /// from elsewhere (cluster mode's shared answers) may predate that invalidation until it
+    /// has reached everyone, so a fill then asks upstream itself.
+    pub fn invalidated_within(&self, key: u128, window: Duration) -> bool {
+        let now = nanos(self.since_epoch());
+        let recent = |at: u64| at != NEVER && now.saturating_sub(at) < nanos(window);
+        self.invalidated.get(&key).is_some_and(recent)
+            || recent(self.cleared.load(std::sync::atomic::Ordering::Acquire))
+    }
+
     /// Makes every answer stored so far stale (still there for stale-if-error, no longer
     /// fresh), and refuses the fills asked before now: what a replica does when it may have
     /// missed invalidations from the others (cluster mode, after losing Redis).
@@ -424,6 +434,23 @@ mod tests {
         assert!(
             matches!(c.lookup(5), Lookup::Fresh(..)),
             "refilled after it"
+        );
+    }
+
+    #[test]
+    fn recent_invalidations_are_known_for_their_window() {
+        let clock = Clock::manual();
+        let c = cache(&clock);
+        let window = Duration::from_secs(60);
+        assert!(!c.invalidated_within(7, window));
+        c.invalidate(7);
+        assert!(c.invalidated_within(7, window) && !c.invalidated_within(8, window));
+        clock.advance(Duration::from_secs(61));
+        assert!(!c.invalidated_within(7, window));
+        c.clear();
+        assert!(
+            c.invalidated_within(8, window),
+            "a purge counts for every key"
         );
     }
 

@@ -20,6 +20,9 @@ pub enum CacheStatus {
         collapsed: bool,
         stored: bool,
     },
+    /// Another replica's fresh answer (cluster mode), `ttl` seconds of freshness left;
+    /// `collapsed`: another request's wait for it was joined.
+    Shared { ttl: u64, collapsed: bool },
     /// Not eligible for the cache (an incrementing verify, `no-cache`); `status` is upstream's.
     Bypass { status: u16, stored: bool },
     /// Upstream failed and nothing stored could stand in.
@@ -31,6 +34,7 @@ impl CacheStatus {
     pub fn result(&self) -> &'static str {
         match self {
             Self::Hit { .. } => "hit",
+            Self::Shared { .. } => "shared",
             Self::StaleIfError { .. } => "stale",
             Self::Forwarded {
                 collapsed: true, ..
@@ -50,6 +54,7 @@ impl CacheStatus {
                 v.push_str(itoa::Buffer::new().format(ttl));
                 v
             }
+            Self::Shared { ttl, .. } => format!("{NAME}; hit; ttl={ttl}; detail=shared"),
             Self::StaleIfError { age } => {
                 format!("{NAME}; hit; ttl=-{age}; detail=stale-if-error")
             }

@@ -24,7 +24,7 @@ use redis::streams::{StreamReadOptions, StreamReadReply};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::RedisLink;
+use super::{RedisLink, SharedAnswers};
 use crate::state::Caches;
 
 /// Entries kept in the stream (approximately): far more than replicas append between two reads.
@@ -87,6 +87,8 @@ pub struct Invalidations {
 /// What the background tasks need; [`Invalidations::new`] hands it out once.
 pub struct Streams {
     link: RedisLink,
+    /// The shared answers an invalidation also drops, appended in the same pipeline.
+    answers: Option<std::sync::Arc<SharedAnswers>>,
     reader: redis::Client,
     stream: String,
     origin: String,
@@ -101,11 +103,13 @@ impl Invalidations {
         link: RedisLink,
         url: &str,
         key_id: &str,
+        answers: Option<std::sync::Arc<SharedAnswers>>,
     ) -> Result<(Self, Streams), redis::RedisError> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let overflowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let streams = Streams {
             link,
+            answers,
             reader: redis::Client::open(url)?,
             stream: format!("gumgate:invalidations:{{{key_id}}}"),
             origin: uuid::Uuid::new_v4().simple().to_string(),
@@ -135,13 +139,22 @@ impl Streams {
     pub async fn run(self, caches: Caches, stop: CancellationToken) {
         let Self {
             link,
+            answers,
             reader,
             stream,
             origin,
             queue,
             overflowed,
         } = self;
-        let publisher = publish_queued(&link, &stream, &origin, queue, &overflowed, &stop);
+        let publisher = publish_queued(
+            &link,
+            answers.as_deref(),
+            &stream,
+            &origin,
+            queue,
+            &overflowed,
+            &stop,
+        );
         let reader = read_others(&reader, &stream, &origin, &caches, &stop);
         tokio::join!(publisher, reader);
     }
@@ -150,6 +163,7 @@ impl Streams {
 /// Appends what is queued, in order, keeping what could not be appended for the next try.
 async fn publish_queued(
     link: &RedisLink,
+    answers: Option<&SharedAnswers>,
     stream: &str,
     origin: &str,
     mut queue: mpsc::Receiver<Invalidation>,
@@ -176,9 +190,20 @@ async fn publish_queued(
             pending.push_back(Invalidation::Stale);
         }
         let batch: Vec<String> = pending.iter().map(|t| t.encode()).collect();
+        let mut pipe = redis::pipe();
+        // The shared answers first: a replica that reads the entry finds them gone already.
+        if let Some(answers) = answers {
+            for target in &pending {
+                match target {
+                    Invalidation::Verify(key) => answers.invalidate_in(&mut pipe, *key),
+                    Invalidation::All => answers.clear_in(&mut pipe),
+                    Invalidation::Stale => {}
+                }
+            }
+        }
         let appended = link
             .run(|mut conn| async move {
-                let mut pipe = redis::pipe();
+                let mut pipe = pipe;
                 for target in &batch {
                     pipe.cmd("XADD")
                         .arg(stream)

@@ -282,7 +282,7 @@ fn stream_replica(
         &metrics,
     );
     let link = RedisLink::new(url, metrics).unwrap();
-    let (invalidations, streams) = Invalidations::new(link, url, "test").unwrap();
+    let (invalidations, streams) = Invalidations::new(link, url, "test", None).unwrap();
     tokio::spawn(streams.run(caches.clone(), stop.clone()));
     (caches, invalidations)
 }

@@ -14,7 +14,7 @@ use gumroad_wire::params::increments_uses;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::cache::{Answer, CacheStatus, Lookup};
+use crate::cache::{Answer, AnswerCache, CacheStatus, Lookup};
 use crate::error::AppError;
 use crate::intake::{Intake, Public};
 use crate::licenses::known;
@@ -294,6 +294,16 @@ pub async fn cached_verify(
 /// Always upstream, once: an increment must never be swallowed by a cached or shared answer,
 /// nor doubled by a retry after an ambiguous failure. When upstream fails, the increment could
 /// not happen anyway; a stale answer then keeps a paying user working, and says it is stale.
+/// An incrementing verify's answer, counted and marked as one the cache did not serve.
+fn bypassed(cache: &AnswerCache, answer: Answer, stored: bool) -> Response {
+    let status = CacheStatus::Bypass {
+        status: answer.status.as_u16(),
+        stored,
+    };
+    cache.count(status);
+    read_through::respond(answer, status)
+}
+
 async fn incrementing(state: &AppState, c: &Canonical) -> Result<Response, AppError> {
     let cache = state.caches.verify.cache();
     let key = c.key(state);
@@ -318,14 +328,9 @@ async fn incrementing(state: &AppState, c: &Canonical) -> Result<Response, AppEr
         known::learn(state, &c.license);
     }
     match fill {
-        Fill::Answered { answer, stored } => {
-            let status = CacheStatus::Bypass {
-                status: answer.status.as_u16(),
-                stored,
-            };
-            cache.count(status);
-            Ok(read_through::respond(answer, status))
-        }
+        Fill::Answered { answer, stored } => Ok(bypassed(cache, answer, stored)),
+        // `settle` never gives it: an incrementing verify always asks upstream.
+        Fill::Shared(answer, _) => Ok(bypassed(cache, answer, true)),
         Fill::Failed(failure) => match cache.lookup(key) {
             Lookup::Stale(answer, past) => {
                 let status = CacheStatus::StaleIfError {
