@@ -9,8 +9,9 @@
 #
 #   bash bench/callgrind.sh            # REQUESTS [2000] per figure
 #
-# Figures, for Gumgate, the axum floor (examples/floor.rs) and nginx: a cache-hit verify
-# (`POST /v2/licenses/verify`, nginx `proxy_cache` HIT) and an admin passthrough
+# Figures, for Gumgate (single node, and a replica in cluster mode with Redis: its hits must
+# cost the same, never touching Redis), the axum floor (examples/floor.rs) and nginx: a
+# cache-hit verify (`POST /v2/licenses/verify`, nginx `proxy_cache` HIT) and an admin passthrough
 # (`GET /v2/user`, nginx `proxy_pass`). nginx runs one worker here so that every request is
 # counted in one process (the master is counted too).
 set -euo pipefail
@@ -45,12 +46,18 @@ PY
 }
 
 # Total instructions of one server run: start under callgrind, warm up, send N more, stop.
-run() { # server(gumgate|floor|nginx) n method path [form body]
+run() { # server(gumgate|cluster|floor|nginx) n method path [form body]
     local server=$1 n=$2 method=$3 path=$4 port pid
     local body=(${5+"$5"})
     port=$(free_port)
     case $server in
         gumgate) start_gumgate "$port" "$(free_port)" "$SB" GUMGATE__LOG__LEVEL=warn; pid=$LAST_PID ;;
+        cluster)
+            # A replica in cluster mode: hits are its own cache's and must never touch Redis.
+            start_gumgate "$port" "$(free_port)" "$SB" GUMGATE__LOG__LEVEL=warn \
+                GUMGATE__REDIS__URL="redis://$HOST:$REDIS_PORT" \
+                GUMGATE_CACHE_KEY_SECRET=bench-cache-key-secret-0123456789abcdef
+            pid=$LAST_PID ;;
         nginx) NGINX_WORKERS=1 start_nginx "$port" "$SB"; pid=$LAST_PID ;;
         floor)
             MATON_API_KEY=$MATON_KEY ${WRAP[@]+"${WRAP[@]}"} "$FLOOR" "$HOST:$port" "http://$HOST:$SB" >"$WORK/floor.log" 2>&1 &
@@ -79,6 +86,12 @@ count() { # server method path [form body]
 
 SB=$(free_port)
 start_sandbox "$SB"
+command -v redis-server >/dev/null ||
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind "$HOST" --save '' --appendonly no \
+    >"$WORK/redis.log" 2>&1 &
+PIDS+=("$!")
 CG="$WORK/callgrind"
 mkdir -p "$CG" && chmod 1777 "$CG"   # nginx's workers write theirs as nobody
 WRAP=(valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$CG/%p")
@@ -86,6 +99,8 @@ export WAIT_TRIES=1200   # valgrind starts slowly
 
 log "gumgate under callgrind: cache-hit verify"
 GG_HIT=$(count gumgate POST /v2/licenses/verify "$VERIFY_BODY")
+log "gumgate in cluster mode (Redis) under callgrind: cache-hit verify"
+CL_HIT=$(count cluster POST /v2/licenses/verify "$VERIFY_BODY")
 log "gumgate under callgrind: passthrough GET /v2/user"
 GG_PASS=$(count gumgate GET /v2/user)
 log "axum floor under callgrind: static verify answer"
@@ -105,6 +120,10 @@ cat <<EOT
 |---|---:|---:|---:|---:|---:|
 | cache-hit verify | $GG_HIT | $FL_HIT | $NG_HIT | $(ratio "$GG_HIT" "$NG_HIT") | $(ratio "$FL_HIT" "$NG_HIT") |
 | admin passthrough \`GET /v2/user\` | $GG_PASS | $FL_PASS | $NG_PASS | $(ratio "$GG_PASS" "$NG_PASS") | $(ratio "$FL_PASS" "$NG_PASS") |
+
+| cache-hit verify | single node | cluster mode (Redis) | cluster / single |
+|---|---:|---:|---:|
+| instructions | $GG_HIT | $CL_HIT | $(awk -v a="$CL_HIT" -v b="$GG_HIT" 'BEGIN {printf "%.3f", a / b}') |
 
 The axum floor (\`examples/floor.rs\`) is the least axum + hyper + reqwest do for the same
 request: a static answer of the same size, and a bare reqwest relay.

@@ -53,6 +53,16 @@ fn spawn(cmd: &mut Command, what: &str) -> Child {
         .unwrap_or_else(|e| panic!("{what}: {e} (run bash scripts/test.sh, which installs it)"))
 }
 
+/// A private `redis-server` on `port`, no persistence.
+fn start_redis(port: u16) -> Child {
+    spawn(
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"]),
+        "redis-server",
+    )
+}
+
 /// A database of its own on the PostgreSQL server `bash scripts/test.sh` starts.
 async fn postgres_database() -> String {
     use sqlx::{Connection, Executor};
@@ -73,7 +83,8 @@ async fn postgres_database() -> String {
 struct Cluster {
     sandbox: String,
     _sandbox: Child,
-    _redis: Child,
+    redis: Child,
+    redis_port: u16,
     replicas: Vec<Running>,
     _keys: tempfile::TempDir,
 }
@@ -87,12 +98,7 @@ impl Cluster {
             Command::new(BIN).args(["sandbox", "--listen", &format!("127.0.0.1:{sandbox_port}")]),
             "gumgate sandbox",
         );
-        let redis_child = spawn(
-            Command::new("redis-server")
-                .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"]),
-            "redis-server",
-        );
+        let redis_child = start_redis(redis_port);
         wait_listening(sandbox_port, "the sandbox").await;
         wait_listening(redis_port, "redis-server").await;
         let database = postgres_database().await;
@@ -136,7 +142,8 @@ impl Cluster {
         Self {
             sandbox,
             _sandbox: sandbox_child,
-            _redis: redis_child,
+            redis: redis_child,
+            redis_port,
             replicas: running,
             _keys: keys,
         }
@@ -636,4 +643,91 @@ async fn a_license_verified_on_every_replica_costs_one_upstream_call() {
         2,
         "one call for the three"
     );
+}
+
+/// A replica's readiness report.
+async fn readyz(replica: &Running) -> Value {
+    reqwest::get(format!("http://{}/readyz", replica.ops))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL and redis-server: run bash scripts/test.sh"]
+async fn with_redis_stopped_replicas_serve_within_their_shares_and_share_again_when_it_is_back() {
+    let mut cluster = Cluster::start(3).await;
+    for r in 0..3 {
+        assert_eq!(verify_valid(&cluster, r).await.0, 200);
+    }
+    cluster.redis.kill().await.unwrap();
+    // Hits keep serving; misses are spaced at each replica's share (3 of Maton's 10 a second,
+    // 9 together): a burst of distinct verifies on every replica draws no 429 upstream.
+    let client = reqwest::Client::new();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for round in 0..4u32 {
+        let calls: Vec<_> = (0..15u32)
+            .map(|j| {
+                let (r, i) = (j as usize % 3, 20_000 + round * 15 + j);
+                let api = cluster.replicas[r].api;
+                let client = client.clone();
+                async move {
+                    client
+                        .post(format!("http://{api}/v2/licenses/verify"))
+                        .form(&[
+                            ("product_id", seed::PRODUCT_ONE_TIME),
+                            ("license_key", &distinct_key(i)),
+                            ("increment_uses_count", "false"),
+                        ])
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                }
+            })
+            .collect();
+        for status in futures_util::future::join_all(calls).await {
+            *statuses.entry(status).or_default() += 1;
+        }
+        for r in 0..3 {
+            assert_eq!(
+                verify_valid(&cluster, r).await.0,
+                200,
+                "a hit on replica {r}"
+            );
+        }
+    }
+    let upstream = cluster.upstream_requests().await;
+    let throttled = upstream.iter().filter(|r| r["status"] == 429).count();
+    assert_eq!(
+        throttled, 0,
+        "Maton's 429s while Redis was down: {statuses:?}"
+    );
+    assert!(
+        statuses.get(&404).copied().unwrap_or_default() >= 9,
+        "{statuses:?}"
+    );
+    for replica in &cluster.replicas {
+        assert_eq!(readyz(replica).await["redis"]["reachable"], false);
+    }
+
+    // Redis back on the same address: each replica shares again at its next upstream call.
+    cluster.redis = start_redis(cluster.redis_port);
+    wait_listening(cluster.redis_port, "redis-server").await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    for (r, replica) in cluster.replicas.iter().enumerate() {
+        let mut reachable = Value::Null;
+        for attempt in 0..20u32 {
+            verify(&cluster, r, 30_000 + attempt * 3 + r as u32).await;
+            reachable = readyz(replica).await["redis"]["reachable"].clone();
+            if reachable == true {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(reachable, true, "replica {r} shares again");
+    }
 }
