@@ -91,7 +91,7 @@ pub async fn build_state(
     };
     let metrics = Arc::new(Metrics::new());
     let store = store.with_metrics(metrics.database_duration.clone());
-    let shared = shared_budget(&settings, &secrets, &api_key, &metrics)?;
+    let (shared, first_time) = shared_budget(&settings, &secrets, &api_key, &metrics)?.unzip();
     let keyer = match &secrets.cache_key_secret {
         Some(secret) => Keyer::from_secret(secret.expose()),
         None => Keyer::random(),
@@ -119,6 +119,7 @@ pub async fn build_state(
         store.known_licenses().await?,
         &settings.upstream,
         metrics.clone(),
+        first_time,
     );
     let clock = options.clock;
     Ok(AppState::new(Shared {
@@ -142,14 +143,18 @@ pub async fn build_state(
     }))
 }
 
-/// Cluster mode's shared budget when `redis.url` is set, which needs the cache key secret
-/// every replica shares. Nothing is sent to Redis yet: a replica starts while Redis is down.
+/// The whole shared budget, and the share first-time keys pass first.
+type SharedBudgets = (Arc<SharedBudget>, Arc<SharedBudget>);
+
+/// Cluster mode's shared budgets when `redis.url` is set (the whole budget, and the share
+/// first-time license keys pass first), which needs the cache key secret every replica
+/// shares. Nothing is sent to Redis yet: a replica starts while Redis is down.
 fn shared_budget(
     settings: &Settings,
     secrets: &Secrets,
     api_key: &crate::config::Secret,
     metrics: &Arc<Metrics>,
-) -> Result<Option<Arc<SharedBudget>>, crate::config::ConfigError> {
+) -> Result<Option<SharedBudgets>, crate::config::ConfigError> {
     let Some(url) = settings.redis.url() else {
         metrics.redis_up.set(1);
         return Ok(None);
@@ -161,13 +166,10 @@ fn shared_budget(
             key: "redis.url",
             reason: e.to_string(),
         })?;
-    Ok(Some(Arc::new(SharedBudget::new(
-        link,
-        &settings.upstream,
-        settings.redis.fallback_share,
-        api_key,
-        metrics.clone(),
-    ))))
+    let (up, share) = (&settings.upstream, settings.redis.fallback_share);
+    let all = SharedBudget::new(link.clone(), up, share, api_key, metrics.clone());
+    let first_time = SharedBudget::first_time(link, up, share, api_key, metrics.clone());
+    Ok(Some((Arc::new(all), Arc::new(first_time))))
 }
 
 /// Cluster mode's shared answers and invalidation stream, named after the shared cache key

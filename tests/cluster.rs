@@ -298,15 +298,22 @@ async fn a_429_seen_by_one_replica_holds_every_replica_for_its_retry_after() {
         cluster.upstream_requests().await.is_empty(),
         "a call went during the pause"
     );
+    // Each goes after the pause, or, when the first-time share (5 a second across the
+    // replicas, 210 ms apart) has no slot within its wait, is refused: never during it.
+    let mut went = 0;
     for (r, task) in waiting.into_iter().enumerate() {
         let (status, at) = task.await.unwrap();
-        assert_eq!(status, 404, "replica {r}");
-        assert!(
-            at >= Duration::from_millis(2_950),
-            "replica {r} went at {at:?}"
-        );
+        assert!(status == 404 || status == 503, "replica {r}: {status}");
+        if status == 404 {
+            went += 1;
+            assert!(
+                at >= Duration::from_millis(2_950),
+                "replica {r} went at {at:?}"
+            );
+        }
     }
-    assert_eq!(cluster.upstream_requests().await.len(), 3);
+    assert!(went >= 2, "the calls waiting the pause out went after it");
+    assert_eq!(cluster.upstream_requests().await.len(), went);
 }
 
 /// A verify of the seeded valid license through replica `r`: its status and body.

@@ -107,12 +107,55 @@ impl SharedBudget {
         api_key: &Secret,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let rate = upstream.rate_limit;
+        Self::named(
+            link,
+            "all",
+            rate,
+            upstream,
+            fallback_share,
+            api_key,
+            metrics,
+        )
+    }
+
+    /// The cluster-wide share first-time license keys pass before the budget itself
+    /// (`upstream.known_share`): `rate_limit x (1 - known_share)` calls a second, at least one.
+    pub fn first_time(
+        link: RedisLink,
+        upstream: &UpstreamSettings,
+        fallback_share: f64,
+        api_key: &Secret,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let share = upstream.known_share.clamp(0.0, 1.0);
+        let rate = (f64::from(upstream.rate_limit) * (1.0 - share)).floor() as u32;
+        Self::named(
+            link,
+            "first-time",
+            rate,
+            upstream,
+            fallback_share,
+            api_key,
+            metrics,
+        )
+    }
+
+    fn named(
+        link: RedisLink,
+        name: &str,
+        rate: u32,
+        upstream: &UpstreamSettings,
+        fallback_share: f64,
+        api_key: &Secret,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let id = blake3::derive_key(
             "gumgate 2026 shared budget key",
             api_key.expose().as_bytes(),
         );
         let id = hex::encode(&id[..8]);
-        let rate = upstream.rate_limit.max(1);
+        let rate = rate.max(1);
         let interval = Duration::from_secs(1) / rate + upstream.spacing_margin;
         let tolerance = interval * (upstream.burst.max(1) - 1);
         // The fallback share of the rate, at least one call a second, never a burst.
@@ -121,7 +164,8 @@ impl SharedBudget {
             Duration::from_secs_f64(1.0 / fallback_rate) + upstream.spacing_margin;
         Self {
             link,
-            tat_key: format!("gumgate:budget:{{{id}}}:tat"),
+            tat_key: format!("gumgate:budget:{{{id}}}:{name}:tat"),
+            // One pause for every budget of the key: a 429 holds first-time calls too.
             pause_key: format!("gumgate:budget:{{{id}}}:pause"),
             interval,
             tolerance,

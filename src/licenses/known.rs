@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::Priority;
+use crate::cluster::SharedBudget;
 use crate::config::UpstreamSettings;
 use crate::hashes::license_hash;
 use crate::metrics::Metrics;
@@ -48,11 +49,19 @@ pub struct KnownLicenses {
 
 impl KnownLicenses {
     /// `hashes`: what the store remembers (`Store::known_licenses`).
-    pub fn new(hashes: Vec<String>, upstream: &UpstreamSettings, metrics: Arc<Metrics>) -> Self {
+    /// `shared`: cluster mode's first-time share, booked in Redis for every replica together
+    /// (`SharedBudget::first_time`) instead of this replica's own limiter.
+    pub fn new(
+        hashes: Vec<String>,
+        upstream: &UpstreamSettings,
+        metrics: Arc<Metrics>,
+        shared: Option<Arc<SharedBudget>>,
+    ) -> Self {
         let first_time = (upstream.known_share > 0.0).then(|| Gate {
             limiter: Arc::new(RateLimiter::direct(first_time_quota(upstream))),
             max_wait: upstream.max_wait,
             metrics,
+            shared,
         });
         let (writes, unwritten) = mpsc::channel(PENDING_WRITES);
         Self {
