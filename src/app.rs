@@ -91,18 +91,22 @@ pub async fn build_state(
     };
     let metrics = Arc::new(Metrics::new());
     let store = store.with_metrics(metrics.database_duration.clone());
-    let (shared, first_time) = shared_budget(&settings, &secrets, &api_key, &metrics)?.unzip();
+    let cluster = cluster(&settings, &secrets, &api_key, &metrics)?;
     let keyer = match &secrets.cache_key_secret {
         Some(secret) => Keyer::from_secret(secret.expose()),
         None => Keyer::random(),
     };
-    let upstream = Upstream::with_shared_budget(&settings, api_key, metrics.clone(), shared)?;
-    let (answers, invalidations, streams) = match sharing(&settings, &secrets, &metrics)? {
-        Some((answers, invalidations, streams)) => {
-            (Some(answers), Some(invalidations), Some(streams))
-        }
-        None => (None, None, None),
+    let (shared, first_time, answers, invalidations, streams) = match cluster {
+        Some(c) => (
+            Some(c.budget),
+            Some(c.first_time),
+            Some(c.answers),
+            Some(c.invalidations),
+            Some(c.streams),
+        ),
+        None => (None, None, None, None, None),
     };
+    let upstream = Upstream::with_shared_budget(&settings, api_key, metrics.clone(), shared)?;
     let limits = InboundLimits::new(
         &settings.limits,
         settings.server.trusted_proxies.clone(),
@@ -143,53 +147,46 @@ pub async fn build_state(
     }))
 }
 
-/// The whole shared budget, and the share first-time keys pass first.
-type SharedBudgets = (Arc<SharedBudget>, Arc<SharedBudget>);
+/// What replicas share in cluster mode, all over one link to Redis.
+struct ClusterParts {
+    /// The whole upstream budget.
+    budget: Arc<SharedBudget>,
+    /// The share first-time license keys pass first.
+    first_time: Arc<SharedBudget>,
+    answers: Arc<SharedAnswers>,
+    invalidations: Invalidations,
+    streams: Streams,
+}
 
-/// Cluster mode's shared budgets when `redis.url` is set (the whole budget, and the share
-/// first-time license keys pass first), which needs the cache key secret every replica
-/// shares. Nothing is sent to Redis yet: a replica starts while Redis is down.
-fn shared_budget(
+/// Cluster mode's shared parts when `redis.url` is set, which needs the cache key secret every
+/// replica shares (the keys of answers and of the invalidation stream derive from it). Nothing
+/// is sent to Redis yet: a replica starts while Redis is down.
+fn cluster(
     settings: &Settings,
     secrets: &Secrets,
     api_key: &crate::config::Secret,
     metrics: &Arc<Metrics>,
-) -> Result<Option<SharedBudgets>, crate::config::ConfigError> {
+) -> Result<Option<ClusterParts>, crate::config::ConfigError> {
     let Some(url) = settings.redis.url() else {
         metrics.redis_up.set(1);
         return Ok(None);
     };
     secrets.require_for_cluster(Some(url))?;
+    let secret = secrets
+        .cache_key_secret
+        .as_ref()
+        .expect("required for cluster mode just above");
     // redis-rs's errors name the problem, never the URL (which may hold a password).
-    let link =
-        RedisLink::new(url, metrics.clone()).map_err(|e| crate::config::ConfigError::Invalid {
-            key: "redis.url",
-            reason: e.to_string(),
-        })?;
-    let (up, share) = (&settings.upstream, settings.redis.fallback_share);
-    let all = SharedBudget::new(link.clone(), up, share, api_key, metrics.clone());
-    let first_time = SharedBudget::first_time(link, up, share, api_key, metrics.clone());
-    Ok(Some((Arc::new(all), Arc::new(first_time))))
-}
-
-/// Cluster mode's shared answers and invalidation stream, named after the shared cache key
-/// secret (replicas that name answers alike share them).
-fn sharing(
-    settings: &Settings,
-    secrets: &Secrets,
-    metrics: &Arc<Metrics>,
-) -> Result<Option<(Arc<SharedAnswers>, Invalidations, Streams)>, crate::config::ConfigError> {
-    let (Some(url), Some(secret)) = (settings.redis.url(), &secrets.cache_key_secret) else {
-        return Ok(None);
-    };
-    let id = blake3::derive_key("gumgate 2026 shared answers", secret.expose().as_bytes());
-    let id = hex::encode(&id[..8]);
     let invalid = |e: redis::RedisError| crate::config::ConfigError::Invalid {
         key: "redis.url",
         reason: e.to_string(),
     };
     let link = RedisLink::new(url, metrics.clone()).map_err(invalid)?;
-    let up = &settings.upstream;
+    let (up, share) = (&settings.upstream, settings.redis.fallback_share);
+    let budget = SharedBudget::new(link.clone(), up, share, api_key, metrics.clone());
+    let first_time = SharedBudget::first_time(link.clone(), up, share, api_key, metrics.clone());
+    let id = blake3::derive_key("gumgate 2026 shared answers", secret.expose().as_bytes());
+    let id = hex::encode(&id[..8]);
     // A fill's longest: its wait for budget, then its call with every retry.
     let lease = up.max_wait + up.timeout * (1 + up.max_retries);
     let answers = Arc::new(SharedAnswers::new(
@@ -201,7 +198,13 @@ fn sharing(
     ));
     let (invalidations, streams) =
         Invalidations::new(link, url, &id, Some(answers.clone())).map_err(invalid)?;
-    Ok(Some((answers, invalidations, streams)))
+    Ok(Some(ClusterParts {
+        budget: Arc::new(budget),
+        first_time: Arc::new(first_time),
+        answers,
+        invalidations,
+        streams,
+    }))
 }
 
 /// The one start-up record: what is running, where, against what. Its message stays "gumgate
