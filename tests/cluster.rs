@@ -4,6 +4,8 @@
 //! requests a second per key. Run by `bash scripts/test.sh`; a bare `cargo test`
 //! lists them as ignored.
 
+#[path = "common/postgres.rs"]
+mod postgres;
 // Shared with tests/api; this file needs only starting a replica and its addresses.
 #[allow(dead_code)]
 #[path = "common/running.rs"]
@@ -63,22 +65,6 @@ fn start_redis(port: u16) -> Child {
     )
 }
 
-/// A database of its own on the PostgreSQL server `bash scripts/test.sh` starts.
-async fn postgres_database() -> String {
-    use sqlx::{Connection, Executor};
-    let server = std::env::var("GUMGATE_TEST_POSTGRES_URL")
-        .expect("GUMGATE_TEST_POSTGRES_URL is unset: run bash scripts/test.sh");
-    let name = format!("gumgate_cluster_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&name);
-    url.to_string()
-}
-
 /// The pieces of one cluster test: the sandbox, Redis and the replicas.
 struct Cluster {
     sandbox: String,
@@ -101,7 +87,7 @@ impl Cluster {
         let redis_child = start_redis(redis_port);
         wait_listening(sandbox_port, "the sandbox").await;
         wait_listening(redis_port, "redis-server").await;
-        let database = postgres_database().await;
+        let database = postgres::database("gumgate_cluster").await;
         // One signing key, mounted on every replica: a token from one verifies with another's
         // JWKS.
         let keys = tempfile::TempDir::new().unwrap();
@@ -175,28 +161,13 @@ fn distinct_key(i: u32) -> String {
 #[ignore = "needs PostgreSQL and redis-server: run bash scripts/test.sh"]
 async fn three_replicas_stay_under_matons_limit_together() {
     let cluster = Cluster::start(3).await;
-    let client = reqwest::Client::new();
     let mut answered = std::collections::BTreeMap::<u16, usize>::new();
     // 300 distinct verifies, round-robin over the replicas, 30 at a time.
     for batch in 0..10u32 {
         let calls: Vec<_> = (0..30u32)
             .map(|j| {
                 let i = batch * 30 + j;
-                let api = cluster.replicas[i as usize % 3].api;
-                let client = client.clone();
-                async move {
-                    client
-                        .post(format!("http://{api}/v2/licenses/verify"))
-                        .form(&[
-                            ("product_id", seed::PRODUCT_ONE_TIME),
-                            ("license_key", &distinct_key(i)),
-                        ])
-                        .send()
-                        .await
-                        .unwrap()
-                        .status()
-                        .as_u16()
-                }
+                verify(&cluster, i as usize % 3, i)
             })
             .collect();
         for status in futures_util::future::join_all(calls).await {
@@ -238,20 +209,34 @@ impl Cluster {
     }
 }
 
-/// One verify of a distinct key through replica `r`; its status.
-async fn verify(cluster: &Cluster, r: usize, i: u32) -> u16 {
+/// A verify of `license_key` sent to `addr` (a replica's API, or the load balancer);
+/// `increment`: Gumroad's default, which always goes upstream, or `increment_uses_count=false`,
+/// which the cache serves.
+async fn verify_at(
+    addr: impl std::fmt::Display,
+    license_key: &str,
+    increment: bool,
+) -> reqwest::Response {
+    let mut form = vec![
+        ("product_id", seed::PRODUCT_ONE_TIME),
+        ("license_key", license_key),
+    ];
+    if !increment {
+        form.push(("increment_uses_count", "false"));
+    }
     reqwest::Client::new()
-        .post(format!(
-            "http://{}/v2/licenses/verify",
-            cluster.replicas[r].api
-        ))
-        .form(&[
-            ("product_id", seed::PRODUCT_ONE_TIME),
-            ("license_key", &distinct_key(i)),
-        ])
+        .post(format!("http://{addr}/v2/licenses/verify"))
+        .form(&form)
         .send()
         .await
         .unwrap()
+}
+
+/// One verify of a distinct key through replica `r`; its status.
+async fn verify(cluster: &Cluster, r: usize, i: u32) -> u16 {
+    let api = cluster.replicas[r].api;
+    verify_at(api, &distinct_key(i), true)
+        .await
         .status()
         .as_u16()
 }
@@ -318,19 +303,7 @@ async fn a_429_seen_by_one_replica_holds_every_replica_for_its_retry_after() {
 
 /// A verify of the seeded valid license through replica `r`: its status and body.
 async fn verify_valid(cluster: &Cluster, r: usize) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .post(format!(
-            "http://{}/v2/licenses/verify",
-            cluster.replicas[r].api
-        ))
-        .form(&[
-            ("product_id", seed::PRODUCT_ONE_TIME),
-            ("license_key", seed::LICENSE_VALID),
-            ("increment_uses_count", "false"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = verify_at(cluster.replicas[r].api, seed::LICENSE_VALID, false).await;
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
 }
@@ -526,18 +499,9 @@ async fn behind_the_shipped_load_balancer_a_client_is_served_while_replicas_die(
     let mut cluster = Cluster::start(3).await;
     let dir = tempfile::TempDir::new().unwrap();
     let (port, _nginx) = load_balancer(&cluster.replicas, dir.path()).await;
-    let client = reqwest::Client::new();
-    let verify = || {
-        client
-            .post(format!("http://127.0.0.1:{port}/v2/licenses/verify"))
-            .form(&[
-                ("product_id", seed::PRODUCT_ONE_TIME),
-                ("license_key", seed::LICENSE_VALID),
-                ("increment_uses_count", "false"),
-            ])
-            .send()
-    };
-    assert_eq!(verify().await.unwrap().status(), 200);
+    let balancer = format!("127.0.0.1:{port}");
+    let verify = || verify_at(&balancer, seed::LICENSE_VALID, false);
+    assert_eq!(verify().await.status(), 200);
     // The replica the client's IP hashes to, and one more, killed outright (SIGKILL): the
     // balancer moves the client to the last one.
     let mut served = None;
@@ -551,9 +515,9 @@ async fn behind_the_shipped_load_balancer_a_client_is_served_while_replicas_die(
         cluster.replicas[r].child.kill().await.unwrap();
     }
     for _ in 0..5 {
-        assert_eq!(verify().await.unwrap().status(), 200);
+        assert_eq!(verify().await.status(), 200);
     }
-    let activated = client
+    let activated = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/v1/licenses/activate"))
         .json(&serde_json::json!({
             "product_id": seed::PRODUCT_ONE_TIME,
@@ -599,19 +563,7 @@ async fn a_license_verified_on_every_replica_costs_one_upstream_call() {
     let cluster = Arc::new(Cluster::start(3).await);
     // One after another: the first fills, the others find its answer in Redis.
     for r in 0..3 {
-        let res = reqwest::Client::new()
-            .post(format!(
-                "http://{}/v2/licenses/verify",
-                cluster.replicas[r].api
-            ))
-            .form(&[
-                ("product_id", seed::PRODUCT_ONE_TIME),
-                ("license_key", seed::LICENSE_VALID),
-                ("increment_uses_count", "false"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let res = verify_at(cluster.replicas[r].api, seed::LICENSE_VALID, false).await;
         assert_eq!(res.status(), 200);
         let status = res.headers()["cache-status"].to_str().unwrap().to_owned();
         if r > 0 {
@@ -624,19 +576,9 @@ async fn a_license_verified_on_every_replica_costs_one_upstream_call() {
         .map(|r| {
             let cluster = cluster.clone();
             tokio::spawn(async move {
-                reqwest::Client::new()
-                    .post(format!(
-                        "http://{}/v2/licenses/verify",
-                        cluster.replicas[r].api
-                    ))
-                    .form(&[
-                        ("product_id", seed::PRODUCT_ONE_TIME),
-                        ("license_key", &distinct_key(7_777)),
-                        ("increment_uses_count", "false"),
-                    ])
-                    .send()
+                let api = cluster.replicas[r].api;
+                verify_at(api, &distinct_key(7_777), false)
                     .await
-                    .unwrap()
                     .status()
                     .as_u16()
             })
@@ -672,27 +614,15 @@ async fn with_redis_stopped_replicas_serve_within_their_shares_and_share_again_w
     cluster.redis.kill().await.unwrap();
     // Hits keep serving; misses are spaced at each replica's share (3 of Maton's 10 a second,
     // 9 together): a burst of distinct verifies on every replica draws no 429 upstream.
-    let client = reqwest::Client::new();
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
     for round in 0..4u32 {
         let calls: Vec<_> = (0..15u32)
             .map(|j| {
                 let (r, i) = (j as usize % 3, 20_000 + round * 15 + j);
                 let api = cluster.replicas[r].api;
-                let client = client.clone();
                 async move {
-                    client
-                        .post(format!("http://{api}/v2/licenses/verify"))
-                        .form(&[
-                            ("product_id", seed::PRODUCT_ONE_TIME),
-                            ("license_key", &distinct_key(i)),
-                            ("increment_uses_count", "false"),
-                        ])
-                        .send()
-                        .await
-                        .unwrap()
-                        .status()
-                        .as_u16()
+                    let key = distinct_key(i);
+                    verify_at(api, &key, false).await.status().as_u16()
                 }
             })
             .collect();

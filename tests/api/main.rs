@@ -12,6 +12,8 @@ mod metrics;
 mod openapi;
 mod passthrough;
 mod paths;
+#[path = "../common/postgres.rs"]
+mod postgres;
 mod process;
 #[path = "../common/running.rs"]
 mod running;

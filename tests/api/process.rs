@@ -6,6 +6,7 @@ use std::time::Duration;
 use gumgate_sandbox::seed;
 use tokio::process::Command;
 
+use crate::postgres;
 use crate::running::Running;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gumgate");
@@ -797,22 +798,6 @@ async fn webhooks_cli(
     (out.status.success(), text)
 }
 
-/// A database of its own on the PostgreSQL server `bash scripts/test.sh` starts.
-async fn postgres_database() -> String {
-    use sqlx::{Connection, Executor};
-    let server = std::env::var("GUMGATE_TEST_POSTGRES_URL")
-        .expect("GUMGATE_TEST_POSTGRES_URL is unset: run bash scripts/test.sh");
-    let name = format!("gumgate_process_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&name);
-    url.to_string()
-}
-
 /// The built binary on PostgreSQL, its URL read from a secret file: seats survive a restart,
 /// and a second gateway on the same database is refused while the first runs.
 #[tokio::test]
@@ -821,7 +806,11 @@ async fn serve_on_postgres_keeps_seats_across_a_restart_one_gateway_at_a_time() 
     gumgate::tls::install_crypto_provider();
     let dir = tempfile::TempDir::new().unwrap();
     let url_file = dir.path().join("database-url");
-    std::fs::write(&url_file, format!("{}\n", postgres_database().await)).unwrap();
+    std::fs::write(
+        &url_file,
+        format!("{}\n", postgres::database("gumgate_process").await),
+    )
+    .unwrap();
     let serve = || {
         let mut cmd = gumgate();
         cmd.args(["serve", "--sandbox"])

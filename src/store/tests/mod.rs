@@ -2,6 +2,10 @@
 //! the PostgreSQL server `bash scripts/test.sh` starts (`GUMGATE_TEST_POSTGRES_URL`). Tests
 //! declared with [`on_both_engines!`] run on each; helpers here, tests by topic.
 
+// The integration tests' helper, one piece for both.
+#[path = "../../../tests/common/postgres.rs"]
+mod postgres;
+
 mod claims;
 mod deactivations;
 mod known;
@@ -13,7 +17,7 @@ mod seats;
 
 use std::sync::Arc;
 
-use sqlx::{Connection, Executor};
+use sqlx::Executor;
 use tempfile::TempDir;
 
 use super::*;
@@ -63,20 +67,7 @@ impl TestDb {
     /// A new database on the server `bash scripts/test.sh` started. Fails, never skips, when
     /// there is none: this only runs when asked for with `--include-ignored`.
     async fn postgres() -> Self {
-        let server = std::env::var("GUMGATE_TEST_POSTGRES_URL")
-            .expect("GUMGATE_TEST_POSTGRES_URL is unset: run bash scripts/test.sh");
-        let name = format!("gumgate_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&server)
-            .await
-            .expect("connect to the test PostgreSQL");
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        admin.close().await.ok();
-        let mut url = url::Url::parse(&server).unwrap();
-        url.set_path(&name);
-        Self::Postgres(url.to_string())
+        Self::Postgres(postgres::database("gumgate_test").await)
     }
 
     fn url(&self) -> String {
