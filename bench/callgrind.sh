@@ -54,9 +54,7 @@ run() { # server(gumgate|cluster|floor|nginx) n method path [form body]
         gumgate) start_gumgate "$port" "$(free_port)" "$SB" GUMGATE__LOG__LEVEL=warn; pid=$LAST_PID ;;
         cluster)
             # A replica in cluster mode: hits are its own cache's and must never touch Redis.
-            start_gumgate "$port" "$(free_port)" "$SB" GUMGATE__LOG__LEVEL=warn \
-                GUMGATE__REDIS__URL="redis://$HOST:$REDIS_PORT" \
-                GUMGATE_CACHE_KEY_SECRET=bench-cache-key-secret-0123456789abcdef
+            start_gumgate "$port" "$(free_port)" "$SB" GUMGATE__LOG__LEVEL=warn "${CLUSTER_ENV[@]}"
             pid=$LAST_PID ;;
         nginx) NGINX_WORKERS=1 start_nginx "$port" "$SB"; pid=$LAST_PID ;;
         floor)
@@ -86,12 +84,8 @@ count() { # server method path [form body]
 
 SB=$(free_port)
 start_sandbox "$SB"
-command -v redis-server >/dev/null ||
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind "$HOST" --save '' --appendonly no \
-    >"$WORK/redis.log" 2>&1 &
-PIDS+=("$!")
+start_redis
+cluster_env
 CG="$WORK/callgrind"
 mkdir -p "$CG" && chmod 1777 "$CG"   # nginx's workers write theirs as nobody
 WRAP=(valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$CG/%p")

@@ -109,6 +109,26 @@ start_gumgate() { # port metrics_port upstream_port [extra env]; sets LAST_PID
     wait_http "http://$HOST:$mport/livez"
 }
 
+# A private redis-server (installed when missing): no persistence. Sets REDIS_PORT.
+start_redis() {
+    command -v redis-server >/dev/null ||
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server
+    REDIS_PORT=$(free_port)
+    redis-server --port "$REDIS_PORT" --bind "$HOST" --save '' --appendonly no \
+        >"$WORK/redis.log" 2>&1 &
+    PIDS+=("$!")
+    local tries=0
+    until (exec 3<>"/dev/tcp/$HOST/$REDIS_PORT") 2>/dev/null; do
+        tries=$((tries + 1))
+        [ "$tries" -lt 200 ] || die "redis-server did not listen on $REDIS_PORT: $(cat "$WORK/redis.log")"
+        sleep 0.05
+    done
+}
+
+# The environment of a replica in cluster mode (Redis at REDIS_PORT), for start_gumgate.
+CLUSTER_ENV=(GUMGATE__REDIS__URL= GUMGATE_CACHE_KEY_SECRET=bench-cache-key-secret-0123456789abcdef)
+cluster_env() { CLUSTER_ENV[0]="GUMGATE__REDIS__URL=redis://$HOST:$REDIS_PORT"; }
+
 start_nginx() { # port upstream_port
     local port=$1 up=$2 dir="$WORK/nginx"
     mkdir -p "$dir/cache" "$dir/tmp"

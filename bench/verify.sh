@@ -35,7 +35,13 @@ start_gumgate "$GG" "$GGM" "$SB"
 GG_PID=$LAST_PID
 start_nginx "$NG" "$SB"
 NG_PID=$LAST_PID
-log "sandbox :$SB, gumgate :$GG (metrics :$GGM), nginx :$NG; work dir $WORK"
+# A replica in cluster mode (Redis): its hits are its own cache's, never Redis's.
+start_redis
+cluster_env
+GC=$(free_port); GCM=$(free_port)
+start_gumgate "$GC" "$GCM" "$SB" "${CLUSTER_ENV[@]}"
+GC_PID=$LAST_PID
+log "sandbox :$SB, gumgate :$GG (metrics :$GGM), nginx :$NG, cluster replica :$GC; work dir $WORK"
 
 # a) cache-hit verify ------------------------------------------------------------------------
 log "a) warming both caches and checking they agree"
@@ -45,10 +51,16 @@ verify_once() { # url file -> prints "status" and writes body + headers
     curl -s -o "$2.body" -D "$2.head" -w '%{http_code}' -X POST \
         -H 'Content-Type: application/x-www-form-urlencoded' --data "$VERIFY_BODY" "$1"
 }
+GC_VERIFY="http://$HOST:$GC/v2/licenses/verify"
 for i in 1 2; do
     verify_once "$GG_VERIFY" "$WORK/gg" >/dev/null
     verify_once "$NG_VERIFY" "$WORK/ng" >/dev/null
+    verify_once "$GC_VERIFY" "$WORK/gc" >/dev/null
 done
+GC_STATUS=$(verify_once "$GC_VERIFY" "$WORK/gc")
+GC_CACHE=$(awk -F': ' 'tolower($1) == "cache-status" {gsub(/\r/, "", $2); print $2}' "$WORK/gc.head")
+[ "$GC_STATUS" = 200 ] || die "the cluster replica did not answer 200: $(head -c 300 "$WORK/gc.body")"
+case "$GC_CACHE" in "gumgate; hit"*) ;; *) die "the cluster replica did not answer from cache: $GC_CACHE" ;; esac
 GG_STATUS=$(verify_once "$GG_VERIFY" "$WORK/gg")
 NG_STATUS=$(verify_once "$NG_VERIFY" "$WORK/ng")
 GG_CACHE=$(awk -F': ' 'tolower($1) == "cache-status" {gsub(/\r/, "", $2); print $2}' "$WORK/gg.head")
@@ -65,7 +77,9 @@ BODY_BYTES=$(wc -c <"$WORK/gg.body")
 echo "both answer 200 with the same $BODY_BYTES-byte JSON body, both from cache" >&2
 
 log "a) cache-hit verify throughput ($RUNS alternating runs of $DURATION, -t$THREADS -c$CONNECTIONS)"
-a_gg=() a_ng=()   # "rps p50 p99 cpu" per run
+a_gg=() a_ng=() a_gc=()   # "rps p50 p99 cpu" per run
+redis_commands() { redis-cli -p "$REDIS_PORT" info stats | awk -F: '/^total_commands_processed/ {print $2 + 0}'; }
+GC_REQS=0 GC_REDIS=0
 for run in $(seq 1 "$RUNS"); do
     T0=$(cpu_ticks "$GG_PID")
     run_wrk "gumgate verify (hit), run $run" "$GG_VERIFY" -s "$BENCH/lua/verify.lua"
@@ -73,6 +87,10 @@ for run in $(seq 1 "$RUNS"); do
     T0=$(cpu_ticks "$NG_PID")
     run_wrk "nginx verify (proxy_cache HIT), run $run" "$NG_VERIFY" -s "$BENCH/lua/verify.lua"
     a_ng+=("$RPS $P50 $P99 $(cpu_us_per_req $(($(cpu_ticks "$NG_PID") - T0)) "$REQS")")
+    T0=$(cpu_ticks "$GC_PID") R0=$(redis_commands)
+    run_wrk "gumgate cluster replica verify (hit), run $run" "$GC_VERIFY" -s "$BENCH/lua/verify.lua"
+    GC_REDIS=$((GC_REDIS + $(redis_commands) - R0 - 1)) GC_REQS=$((GC_REQS + REQS))
+    a_gc+=("$RPS $P50 $P99 $(cpu_us_per_req $(($(cpu_ticks "$GC_PID") - T0)) "$REQS")")
 done
 # Column N (1-based) of each run's figures, their median.
 col_median() { local n=$1; shift; median $(printf '%s\n' "$@" | awk -v n="$n" '{print $n}'); }
@@ -81,6 +99,11 @@ A_GG_P99=$(col_median 3 "${a_gg[@]}") A_GG_CPU=$(col_median 4 "${a_gg[@]}")
 A_NG_RPS=$(col_median 1 "${a_ng[@]}") A_NG_P50=$(col_median 2 "${a_ng[@]}")
 A_NG_P99=$(col_median 3 "${a_ng[@]}") A_NG_CPU=$(col_median 4 "${a_ng[@]}")
 A_RATIO=$(ratio "$A_GG_RPS" "$A_NG_RPS")
+A_GC_RPS=$(col_median 1 "${a_gc[@]}") A_GC_P50=$(col_median 2 "${a_gc[@]}")
+A_GC_P99=$(col_median 3 "${a_gc[@]}") A_GC_CPU=$(col_median 4 "${a_gc[@]}")
+A_GC_RATIO=$(ratio "$A_GC_RPS" "$A_GG_RPS")
+# Redis commands while the replica's hits were measured (its invalidation reader's blocking
+# XREAD comes back every few seconds; a hit itself asks Redis nothing).
 
 # The figures above run with GUMGATE__LOG__LEVEL=warn: no access line. The default writes one
 # per answer (`log.access_sample = 1`); this Gumgate does, to a file, to show what that costs.
@@ -203,7 +226,11 @@ rate with latency correction, -c$CONNECTIONS -z$DURATION. Verify body: $BODY_BYT
 | Gumgate (\`$GG_CACHE\`) | $A_GG_RPS | $A_GG_P50 | $A_GG_P99 | $A_GG_CPU |
 | nginx proxy_cache (\`X-Cache-Status: $NG_CACHE\`) | $A_NG_RPS | $A_NG_P50 | $A_NG_P99 | $A_NG_CPU |
 | **Gumgate / nginx** | **$A_RATIO** | | | |
+| Gumgate replica in cluster mode (Redis; \`$GC_CACHE\`) | $A_GC_RPS | $A_GC_P50 | $A_GC_P99 | $A_GC_CPU |
+| cluster replica / single node | $A_GC_RATIO | | | |
 | Gumgate with the access log on (the default: one line per answer) | $A_LOG_RPS | $A_LOG_P50 | $A_LOG_P99 | |
+
+Redis commands while the cluster replica served $GC_REQS hits: $GC_REDIS (each \`INFO\` read excluded).
 
 ### b) Latency at half of peak (fixed rate, $RATE_TOOL)
 

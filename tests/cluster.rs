@@ -72,11 +72,19 @@ struct Cluster {
     redis: Child,
     redis_port: u16,
     replicas: Vec<Running>,
+    /// The replicas' PostgreSQL database.
+    database: String,
     _keys: tempfile::TempDir,
 }
 
 impl Cluster {
     async fn start(replicas: usize) -> Self {
+        Self::start_with(replicas, |_, _| {}).await
+    }
+
+    /// Starts `replicas` replicas, each command given to `each` (with its index) before it
+    /// runs.
+    async fn start_with(replicas: usize, each: impl Fn(usize, &mut Command)) -> Self {
         // The test's own HTTP client needs TLS set up (the gateway's reqwest has no default).
         gumgate::tls::install_crypto_provider();
         let (sandbox_port, redis_port) = (free_port(), free_port());
@@ -101,7 +109,7 @@ impl Cluster {
         assert!(generated.status.success(), "{generated:?}");
         let sandbox = format!("http://127.0.0.1:{sandbox_port}");
         let mut running = Vec::new();
-        for _ in 0..replicas {
+        for r in 0..replicas {
             let mut cmd = Command::new(BIN);
             cmd.env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -123,6 +131,7 @@ impl Cluster {
                 .env("GUMGATE__LIMITS__VERIFY_PER_IP", "100000/s")
                 .env("GUMGATE__LIMITS__FAILED_VERIFY_PER_IP", "100000/s")
                 .env("GUMGATE__LIMITS__UPSTREAM_VERIFY_PER_IP", "100000/s");
+            each(r, &mut cmd);
             running.push(Running::start(cmd).await);
         }
         Self {
@@ -131,6 +140,7 @@ impl Cluster {
             redis: redis_child,
             redis_port,
             replicas: running,
+            database,
             _keys: keys,
         }
     }
@@ -667,4 +677,103 @@ async fn with_redis_stopped_replicas_serve_within_their_shares_and_share_again_w
         }
         assert_eq!(reachable, true, "replica {r} shares again");
     }
+}
+
+const WEBHOOK_SECRET: &str = "cluster-test-webhook-secret-0123456789";
+
+/// Inbox rows as `(id, state, claimed_until)`.
+async fn inbox(db: &mut sqlx::PgConnection) -> Vec<(i64, String, Option<i64>)> {
+    sqlx::query_as("SELECT id, state, claimed_until FROM webhook_inbox ORDER BY id")
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+fn unix_now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    i64::try_from(since.unwrap().as_secs()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL and redis-server: run bash scripts/test.sh"]
+async fn pings_held_by_a_killed_replica_are_each_processed_once_by_the_others() {
+    use sqlx::Connection;
+    // Replica 0's claims last 3 s, the others' 10 minutes: a pending ping whose claim ends
+    // within a minute is replica 0's, so the test knows what the killed replica held.
+    let mut cluster = Cluster::start_with(3, |r, cmd| {
+        let lease = if r == 0 { "3s" } else { "10m" };
+        cmd.env("GUMGATE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("GUMGATE__WEBHOOKS__CLAIM_LEASE", lease);
+    })
+    .await;
+    let mut db = sqlx::PgConnection::connect(&cluster.database)
+        .await
+        .unwrap();
+    // Each re-check takes a while, so rounds are under way when the kill comes and replicas
+    // that took the same ping would be seen recording it twice.
+    cluster
+        .set_faults(serde_json::json!({"latency_ms": 300}))
+        .await;
+    // 60 refunds, each about a license of its own (unknown upstream, so each re-check is one
+    // verify answered 404): each one processed is one `webhook` audit entry for its license.
+    let client = reqwest::Client::new();
+    let receiver = format!(
+        "http://{}/webhooks/gumroad/{WEBHOOK_SECRET}",
+        cluster.replicas[0].api
+    );
+    let sent = futures_util::future::join_all((0..60).map(|i| {
+        let form = [
+            ("resource_name", "refund".to_owned()),
+            ("product_id", seed::PRODUCT_ONE_TIME.to_owned()),
+            ("license_key", distinct_key(i)),
+        ];
+        client.post(&receiver).form(&form).send()
+    }))
+    .await;
+    for res in sent {
+        assert_eq!(res.unwrap().status(), 200);
+    }
+    // Killed while it holds pings it has not finished.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let held = loop {
+        let soon = unix_now() + 60;
+        let held: Vec<i64> = inbox(&mut db)
+            .await
+            .into_iter()
+            .filter(|(_, state, until)| state == "pending" && until.is_some_and(|u| u < soon))
+            .map(|(id, ..)| id)
+            .collect();
+        if !held.is_empty() {
+            break held;
+        }
+        assert!(Instant::now() < deadline, "replica 0 never claimed a ping");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    cluster.replicas[0].child.kill().await.unwrap();
+    // The others take the held pings once their lease passes, and everything else as it comes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = inbox(&mut db).await;
+        assert_eq!(rows.len(), 60);
+        if rows.iter().all(|(_, state, _)| state == "done") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all processed (replica 0 held {held:?}): {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let effects: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT license_hash, count(*) FROM audit_log WHERE action = 'webhook' \
+         GROUP BY license_hash",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(effects.len(), 60, "one entry per license: {effects:?}");
+    assert!(
+        effects.iter().all(|(_, n)| *n == 1),
+        "each ping's effect recorded once: {effects:?}"
+    );
 }

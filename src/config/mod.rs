@@ -106,6 +106,10 @@ pub struct WebhookSettings {
     /// The receiver's own body limit (Gumroad's pings are a few hundred bytes to a few KB);
     /// above it, 413.
     pub max_body_bytes: usize,
+    /// How long a gateway holds the round of pings it claimed: a gateway that dies (killed,
+    /// partitioned) leaves its pings to the others once this passes.
+    #[serde(with = "humantime_serde")]
+    pub claim_lease: Duration,
 }
 
 /// `[storage]`: where activations live.
@@ -470,6 +474,12 @@ impl Settings {
                 "must be above 0",
             ));
         }
+        if self.webhooks.claim_lease < Duration::from_secs(1) {
+            return Err(ConfigError::invalid(
+                "webhooks.claim_lease",
+                "must be at least 1s",
+            ));
+        }
         if s.request_timeout.is_zero() {
             return Err(ConfigError::invalid(
                 "server.request_timeout",
@@ -805,6 +815,11 @@ mod tests {
                 "GUMGATE__WEBHOOKS__MAX_PENDING",
                 "0",
                 "webhooks.max_pending",
+            ),
+            (
+                "GUMGATE__WEBHOOKS__CLAIM_LEASE",
+                "500ms",
+                "webhooks.claim_lease",
             ),
         ] {
             let err = Settings::load_from(None, env(&[(k, v)]))

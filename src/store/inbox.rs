@@ -37,12 +37,6 @@ impl Ping {
 const PING_COLUMNS: &str =
     "id, received_at, resource_name, payload, license_key, attempts, claimed_by";
 
-/// How long a claim on a round of pings lasts. A round re-checks at most `BATCH` licenses from
-/// spare budget, each bounded by `upstream.timeout` and its retries; a claimant that is gone
-/// (killed, partitioned) leaves its pings to others once this passes, and its late finishes are
-/// refused (fenced) so nothing is recorded twice.
-pub const PING_LEASE_SECS: i64 = 300;
-
 /// Where the inbox stands, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboxDepth {
@@ -86,8 +80,16 @@ impl Store {
     /// nobody's): those that can revoke access first (a refund must not wait behind a backlog of
     /// sales), then oldest first. Several gateways on one PostgreSQL database claim disjoint
     /// rows (`FOR UPDATE SKIP LOCKED`); on SQLite one gateway is alone with its file. Every
-    /// ping returned carries the round's claim, which its finish must show.
-    pub async fn due_pings(&self, now: i64, limit: i64) -> Result<Vec<Ping>, StoreError> {
+    /// ping returned carries the round's claim, which its finish must show. The claim holds for
+    /// `lease` seconds (`webhooks.claim_lease`): a claimant that is gone (killed, partitioned)
+    /// leaves its pings to others once it passes, and its late finishes are refused (fenced) so
+    /// nothing is recorded twice.
+    pub async fn due_pings(
+        &self,
+        now: i64,
+        limit: i64,
+        lease: i64,
+    ) -> Result<Vec<Ping>, StoreError> {
         let _timed = self.timed("due_pings");
         let revoking = revoking_first();
         let skip_locked = match self.engine {
@@ -104,7 +106,7 @@ impl Store {
         let mut tx = super::activate::begin_write(self).await?;
         let mut pings: Vec<Ping> = sqlx::query_as(&sql)
             .bind(&claim)
-            .bind(now.saturating_add(PING_LEASE_SECS))
+            .bind(now.saturating_add(lease))
             .bind(now)
             .bind(limit)
             .fetch_all(&mut *tx)

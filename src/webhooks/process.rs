@@ -74,7 +74,8 @@ pub async fn run(state: AppState, stop: CancellationToken) {
 /// failure ends the round without charging a ping an attempt.
 pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
     let now = state.clock.unix_now();
-    let due = state.store.due_pings(now, BATCH).await?;
+    let lease = i64::try_from(state.settings.webhooks.claim_lease.as_secs()).unwrap_or(i64::MAX);
+    let due = state.store.due_pings(now, BATCH, lease).await?;
     let mut by_subject: Vec<(Subject, Vec<&Ping>)> = Vec::new();
     for ping in &due {
         // A sale revokes nothing; the other resources are reasons to re-check a license.

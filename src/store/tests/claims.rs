@@ -20,15 +20,15 @@ on_both_engines! {
         ping(&store, "s1", "sale").await;
         ping(&store, "r1", "refund").await;
         ping(&store, "s2", "sale").await;
-        let first = store.due_pings(T0, 10).await.unwrap();
+        let first = store.due_pings(T0, 10, LEASE).await.unwrap();
         let resources: Vec<_> = first.iter().map(|p| p.resource_name.as_deref()).collect();
         assert_eq!(resources, [Some("refund"), Some("sale"), Some("sale")], "refunds first");
         assert!(first.iter().all(|p| p.claim() == first[0].claim() && !p.claim().is_empty()));
-        assert!(store.due_pings(T0 + 1, 10).await.unwrap().is_empty(), "all held");
+        assert!(store.due_pings(T0 + 1, 10, LEASE).await.unwrap().is_empty(), "all held");
 
         // The lease passes: another claimant takes them, and the first may no longer finish.
-        let later = T0 + inbox::PING_LEASE_SECS;
-        let second = store.due_pings(later, 10).await.unwrap();
+        let later = T0 + LEASE;
+        let second = store.due_pings(later, 10, LEASE).await.unwrap();
         assert_eq!(second.len(), 3);
         assert_ne!(second[0].claim(), first[0].claim());
         let lost = store.finish_ping(&first[1], later).await.unwrap_err();
@@ -55,8 +55,8 @@ on_both_engines! {
         store.retry_ping(&second[2], "upstream down", later + 5, false).await.unwrap();
         assert_eq!(store.pings_in("done").await.unwrap().len(), 2);
         // A retried ping is let go: due again at its next attempt, for any claimant.
-        assert!(store.due_pings(later + 4, 10).await.unwrap().is_empty());
-        let again = store.due_pings(later + 5, 10).await.unwrap();
+        assert!(store.due_pings(later + 4, 10, LEASE).await.unwrap().is_empty());
+        let again = store.due_pings(later + 5, 10, LEASE).await.unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].attempts, 1);
     }
@@ -95,7 +95,7 @@ async fn postgres_claimants_take_disjoint_pings_and_all_of_them() {
     let claim = |store: Store| async move {
         let mut ids = Vec::new();
         loop {
-            let round = store.due_pings(T0, 7).await.unwrap();
+            let round = store.due_pings(T0, 7, LEASE).await.unwrap();
             if round.is_empty() {
                 return ids;
             }

@@ -24,6 +24,8 @@ use super::*;
 
 const LIC: &str = "lic-hash-1";
 const T0: i64 = 1_800_000_000;
+/// A ping claim's lease in these tests (the default `webhooks.claim_lease`).
+const LEASE: i64 = 300;
 
 /// Declares store tests that run on both engines: `name::sqlite` always, `name::postgres`
 /// listed as ignored by a bare `cargo test` and run by `bash scripts/test.sh`. Each body gets a

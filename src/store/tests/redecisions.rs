@@ -21,7 +21,7 @@ on_both_engines! {
                 .await
                 .unwrap()
         );
-        let claimed = store.due_pings(T0, 10).await.unwrap();
+        let claimed = store.due_pings(T0, 10, LEASE).await.unwrap();
 
         let cause = Cause::Ping {
             ids: &[claimed[0].id],
