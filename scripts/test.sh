@@ -14,6 +14,12 @@
 # - nginx, from the OS packages (installed when missing): the cluster tests run the load
 #   balancer's shipped configuration (deploy/nginx) in front of their processes.
 #
+# - A gateway for the client libraries: `gumgate serve --sandbox --config clients/test-server.toml`
+#   on free ports with a throw-away database, its URL in GUMGATE_TEST_URL for the Rust client's
+#   tests (crates/gumgate-client/tests) and the TypeScript client's (clients/typescript, `npm ci`
+#   from its lockfile, then `npm test`); its /openapi.json is checked against what each client
+#   lists in its openapi-uses.json (scripts/check-client-openapi.py).
+#
 # A bare `cargo test` runs everything else and lists these tests as ignored, naming this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +35,7 @@ missing=()
 [ -n "$(pg_bin)" ] || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} from the OS packages"
     as_root apt-get update
@@ -49,6 +56,10 @@ as_pg() { if [ -n "$pg_user" ]; then runuser -u "$pg_user" -- "$@"; else "$@"; f
 stop_services() {
     if [ -f "$work/pg/postmaster.pid" ]; then
         as_pg "$PG/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+    fi
+    if [ -n "${gateway_pid:-}" ]; then
+        kill "$gateway_pid" 2>/dev/null || true
+        wait "$gateway_pid" 2>/dev/null || true
     fi
     rm -rf "$work"
 }
@@ -81,4 +92,39 @@ wait "$redis_pid" 2>/dev/null || true
 say "$(redis-server --version | awk '{print $1, $2, $3}') starts"
 say "PostgreSQL $("$PG/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
 
+# Everything built first (the binary as the tests build it), so the gateway below runs what the
+# tests test, and no build overwrites it while it runs (it runs a copy).
+cargo test --workspace --locked --no-run "$@"
+cp target/debug/gumgate "$work/gumgate"
+GUMGATE__SERVER__LISTEN=127.0.0.1:0 GUMGATE__SERVER__METRICS_LISTEN=127.0.0.1:0 \
+    GUMGATE__LOG__FORMAT=json GUMGATE__STORAGE__DATABASE_URL="sqlite://$work/clients.db" \
+    "$work/gumgate" serve --sandbox --config clients/test-server.toml >"$work/gateway.log" 2>&1 &
+gateway_pid=$!
+api=""
+for _ in $(seq 1 200); do
+    api=$(python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    try:
+        v = json.loads(line)
+    except ValueError:
+        continue
+    if v.get("message") == "gumgate listening":
+        print(v["api"])
+        break' "$work/gateway.log")
+    [ -n "$api" ] && break
+    kill -0 "$gateway_pid" 2>/dev/null || break
+    sleep 0.1
+done
+[ -n "$api" ] || { cat "$work/gateway.log" >&2; say "the clients' gateway did not start"; exit 1; }
+export GUMGATE_TEST_URL="http://$api"
+say "clients' gateway (serve --sandbox) on $GUMGATE_TEST_URL"
+
 cargo test --workspace --locked "$@" -- --include-ignored
+
+python3 scripts/check-client-openapi.py "$GUMGATE_TEST_URL/openapi.json" \
+    crates/gumgate-client/openapi-uses.json clients/typescript/openapi-uses.json
+(
+    cd clients/typescript
+    npm ci --no-audit --no-fund --loglevel=error
+    npm test
+)

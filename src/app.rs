@@ -260,9 +260,11 @@ fn signer(settings: &Settings, secrets: &Secrets, ephemeral: bool) -> Result<Sig
 
 /// The API router: public license routes, the admin surface, health.
 pub fn api_router(state: AppState) -> Router {
+    // The origins were checked when the settings loaded.
+    let cors = crate::cors::layer(&state.settings.server.cors_origins).unwrap_or_default();
     let routes = Router::new()
-        .merge(licenses::router(state.limits.clone()))
-        .merge(activation::router(state.limits.clone()))
+        .merge(licenses::router(state.limits.clone(), cors.clone()))
+        .merge(activation::router(state.limits.clone(), cors))
         .merge(webhooks::router())
         .route("/openapi.json", get(openapi))
         .merge(sales::router())

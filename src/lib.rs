@@ -51,6 +51,7 @@ pub mod clock;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod cors;
 pub mod decision;
 pub mod error;
 pub mod hashes;

@@ -112,6 +112,8 @@ metrics! {
         pub reconcile_checks: IntCounter as "reconcile_checks_total",
         /// Activations whose decision the reconciler changed, by the new code.
         pub reconcile_changed: IntCounterVec["code"] as "reconcile_changed_total",
+        /// Activations released because their machine sent no heartbeat in time.
+        pub heartbeat_releases: IntCounter as "heartbeat_releases_total",
         /// Refused activations and deactivations, by reason code.
         ///
         /// Codes are the decision's reason codes plus `TOO_MANY_ACTIVATIONS` and
@@ -119,7 +121,7 @@ metrics! {
         /// which a flood of refused activations turned into an unbounded append-only table
         /// (issue 9): the audit trail records changes, this counts refusals.
         pub activation_denials: IntCounterVec["code"] as "activation_denials_total",
-        /// Answers of the activate and validate API, by code.
+        /// Answers of the activate, validate and heartbeat API, by code.
         ///
         /// Every decision, granted or not: `VALID`, `VALID_OFFLINE` (granted within the offline
         /// grace while upstream is unavailable) or the refusal's reason code. Unlike

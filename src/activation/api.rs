@@ -20,6 +20,7 @@ use crate::intake::Public;
 use crate::read_through::Freshness;
 use crate::state::AppState;
 use crate::store::{Activated, Activation, Actor, Deactivated, NewActivation};
+use gumroad_wire::params::Params;
 
 /// An app's decision: public priority, a cached answer will do.
 async fn decide(state: &AppState, product: &str, key: &str) -> License {
@@ -78,12 +79,24 @@ pub async fn validate(
     State(state): State<AppState>,
     Public(p): Public,
 ) -> Result<Response, AppError> {
-    let (product, key) = (
-        required(&p.params, "product_id")?,
-        required(&p.params, "license_key")?,
-    );
-    let by_id = p.params.get("activation_id").is_some();
-    let by_fp = p.params.get("fingerprint").is_some();
+    check(&state, &p.params, "valid").await
+}
+
+/// A machine's sign of life: a validate that also keeps its seat when heartbeats are on, and
+/// tells it when to beat next.
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    Public(p): Public,
+) -> Result<Response, AppError> {
+    check(&state, &p.params, "alive").await
+}
+
+/// Validate and heartbeat: the machine's activation (by id or fingerprint), then the license's
+/// decision; answered with `flag` (`valid`, `alive`).
+async fn check(state: &AppState, p: &Params, flag: &str) -> Result<Response, AppError> {
+    let (product, key) = (required(p, "product_id")?, required(p, "license_key")?);
+    let by_id = p.get("activation_id").is_some();
+    let by_fp = p.get("fingerprint").is_some();
     if !by_id && !by_fp {
         return Err(AppError::BadRequest(
             "Give the 'activation_id' or the 'fingerprint' parameter.".into(),
@@ -91,53 +104,107 @@ pub async fn validate(
     }
     let hash = license_hash(key);
     let fingerprint = if by_fp {
-        Some(fingerprint_hash(exact(&p.params, "fingerprint")?))
+        Some(fingerprint_hash(exact(p, "fingerprint")?))
     } else {
         None
     };
     let found = if by_id {
-        let id = required(&p.params, "activation_id")?;
+        let id = required(p, "activation_id")?;
         state.store.get(&hash, id).await?
     } else {
         let fp = fingerprint.as_deref().unwrap_or_default();
         state.store.find_by_fingerprint(&hash, fp).await?
     };
-    let activation = match found.filter(|a| a.deactivated_at.is_none()) {
-        Some(a)
-            if fingerprint
-                .as_deref()
-                .is_none_or(|f| f == a.fingerprint_hash) =>
-        {
-            a
-        }
+    let matches = |a: &Activation| {
+        fingerprint
+            .as_deref()
+            .is_none_or(|f| f == a.fingerprint_hash)
+    };
+    let activation = match found {
+        Some(a) if a.deactivated_at.is_none() && matches(&a) => a,
         found => {
-            let code = if found.is_none() && by_id {
+            // A machine that lost its seat to missed heartbeats is told so: it may activate again.
+            let missed = match &found {
+                Some(a) => matches(a) && a.missed_heartbeats(),
+                None if by_fp => {
+                    let fp = fingerprint.as_deref().unwrap_or_default();
+                    let latest = state.store.latest_by_fingerprint(&hash, fp).await?;
+                    latest.is_some_and(|a| a.missed_heartbeats())
+                }
+                None => false,
+            };
+            let code = if missed {
+                Code::HeartbeatMissed
+            } else if found.is_none() && by_id {
                 Code::NotFound
             } else {
                 Code::FingerprintMismatch
             };
-            count_decision(&state, code.as_str());
-            return Ok(reply::denied("valid", code));
+            count_decision(state, code.as_str());
+            return Ok(reply::denied(flag, code));
         }
     };
-    let license = decide(&state, product, key).await;
+    let license = decide(state, product, key).await;
     let now = state.clock.unix_now();
     if license.code() == Code::Valid {
-        count_decision(&state, Code::Valid.as_str());
-        return granted(&state, &license, &activation, StatusCode::OK, "valid").await;
+        count_decision(state, Code::Valid.as_str());
+        return granted(state, &license, &activation, StatusCode::OK, flag).await;
     }
-    let grace = state.settings.policy_for(&license.product).offline_grace;
-    if license.code() == Code::UpstreamUnavailable && grace::within(&activation, grace, now) {
-        count_decision(&state, VALID_OFFLINE);
-        return offline(&state, &license, &activation, "valid").await;
+    let policy = state.settings.policy_for(&license.product);
+    if license.code() == Code::UpstreamUnavailable
+        && grace::within(&activation, policy.offline_grace, now)
+    {
+        count_decision(state, VALID_OFFLINE);
+        return offline(state, &license, &activation, flag).await;
     }
     let code = license.code().as_str();
-    count_decision(&state, code);
+    count_decision(state, code);
+    let deadline = super::grant::deadline(&policy, now);
     state
         .store
-        .record_decision(&activation.id, code, false, now)
+        .record_decision(&activation.id, code, false, now, deadline)
         .await?;
-    Ok(reply::denied("valid", license.code()))
+    Ok(reply::denied(flag, license.code()))
+}
+
+/// A license holder's own machines: every live activation of the license for this product
+/// (id, name, platform, created, last seen), so a lost machine's seat can be freed by id through
+/// `deactivate`. Knowing the key is the proof of holding it: a key with activations here is
+/// listed at once; one without is decided first, and a key Gumroad does not know answers 403
+/// `NOT_FOUND` (counted as a failed verify, so guessing meets the same per-IP limits), never an
+/// empty list.
+pub async fn machines(
+    State(state): State<AppState>,
+    Public(p): Public,
+) -> Result<Response, AppError> {
+    let (product, key) = (
+        required(&p.params, "product_id")?,
+        required(&p.params, "license_key")?,
+    );
+    let hash = license_hash(key);
+    let mut listed = state.store.list(&hash).await?;
+    listed.retain(|a| a.product_id == product);
+    let seats = if listed.is_empty() {
+        let license = decide(&state, product, key).await;
+        if license.code() != Code::Valid {
+            return Ok(reply::denied("", license.code()));
+        }
+        license.decision.seats
+    } else {
+        state.store.terms(&hash).await?.0.unwrap_or(0)
+    };
+    let policy = state.settings.policy_for(product);
+    let machines: Vec<_> = listed.iter().map(reply::activation).collect();
+    Ok(Json(json!({
+        "machines": machines,
+        "license": {
+            "product_id": product,
+            "seats": seats,
+            "seats_used": listed.len(),
+        },
+        "max_deactivations_per_day": policy.max_deactivations_per_day,
+    }))
+    .into_response())
 }
 
 pub async fn deactivate(

@@ -1,7 +1,10 @@
-//! What a granted activate or validate answers with: the decision recorded on the activation,
-//! the license's sale remembered for the reconciler, and a fresh signed token; or, while
-//! upstream is unavailable and the activation is within its grace, an offline answer that
-//! says so and carries no new token.
+//! What a granted activate, validate or heartbeat answers with: the decision recorded on the
+//! activation (the machine seen now, its heartbeat deadline moved), the license's terms and sale
+//! remembered, what the purchase unlocks, and a fresh signed token; or, while upstream is
+//! unavailable and the activation is within its grace, an offline answer that says so, with a
+//! token that ends with the grace.
+
+use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -9,13 +12,15 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::reply;
-use crate::decision::{Code, License, grace};
+use crate::config::Policy;
+use crate::decision::{Code, Entitlements, License, grace};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::Activation;
 use crate::tokens::NewToken;
 
-/// A valid answer with a fresh token: `{<flag>: true, code, activation, license, token, ...}`.
+/// A valid answer with a fresh token: `{<flag>: true, code, activation, license, entitlements,
+/// token, heartbeat, ...}`.
 pub(super) async fn granted(
     state: &AppState,
     license: &License,
@@ -24,14 +29,18 @@ pub(super) async fn granted(
     flag: &str,
 ) -> Result<Response, AppError> {
     let now = state.clock.unix_now();
+    let policy = state.settings.policy_for(&license.product);
+    let deadline = deadline(&policy, now);
     state
         .store
-        .record_decision(&activation.id, Code::Valid.as_str(), true, now)
+        .record_decision(&activation.id, Code::Valid.as_str(), true, now, deadline)
         .await?;
-    // For offline answers, which cannot ask Gumroad for the purchase's quantity.
+    let terms = license.entitlements.clone().unwrap_or_default();
+    // For offline answers, which cannot ask Gumroad for the purchase's quantity or variants.
+    let remembered = serde_json::to_string(&terms).ok();
     state
         .store
-        .remember_seat_limit(&license.hash, license.decision.seats)
+        .remember_terms(&license.hash, license.decision.seats, remembered.as_deref())
         .await?;
     // Remember the license's sale, so the reconciler can re-check it without its key.
     if let Some(sale) = &license.sale_id {
@@ -41,18 +50,131 @@ pub(super) async fn granted(
             .await?;
     }
     let seats = license.decision.seats;
-    let mut body = summary(state, license, seats, activation, flag).await?;
+    let entitlements = with_features(state, &license.product, terms);
+    let seen = Activation {
+        last_seen_at: Some(now),
+        ..activation.clone()
+    };
+    let mut body = summary(state, license, seats, &seen, flag).await?;
+    let token = Token {
+        seats,
+        entitlements: &entitlements,
+        // No token outlives the subscription it stands for.
+        not_after: entitlements.ends_at_unix(),
+        now,
+    };
+    sign(state, license, activation, &policy, token, &mut body);
+    body["entitlements"] = json!(entitlements);
+    body["heartbeat"] = heartbeat(&policy, now);
+    Ok((status, Json(body)).into_response())
+}
+
+/// Valid while offline: said plainly, with when the grace runs out. The machine was seen (its
+/// seat is kept: an outage must not cost heartbeats), and its token is refreshed but capped at
+/// `offline_until`, so the offline proof an app holds is always signed and never outlives the
+/// grace.
+pub(super) async fn offline(
+    state: &AppState,
+    license: &License,
+    a: &Activation,
+    flag: &str,
+) -> Result<Response, AppError> {
+    let now = state.clock.unix_now();
     let policy = state.settings.policy_for(&license.product);
+    state
+        .store
+        .touch(&a.id, now, deadline(&policy, now))
+        .await?;
+    // Offline, the decision knows no purchase: the seats and terms are the last good ones.
+    let (seats, remembered) = state.store.terms(&license.hash).await?;
+    let terms: Entitlements = remembered
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
+    let entitlements = with_features(state, &license.product, terms);
+    let seen = Activation {
+        last_seen_at: Some(now),
+        ..a.clone()
+    };
+    let seats = seats.unwrap_or(0);
+    let mut body = summary(state, license, seats, &seen, flag).await?;
+    let until = grace::until(a, policy.offline_grace);
+    let token = Token {
+        seats,
+        entitlements: &entitlements,
+        not_after: Some(
+            entitlements
+                .ends_at_unix()
+                .map_or(until, |end| end.min(until)),
+        ),
+        now,
+    };
+    sign(state, license, a, &policy, token, &mut body);
+    body["offline"] = Value::Bool(true);
+    body["message"] = json!(
+        "Validated offline: upstream is unavailable; the last good check is within the grace period."
+    );
+    body["offline_until"] = json!(reply::rfc3339(until));
+    body["entitlements"] = json!(entitlements);
+    body["heartbeat"] = heartbeat(&policy, now);
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// The machine's heartbeat deadline from `now`, when its product has heartbeats.
+pub(super) fn deadline(policy: &Policy, now: i64) -> Option<i64> {
+    policy
+        .heartbeat_window()
+        .map(|w| now.saturating_add(secs(w)))
+}
+
+/// What the app needs to keep its seat: `{interval_secs, next_at, deadline}`, or null when the
+/// product has no heartbeats.
+fn heartbeat(policy: &Policy, now: i64) -> Value {
+    match deadline(policy, now) {
+        None => Value::Null,
+        Some(deadline) => json!({
+            "interval_secs": policy.heartbeat_interval.as_secs(),
+            "next_at": reply::rfc3339(now.saturating_add(secs(policy.heartbeat_interval))),
+            "deadline": reply::rfc3339(deadline),
+        }),
+    }
+}
+
+/// The purchase's terms with the features its variants unlock here.
+fn with_features(state: &AppState, product: &str, mut terms: Entitlements) -> Entitlements {
+    terms.features = state.settings.features_for(product, &terms.variants);
+    terms
+}
+
+/// What a token says beyond the license and activation.
+struct Token<'a> {
+    seats: u32,
+    entitlements: &'a Entitlements,
+    /// The latest `exp` allowed (unix seconds).
+    not_after: Option<i64>,
+    now: i64,
+}
+
+/// Signs a token into `body` (`token`, `token_expires_at`), or says why none was signed.
+fn sign(
+    state: &AppState,
+    license: &License,
+    activation: &Activation,
+    policy: &Policy,
+    token: Token<'_>,
+    body: &mut Value,
+) {
+    let at = |unix: i64| UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));
     let issued = state.signer.issue(NewToken {
         product_id: license.product.clone(),
         activation_id: activation.id.clone(),
         license_hash: license.hash.clone(),
         fingerprint_hash: activation.fingerprint_hash.clone(),
-        seats: license.decision.seats,
+        seats: token.seats,
         code: Code::Valid.as_str().into(),
-        ttl: policy.token_ttl,
-        now: std::time::SystemTime::UNIX_EPOCH
-            + std::time::Duration::from_secs(u64::try_from(now).unwrap_or(0)),
+        entitlements: token.entitlements.clone(),
+        ttl: policy.token_lifetime(),
+        not_after: token.not_after.map(at),
+        now: at(token.now),
     });
     match issued {
         Ok(t) => {
@@ -66,27 +188,6 @@ pub(super) async fn granted(
             body["token_error"] = json!(e.to_string());
         }
     }
-    Ok((status, Json(body)).into_response())
-}
-
-/// Valid while offline: said plainly, with when the grace runs out, and no new token (the app
-/// keeps the one it has; a fresh one would stretch the grace).
-pub(super) async fn offline(
-    state: &AppState,
-    license: &License,
-    a: &Activation,
-    flag: &str,
-) -> Result<Response, AppError> {
-    let grace = state.settings.policy_for(&license.product).offline_grace;
-    // Offline, the decision knows no purchase: the seats are those of the last good decision.
-    let seats = state.store.seat_limit(&license.hash).await?.unwrap_or(0);
-    let mut body = summary(state, license, seats, a, flag).await?;
-    body["offline"] = Value::Bool(true);
-    body["message"] = json!(
-        "Validated offline: upstream is unavailable; the last good check is within the grace period."
-    );
-    body["offline_until"] = json!(reply::rfc3339(grace::until(a, grace)));
-    Ok((StatusCode::OK, Json(body)).into_response())
 }
 
 /// The body shared by valid answers.
@@ -113,4 +214,8 @@ async fn summary(
         }),
     );
     Ok(Value::Object(body))
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }

@@ -5,6 +5,7 @@
 mod admin;
 mod api;
 mod grant;
+pub mod heartbeats;
 mod input;
 mod mirror;
 pub mod reconcile;
@@ -18,17 +19,29 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use http::header;
 
+use tower_http::cors::CorsLayer;
+
 use crate::limits::{self, InboundLimits};
 use crate::state::AppState;
 
-pub fn router(limits: InboundLimits) -> Router<AppState> {
+/// The public activation routes (CORS for desktop web views when `cors` is set) and the admin
+/// ones.
+pub fn router(limits: InboundLimits, cors: Option<CorsLayer>) -> Router<AppState> {
+    let open = |route| crate::cors::with_preflight(route, cors.as_ref());
     let public = Router::new()
-        .route("/v1/licenses/activate", post(api::activate))
-        .route("/v1/licenses/validate", post(api::validate))
-        .route("/v1/licenses/deactivate", post(api::deactivate))
-        .route_layer(from_fn_with_state(limits, limits::enforce));
+        .route("/v1/licenses/activate", open(post(api::activate)))
+        .route("/v1/licenses/validate", open(post(api::validate)))
+        .route("/v1/licenses/deactivate", open(post(api::deactivate)))
+        .route("/v1/licenses/heartbeat", open(post(api::heartbeat)))
+        .route("/v1/licenses/machines", open(post(api::machines)))
+        .route_layer(from_fn_with_state(limits, limits::enforce))
+        .route("/.well-known/jwks.json", open(get(jwks)));
+    // Outside the limits: a preflight is answered before anything counts it.
+    let public = match cors {
+        Some(cors) => public.layer(cors),
+        None => public,
+    };
     public
-        .route("/.well-known/jwks.json", get(jwks))
         .route("/admin/licenses/activations", get(admin::list))
         .route("/admin/activations/{id}", delete(admin::force_deactivate))
         .route("/admin/licenses/release", post(admin::release))

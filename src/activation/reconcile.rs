@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 
 use tokio_util::sync::CancellationToken;
 
+use super::heartbeats;
 use crate::budget::CircuitState;
 use crate::decision::{self, Cause, Code, RecheckError, Redecided};
 use crate::hashes::license_hash;
@@ -26,7 +27,8 @@ pub struct Round {
     pub changed: u32,
 }
 
-/// Runs rounds every `reconcile.interval` until `stop`.
+/// Runs rounds every `reconcile.interval` until `stop`, each after a heartbeat sweep (which needs
+/// no upstream, so it runs even while upstream is paused).
 pub async fn run(state: AppState, stop: CancellationToken) {
     let interval = state
         .settings
@@ -37,6 +39,11 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
+        }
+        match heartbeats::sweep(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "machines released for missed heartbeats"),
+            Err(e) => tracing::warn!(error = %e, "heartbeat sweep failed"),
         }
         match run_once(&state).await {
             Ok(r) if r.checked > 0 => {

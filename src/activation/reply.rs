@@ -29,11 +29,14 @@ pub fn status_of(code: Code) -> StatusCode {
     }
 }
 
-/// A denial: `{<flag>: false, code, message}` with its status, `Retry-After` when upstream is
-/// down, and the failed-attempt marker when the license itself was not recognised.
+/// A denial: `{<flag>: false, code, message}` (no flag when `flag` is empty) with its status,
+/// `Retry-After` when upstream is down, and the failed-attempt marker when the license itself
+/// was not recognised.
 pub fn denied(flag: &str, code: Code) -> Response {
     let mut body = serde_json::Map::new();
-    body.insert(flag.to_owned(), Value::Bool(false));
+    if !flag.is_empty() {
+        body.insert(flag.to_owned(), Value::Bool(false));
+    }
     body.insert("code".into(), json!(code.as_str()));
     body.insert("message".into(), json!(code.message()));
     let body = Value::Object(body);
@@ -57,6 +60,7 @@ pub fn activation(a: &Activation) -> Value {
         "name": a.name,
         "platform": a.platform,
         "created_at": rfc3339(a.created_at),
+        "last_seen_at": rfc3339(a.seen_at()),
     })
 }
 

@@ -168,14 +168,47 @@ pub struct Policy {
     /// Seats per purchased unit.
     pub seats: u32,
     pub allow_test_purchases: bool,
-    #[serde(with = "humantime_serde")]
-    pub token_ttl: Duration,
+    /// A token's lifetime; unset: [`Policy::token_lifetime`]'s default.
+    #[serde(default, with = "humantime_serde")]
+    pub token_ttl: Option<Duration>,
     #[serde(with = "humantime_serde")]
     pub offline_grace: Duration,
     #[serde(with = "humantime_serde")]
     pub payment_failed_grace: Duration,
     pub max_deactivations_per_day: u32,
     pub mirror_uses_count: bool,
+    /// How often a machine should beat; zero: heartbeats off.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// How long past a missed beat a machine keeps its seat.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_grace: Duration,
+}
+
+/// A token's lifetime when `policy.token_ttl` is unset and heartbeats are off.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+impl Policy {
+    /// Whether machines of this product must beat to keep their seats.
+    pub fn heartbeats(&self) -> bool {
+        !self.heartbeat_interval.is_zero()
+    }
+
+    /// How long past its last sign of life a machine keeps its seat: interval + grace, when
+    /// heartbeats are on.
+    pub fn heartbeat_window(&self) -> Option<Duration> {
+        self.heartbeats()
+            .then(|| self.heartbeat_interval.saturating_add(self.heartbeat_grace))
+    }
+
+    /// A token's lifetime: `token_ttl` when set; else, with heartbeats, exactly as long as the
+    /// machine keeps its seat without a beat (so the offline proof ends with the seat); else
+    /// 24 hours. Short by default: a deactivated machine's token must not run on for days.
+    pub fn token_lifetime(&self) -> Duration {
+        self.token_ttl
+            .or_else(|| self.heartbeat_window())
+            .unwrap_or(DEFAULT_TOKEN_TTL)
+    }
 }
 
 /// `[products."<id>"]`: any policy key, overriding the default for one product.
@@ -192,6 +225,14 @@ pub struct PolicyOverride {
     pub payment_failed_grace: Option<Duration>,
     pub max_deactivations_per_day: Option<u32>,
     pub mirror_uses_count: Option<bool>,
+    #[serde(default, with = "humantime_serde")]
+    pub heartbeat_interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub heartbeat_grace: Option<Duration>,
+    /// Variant name (as Gumroad's verify lists it, e.g. `Premium`) -> the feature names it
+    /// unlocks, matched exactly. Per product only.
+    #[serde(default)]
+    pub entitlements: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// `[server]`: the listeners and limits on inbound requests.
@@ -226,6 +267,11 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// Open connections allowed on the operations listener.
     pub metrics_max_connections: usize,
+    /// Browser origins allowed to call the public license API (an Electron or Tauri web view:
+    /// `file://`, `app://...`, `tauri://localhost`; `null` for a page a browser opened from a
+    /// file). Empty: no CORS headers, preflights refused.
+    #[serde(default, deserialize_with = "trimmed_list")]
+    pub cors_origins: Vec<String>,
 }
 
 /// `[upstream]`: how Maton is reached.
@@ -435,6 +481,7 @@ impl Settings {
                     .list_separator(",")
                     .with_list_parse_key("server.trusted_proxies")
                     .with_list_parse_key("licenses.allowed_products")
+                    .with_list_parse_key("server.cors_origins")
                     .try_parsing(true)
                     .source(Some(env_map)),
             )
@@ -479,6 +526,9 @@ impl Settings {
                 "webhooks.claim_lease",
                 "must be at least 1s",
             ));
+        }
+        if let Err(e) = crate::cors::layer(&s.cors_origins) {
+            return Err(ConfigError::invalid("server.cors_origins", e));
         }
         if s.request_timeout.is_zero() {
             return Err(ConfigError::invalid(
@@ -545,8 +595,18 @@ impl Settings {
         if self.policy.seats == 0 || self.products.values().any(|o| o.seats == Some(0)) {
             return Err(ConfigError::invalid("policy.seats", "must be at least 1"));
         }
-        if self.policy.token_ttl.is_zero() {
-            return Err(ConfigError::invalid("policy.token_ttl", "must be above 0"));
+        let policies = std::iter::once(self.policy.clone())
+            .chain(self.products.keys().map(|id| self.policy_for(id)));
+        for p in policies {
+            if p.token_ttl.is_some_and(|t| t.is_zero()) {
+                return Err(ConfigError::invalid("policy.token_ttl", "must be above 0"));
+            }
+            if p.heartbeats() && p.heartbeat_interval < Duration::from_secs(10) {
+                return Err(ConfigError::invalid(
+                    "policy.heartbeat_interval",
+                    "must be 0 (off) or at least 10s",
+                ));
+            }
         }
         let t = &self.tokens;
         if !t.active_kid.is_empty() && !t.keys.iter().any(|k| k.kid == t.active_kid && !k.retired) {
@@ -606,15 +666,34 @@ impl Settings {
         if let Some(o) = self.products.get(product_id) {
             p.seats = o.seats.unwrap_or(p.seats);
             p.allow_test_purchases = o.allow_test_purchases.unwrap_or(p.allow_test_purchases);
-            p.token_ttl = o.token_ttl.unwrap_or(p.token_ttl);
+            p.token_ttl = o.token_ttl.or(p.token_ttl);
             p.offline_grace = o.offline_grace.unwrap_or(p.offline_grace);
             p.payment_failed_grace = o.payment_failed_grace.unwrap_or(p.payment_failed_grace);
             p.max_deactivations_per_day = o
                 .max_deactivations_per_day
                 .unwrap_or(p.max_deactivations_per_day);
             p.mirror_uses_count = o.mirror_uses_count.unwrap_or(p.mirror_uses_count);
+            p.heartbeat_interval = o.heartbeat_interval.unwrap_or(p.heartbeat_interval);
+            p.heartbeat_grace = o.heartbeat_grace.unwrap_or(p.heartbeat_grace);
         }
         p
+    }
+
+    /// The features a purchase's variants unlock for one product (`products."<id>".
+    /// entitlements`), each once, in the order configured.
+    pub fn features_for(&self, product_id: &str, variants: &[String]) -> Vec<String> {
+        let mut features: Vec<String> = Vec::new();
+        let Some(o) = self.products.get(product_id) else {
+            return features;
+        };
+        for variant in variants {
+            for feature in o.entitlements.get(variant).into_iter().flatten() {
+                if !features.contains(feature) {
+                    features.push(feature.clone());
+                }
+            }
+        }
+        features
     }
 
     /// Whether `licenses.allowed_products` lets Gumgate answer for this product (an empty list
@@ -704,10 +783,50 @@ mod tests {
         std::fs::write(&file, "[products.\"p1\"]\nseats = 5\ntoken_ttl = \"1h\"\n").unwrap();
         let s = Settings::load_from(Some(&file), env(&[])).unwrap();
         assert_eq!(s.policy_for("p1").seats, 5);
-        assert_eq!(s.policy_for("p1").token_ttl, Duration::from_secs(3600));
+        assert_eq!(
+            s.policy_for("p1").token_ttl,
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            s.policy_for("p1").token_lifetime(),
+            Duration::from_secs(3600)
+        );
         assert_eq!(s.policy_for("p1").max_deactivations_per_day, 3);
         assert_eq!(s.policy_for("other"), s.policy);
-        assert_eq!(s.policy.token_ttl, Duration::from_secs(7 * 86400));
+        assert_eq!(s.policy.token_ttl, None);
+    }
+
+    #[test]
+    fn tokens_are_short_by_default_and_last_a_heartbeat_window_with_heartbeats() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join("policy.toml");
+        let text = "[products.\"hb\"]\nheartbeat_interval = \"1h\"\nheartbeat_grace = \"15m\"\n\
+                    [products.\"hb\".entitlements]\nPremium = [\"pro\", \"export\"]\n\
+                    Team = [\"pro\", \"seats\"]\n";
+        std::fs::write(&file, text).unwrap();
+        let s = Settings::load_from(Some(&file), env(&[])).unwrap();
+        assert!(!s.policy.heartbeats());
+        assert_eq!(s.policy.token_lifetime(), Duration::from_secs(86_400));
+        let hb = s.policy_for("hb");
+        assert_eq!(hb.heartbeat_window(), Some(Duration::from_secs(4500)));
+        assert_eq!(hb.token_lifetime(), Duration::from_secs(4500));
+        // Features are matched exactly, each once, in the order configured.
+        let variants = [
+            "Team".to_owned(),
+            "Premium".to_owned(),
+            "premium".to_owned(),
+        ];
+        assert_eq!(s.features_for("hb", &variants), ["pro", "seats", "export"]);
+        assert!(s.features_for("other", &variants).is_empty());
+        let env_set = env(&[("GUMGATE__POLICY__HEARTBEAT_INTERVAL", "5s")]);
+        let err = Settings::load_from(None, env_set).unwrap_err().to_string();
+        assert!(err.contains("policy.heartbeat_interval"), "{err}");
+        let origins = env(&[(
+            "GUMGATE__SERVER__CORS_ORIGINS",
+            "file://, tauri://localhost",
+        )]);
+        let s = Settings::load_from(None, origins).unwrap();
+        assert_eq!(s.server.cors_origins, ["file://", "tauri://localhost"]);
     }
 
     #[test]

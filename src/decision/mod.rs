@@ -9,12 +9,15 @@
 //! - [`grace`]: how long an activation keeps validating while upstream is unavailable.
 //! - [`license_of_sale`]: which license a Gumroad sale carries (pings and the reconciler
 //!   name sales, not keys).
+//! - [`Entitlements`]: what the purchase is (variants, recurrence, subscription end).
 
+mod entitlements;
 pub mod grace;
 mod redecide;
 pub mod rules;
 mod sale;
 
+pub use entitlements::Entitlements;
 pub use redecide::{Cause, RecheckError, Redecided, record, redecide};
 pub use rules::{Code, Decision};
 pub use sale::{SaleLookupError, license_of_sale};
@@ -39,6 +42,8 @@ pub struct License {
     pub decision: Decision,
     /// The Gumroad sale it belongs to, when upstream said (the reconciler re-checks by it).
     pub sale_id: Option<String>,
+    /// What the purchase is, when upstream answered with one (features not yet mapped).
+    pub entitlements: Option<Entitlements>,
 }
 
 impl License {
@@ -63,6 +68,7 @@ pub async fn decide(
 ) -> License {
     let product = product.trim();
     let mut sale_id = None;
+    let mut entitlements = None;
     let denied = |code| Decision { code, seats: 0 };
     let decision = if !state.settings.product_allowed(product) {
         denied(Code::ProductNotAllowed)
@@ -82,6 +88,10 @@ pub async fn decide(
                     .pointer("/purchase/id")
                     .and_then(Value::as_str)
                     .map(str::to_owned);
+                entitlements = body
+                    .get("purchase")
+                    .or_else(|| body.get("imported_customer"))
+                    .map(Entitlements::of_purchase);
                 let upstream = Upstream::Answered {
                     status: answer.status,
                     body: &body,
@@ -96,5 +106,6 @@ pub async fn decide(
         hash: license_hash(key),
         decision,
         sale_id,
+        entitlements,
     }
 }

@@ -33,11 +33,12 @@ pub enum Code {
     ProductNotAllowed,
     TestPurchaseNotAllowed,
     UpstreamUnavailable,
+    HeartbeatMissed,
 }
 
 impl Code {
     /// Every code, for the metrics' series created at 0.
-    pub const ALL: [Code; 14] = [
+    pub const ALL: [Code; 15] = [
         Self::Valid,
         Self::NotFound,
         Self::Disabled,
@@ -52,6 +53,7 @@ impl Code {
         Self::ProductNotAllowed,
         Self::TestPurchaseNotAllowed,
         Self::UpstreamUnavailable,
+        Self::HeartbeatMissed,
     ];
 
     /// The wire form, e.g. `TOO_MANY_ACTIVATIONS`.
@@ -71,6 +73,7 @@ impl Code {
             Self::ProductNotAllowed => "PRODUCT_NOT_ALLOWED",
             Self::TestPurchaseNotAllowed => "TEST_PURCHASE_NOT_ALLOWED",
             Self::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            Self::HeartbeatMissed => "HEARTBEAT_MISSED",
         }
     }
 
@@ -91,6 +94,9 @@ impl Code {
             Self::ProductNotAllowed => "This product is not served here.",
             Self::TestPurchaseNotAllowed => "Test purchases cannot activate this product.",
             Self::UpstreamUnavailable => "The license cannot be checked right now. Please retry.",
+            Self::HeartbeatMissed => {
+                "This machine lost its seat: it sent no heartbeat in time. Activate it again."
+            }
         }
     }
 }

@@ -9,11 +9,13 @@ fn policy() -> Policy {
     Policy {
         seats: 3,
         allow_test_purchases: false,
-        token_ttl: Duration::from_secs(7 * 86400),
+        token_ttl: None,
         offline_grace: Duration::from_secs(72 * 3600),
         payment_failed_grace: Duration::from_secs(72 * 3600),
         max_deactivations_per_day: 3,
         mirror_uses_count: false,
+        heartbeat_interval: Duration::ZERO,
+        heartbeat_grace: Duration::from_secs(600),
     }
 }
 

@@ -137,10 +137,12 @@ async fn insert_activation(
         last_code: None,
         last_good_at: None,
         deactivated_at: None,
+        last_seen_at: Some(new.now),
+        released_reason: None,
     };
     sqlx::query(
         "INSERT INTO activations (id, license_hash, product_id, fingerprint_hash, name, \
-         platform, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         platform, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
     )
     .bind(&activation.id)
     .bind(&activation.license_hash)

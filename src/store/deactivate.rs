@@ -91,7 +91,7 @@ impl Store {
 }
 
 /// Locks the license's counter row; false if the license never had an activation.
-async fn lock_existing_license(
+pub(super) async fn lock_existing_license(
     conn: &mut AnyConnection,
     license_hash: &str,
     now: i64,

@@ -20,6 +20,7 @@ mod audit;
 mod backup;
 mod connect;
 mod deactivate;
+mod heartbeats;
 mod inbox;
 mod known;
 mod lock;
@@ -40,6 +41,7 @@ use lock::Held;
 
 pub use backup::{BackupTarget, backup};
 pub use connect::{Engine, Sharing};
+pub use heartbeats::Expired;
 pub use inbox::{InboxDepth, Ping};
 pub use redecide::{Cause, Previous};
 pub use refs::LicenseRef;
@@ -53,7 +55,7 @@ pub static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/p
 
 /// The columns of [`Activation`], in one place for every query that returns one.
 const ACTIVATION_COLUMNS: &str = "id, license_hash, product_id, fingerprint_hash, name, \
-     platform, created_at, last_code, last_good_at, deactivated_at";
+     platform, created_at, last_code, last_good_at, deactivated_at, last_seen_at, released_reason";
 
 /// A cheap handle on the activation database (a connection pool). A file database is this
 /// process's alone while any clone of its `Store` lives, until [`Store::close`].
@@ -207,30 +209,40 @@ impl Store {
             .await?)
     }
 
-    /// Remembers a license's seat limit at a good decision (for offline answers).
-    pub async fn remember_seat_limit(
+    /// Remembers a license's seat limit and what the purchase is (entitlements as JSON) at a
+    /// good decision, for offline answers.
+    pub async fn remember_terms(
         &self,
         license_hash: &str,
         seats: u32,
+        entitlements: Option<&str>,
     ) -> Result<(), StoreError> {
-        let _timed = self.timed("remember_seat_limit");
-        sqlx::query("UPDATE license_seats SET seat_limit = $2 WHERE license_hash = $1")
-            .bind(license_hash)
-            .bind(i64::from(seats))
-            .execute(&self.pool)
-            .await?;
+        let _timed = self.timed("remember_terms");
+        sqlx::query(
+            "UPDATE license_seats SET seat_limit = $2, \
+             entitlements = COALESCE($3, entitlements) WHERE license_hash = $1",
+        )
+        .bind(license_hash)
+        .bind(i64::from(seats))
+        .bind(entitlements)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    /// The seat limit remembered at the license's last good decision, if any.
-    pub async fn seat_limit(&self, license_hash: &str) -> Result<Option<u32>, StoreError> {
-        let _timed = self.timed("seat_limit");
-        let row: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT seat_limit FROM license_seats WHERE license_hash = $1")
-                .bind(license_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.and_then(|(n,)| n).map(to_u32))
+    /// The seat limit and entitlements (JSON) remembered at the license's last good decision.
+    pub async fn terms(
+        &self,
+        license_hash: &str,
+    ) -> Result<(Option<u32>, Option<String>), StoreError> {
+        let _timed = self.timed("terms");
+        let row: Option<(Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT seat_limit, entitlements FROM license_seats WHERE license_hash = $1",
+        )
+        .bind(license_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map_or((None, None), |(n, e)| (n.map(to_u32), e)))
     }
 
     /// Seats taken: the active activations themselves, the truth the counter guards.
@@ -246,24 +258,28 @@ impl Store {
     }
 
     /// Records the latest decision for an activation (`good` = it was VALID), for offline
-    /// grace: `last_good_at` only moves on a good decision.
+    /// grace: `last_good_at` only moves on a good decision. The machine was seen `now`; its
+    /// heartbeat deadline becomes `deadline` (`None`: heartbeats off for its product).
     pub async fn record_decision(
         &self,
         activation_id: &str,
         code: &str,
         good: bool,
         now: i64,
+        deadline: Option<i64>,
     ) -> Result<(), StoreError> {
         let _timed = self.timed("record_decision");
         // COALESCE keeps the previous good time on a bad decision, without a boolean
         // parameter (whose binding differs between the engines).
         let done = sqlx::query(
-            "UPDATE activations SET last_code = $1, last_good_at = COALESCE($2, last_good_at) \
-             WHERE id = $3",
+            "UPDATE activations SET last_code = $1, last_good_at = COALESCE($2, last_good_at), \
+             last_seen_at = $4, heartbeat_deadline = $5 WHERE id = $3",
         )
         .bind(code)
         .bind(good.then_some(now))
         .bind(activation_id)
+        .bind(now)
+        .bind(deadline)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {

@@ -46,6 +46,23 @@ pub struct Activation {
     /// When a decision was last `VALID`: what offline grace measures from.
     pub last_good_at: Option<i64>,
     pub deactivated_at: Option<i64>,
+    /// The machine's latest activate, validate or heartbeat (`None`: not since it activated,
+    /// or not since migration 0009).
+    pub last_seen_at: Option<i64>,
+    /// Why the gateway itself ended it: `heartbeat` (no sign of life within the window).
+    pub released_reason: Option<String>,
+}
+
+impl Activation {
+    /// When the machine was last seen: its latest check, else its activation.
+    pub fn seen_at(&self) -> i64 {
+        self.last_seen_at.unwrap_or(self.created_at)
+    }
+
+    /// Whether it lost its seat for want of heartbeats.
+    pub fn missed_heartbeats(&self) -> bool {
+        self.deactivated_at.is_some() && self.released_reason.as_deref() == Some("heartbeat")
+    }
 }
 
 /// Who deactivates: only users are held to the daily limit.

@@ -16,6 +16,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 pub use keys::{generate_pem, thumbprint, write_new_key};
+
+use crate::decision::Entitlements;
 pub use signer::Signer;
 
 /// Why a token could not be issued or verified, or a key not loaded. No variant ever holds key
@@ -53,7 +55,11 @@ pub struct NewToken {
     pub fingerprint_hash: String,
     pub seats: u32,
     pub code: String,
+    pub entitlements: Entitlements,
     pub ttl: Duration,
+    /// The latest `exp` allowed (a subscription's end, an offline grace's end): the token
+    /// expires at `now + ttl` or then, whichever comes first.
+    pub not_after: Option<SystemTime>,
     pub now: SystemTime,
 }
 
@@ -79,4 +85,7 @@ pub struct Claims {
     pub iat: u64,
     pub nbf: u64,
     pub exp: u64,
+    /// What the purchase unlocks; empty in tokens issued before entitlements existed.
+    #[serde(default)]
+    pub entitlements: Entitlements,
 }

@@ -181,7 +181,12 @@ impl Signer {
     pub fn issue(&self, token: NewToken) -> Result<Issued, TokenError> {
         let active = self.inner.active.as_ref().ok_or(TokenError::NoSigningKey)?;
         let iat = unix_secs(token.now);
-        let exp = iat.saturating_add(token.ttl.as_secs());
+        let mut exp = iat.saturating_add(token.ttl.as_secs());
+        if let Some(cap) = token.not_after {
+            // Never before its own issue: a cap already passed yields a token that is dead on
+            // arrival rather than one dated before it was made.
+            exp = exp.min(unix_secs(cap).max(iat));
+        }
         let claims = Claims {
             iss: self.inner.issuer.clone(),
             aud: token.product_id,
@@ -193,6 +198,7 @@ impl Signer {
             iat,
             nbf: iat,
             exp,
+            entitlements: token.entitlements,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(active.kid.clone());

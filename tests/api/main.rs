@@ -3,6 +3,7 @@
 mod activation;
 mod auth;
 mod budget;
+mod desktop;
 mod errors;
 mod facade;
 mod health;

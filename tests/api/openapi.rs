@@ -45,6 +45,8 @@ async fn every_documented_operation_is_routed() {
         "/v1/licenses/activate",
         "/v1/licenses/validate",
         "/v1/licenses/deactivate",
+        "/v1/licenses/heartbeat",
+        "/v1/licenses/machines",
         "/.well-known/jwks.json",
         "/livez",
         "/readyz",

@@ -8,6 +8,7 @@ mod postgres;
 
 mod claims;
 mod deactivations;
+mod heartbeats;
 mod known;
 mod opening;
 mod records;

@@ -9,7 +9,7 @@ on_both_engines! {
         assert_eq!((a.last_code.as_deref(), a.last_good_at), (None, None));
 
         store
-            .record_decision(&a.id, "VALID", true, T0 + 60)
+            .record_decision(&a.id, "VALID", true, T0 + 60, None)
             .await
             .unwrap();
         let got = store.get(LIC, &a.id).await.unwrap().unwrap();
@@ -20,7 +20,7 @@ on_both_engines! {
 
         let down = "UPSTREAM_UNAVAILABLE";
         store
-            .record_decision(&a.id, down, false, T0 + 120)
+            .record_decision(&a.id, down, false, T0 + 120, None)
             .await
             .unwrap();
         let got = store.find_by_fingerprint(LIC, "fp").await.unwrap().unwrap();
@@ -29,7 +29,7 @@ on_both_engines! {
             (Some(down), Some(T0 + 60))
         );
 
-        let unknown = store.record_decision("act_nope", "VALID", true, T0).await;
+        let unknown = store.record_decision("act_nope", "VALID", true, T0, None).await;
         assert!(matches!(unknown, Err(StoreError::UnknownActivation(id)) if id == "act_nope"));
     }
 }

@@ -8,7 +8,7 @@ on_both_engines! {
         let a = created(store.activate(new("fp-a", 3, T0)).await.unwrap());
         let b = created(store.activate(new("fp-b", 3, T0)).await.unwrap());
         store
-            .record_decision(&a.id, "VALID", true, T0)
+            .record_decision(&a.id, "VALID", true, T0, None)
             .await
             .unwrap();
         store
@@ -72,7 +72,7 @@ on_both_engines! {
         let store = db.store().await;
         let a = created(store.activate(new("fp", 1, T0)).await.unwrap());
         store
-            .record_decision(&a.id, "VALID", true, T0)
+            .record_decision(&a.id, "VALID", true, T0, None)
             .await
             .unwrap();
         let trail_len = || async { store.audit_trail(LIC, 100).await.unwrap().len() };

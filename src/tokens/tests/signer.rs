@@ -34,6 +34,7 @@ fn issued_tokens_verify_with_every_claim_and_an_eddsa_kid_header() {
         iat,
         nbf: iat,
         exp: iat + 3600,
+        entitlements: new_token(now).entitlements,
     };
     assert_eq!(claims, expected);
     assert_eq!(

@@ -1,0 +1,133 @@
+//! Machines that stopped beating: the sweep that releases their seats (issue 13). Each release is
+//! one conditional UPDATE in the transaction that gives the seat back and audits it, so however
+//! many gateways sweep one database, an activation is released once, and a machine that beat in
+//! the meantime (its deadline moved) is not released at all.
+
+use super::{Store, StoreError, activate::begin_write, audit::insert_audit};
+use crate::store::AuditEntry;
+
+/// A live activation whose heartbeat deadline has passed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Expired {
+    pub id: String,
+    pub license_hash: String,
+    pub product_id: String,
+    pub heartbeat_deadline: i64,
+}
+
+impl Store {
+    /// Up to `limit` live activations whose deadline passed before `now`, most overdue first.
+    pub async fn expired_heartbeats(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<Expired>, StoreError> {
+        let _timed = self.timed("expired_heartbeats");
+        Ok(sqlx::query_as(
+            "SELECT id, license_hash, product_id, heartbeat_deadline FROM activations \
+             WHERE deactivated_at IS NULL AND heartbeat_deadline IS NOT NULL \
+             AND heartbeat_deadline < $1 ORDER BY heartbeat_deadline, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Releases `expired` if it is still live and still past its deadline: its seat goes back
+    /// and the release is audited (`heartbeat_release`), all or nothing. `false` when another
+    /// gateway released it first or the machine beat since.
+    pub async fn release_expired(&self, expired: &Expired, now: i64) -> Result<bool, StoreError> {
+        let _timed = self.timed("release_expired");
+        let mut tx = begin_write(self).await?;
+        // The seat counter's row first, as every seat change takes it (PostgreSQL's per-license
+        // lock; SQLite's `begin_write` already holds its one write lock), then the activation,
+        // which PostgreSQL re-reads after any concurrent change.
+        super::deactivate::lock_existing_license(&mut tx, &expired.license_hash, now).await?;
+        let done = sqlx::query(
+            "UPDATE activations SET deactivated_at = $2, released_reason = 'heartbeat' \
+             WHERE id = $1 AND deactivated_at IS NULL AND heartbeat_deadline IS NOT NULL \
+             AND heartbeat_deadline < $2",
+        )
+        .bind(&expired.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE license_seats SET seats_used = CASE WHEN seats_used > 0 \
+             THEN seats_used - 1 ELSE 0 END WHERE license_hash = $1",
+        )
+        .bind(&expired.license_hash)
+        .execute(&mut *tx)
+        .await?;
+        let entry = AuditEntry {
+            at: now,
+            action: "heartbeat_release".into(),
+            license_hash: expired.license_hash.clone(),
+            activation_id: Some(expired.id.clone()),
+            code: None,
+            detail: Some(format!(
+                "no sign of life by its deadline {}",
+                expired.heartbeat_deadline
+            )),
+        };
+        insert_audit(&mut *tx, &entry).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Forgets an activation's deadline: its product's heartbeats were switched off.
+    pub async fn clear_heartbeat(&self, activation_id: &str) -> Result<(), StoreError> {
+        let _timed = self.timed("clear_heartbeat");
+        sqlx::query("UPDATE activations SET heartbeat_deadline = NULL WHERE id = $1")
+            .bind(activation_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that a machine was seen while its license could not be decided (upstream
+    /// unavailable, within the offline grace): its seat is kept, its deadline moves.
+    pub async fn touch(
+        &self,
+        activation_id: &str,
+        now: i64,
+        deadline: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let _timed = self.timed("touch");
+        sqlx::query(
+            "UPDATE activations SET last_seen_at = $2, heartbeat_deadline = $3 \
+             WHERE id = $1 AND deactivated_at IS NULL",
+        )
+        .bind(activation_id)
+        .bind(now)
+        .bind(deadline)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The latest activation this machine held of a license, live or not: tells a machine that
+    /// lost its seat to missed heartbeats why.
+    pub async fn latest_by_fingerprint(
+        &self,
+        license_hash: &str,
+        fingerprint_hash: &str,
+    ) -> Result<Option<super::Activation>, StoreError> {
+        let _timed = self.timed("latest_by_fingerprint");
+        let sql = format!(
+            "SELECT {} FROM activations WHERE license_hash = $1 AND fingerprint_hash = $2 \
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+            super::ACTIVATION_COLUMNS
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(license_hash)
+            .bind(fingerprint_hash)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}
