@@ -588,7 +588,10 @@ impl Client {
         None
     }
 
-    /// Keeps a grant's token, and the JWKS that verifies it when the app pinned none.
+    /// Keeps a grant's token, and the JWKS that verifies it when the app pinned none. The
+    /// latest time seen becomes the token's `iat`, the server's clock: a local clock set back
+    /// after going online is caught offline, and one that ran ahead and was corrected is
+    /// forgiven.
     async fn store_grant(&self, granted: &Granted) -> Result<(), ClientError> {
         let now = (self.clock)();
         if self.pinned.is_none()
@@ -598,11 +601,31 @@ impl Client {
         {
             self.update(|s| s.jwks = Some(jwks))?;
         }
+        let issued_at = granted.token.as_deref().and_then(|t| self.issued_at(t));
         self.update(|s| {
             s.token.clone_from(&granted.token);
             s.token_expires_at.clone_from(&granted.token_expires_at);
-            s.saw(now);
+            match issued_at {
+                Some(iat) => s.last_seen_at = iat,
+                None => s.saw(now),
+            }
         })
+    }
+
+    /// The `iat` of a token from the server, once its signature checks out.
+    fn issued_at(&self, token: &str) -> Option<i64> {
+        let state = self.state();
+        let cached = state
+            .jwks
+            .and_then(|v| serde_json::from_value::<JwkSet>(v).ok());
+        let jwks = self.pinned.as_ref().or(cached.as_ref())?;
+        let expected = Expected {
+            issuer: &self.issuer,
+            product_id: &self.product_id,
+            license_key: state.license_key.as_deref().unwrap_or_default(),
+            fingerprint: &self.fingerprint,
+        };
+        offline::verified_claims(token, jwks, &expected).map(|c| c.iat)
     }
 
     /// Whether the cached JWKS has the key `token` names.

@@ -94,7 +94,11 @@ pub(crate) fn check(
 
 /// The claims of a token whose signature, algorithm, key, issuer and audience hold; times are
 /// checked by the caller on its own clock.
-fn verified_claims(token: &str, jwks: &JwkSet, expected: &Expected<'_>) -> Option<TokenClaims> {
+pub(crate) fn verified_claims(
+    token: &str,
+    jwks: &JwkSet,
+    expected: &Expected<'_>,
+) -> Option<TokenClaims> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     // Before any key is chosen, so that no other algorithm (HS256 keyed with the public key,
     // the classic confusion) is ever tried.
