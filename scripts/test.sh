@@ -41,6 +41,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+# The TypeScript client needs Node 20 or newer (its package.json says so); an older one from the
+# OS packages fails here, loudly, rather than in the middle of its tests.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$node_major" -ge 20 ] ||
+    { say "Node.js 20 or newer is needed for clients/typescript (found: $(node --version 2>&1))"; exit 1; }
 PG=$(pg_bin)
 [ -x "$PG/initdb" ] && [ -x "$PG/pg_ctl" ] || { say "no PostgreSQL server binaries under /usr/lib/postgresql"; exit 1; }
 

@@ -19,7 +19,7 @@ use crate::hashes::{fingerprint_hash, license_hash};
 use crate::intake::Public;
 use crate::read_through::Freshness;
 use crate::state::AppState;
-use crate::store::{Activated, Activation, Actor, Deactivated, NewActivation};
+use crate::store::{Activated, Activation, Actor, Deactivated, NewActivation, StoreError};
 use gumroad_wire::params::Params;
 
 /// An app's decision: public priority, a cached answer will do.
@@ -133,9 +133,11 @@ async fn check(state: &AppState, p: &Params, flag: &str) -> Result<Response, App
                 }
                 None => false,
             };
+            let live = found.as_ref().is_some_and(|a| a.deactivated_at.is_none());
             let code = if missed {
                 Code::HeartbeatMissed
-            } else if found.is_none() && by_id {
+            } else if by_id && !live {
+                // No live activation with that id (never, or no longer).
                 Code::NotFound
             } else {
                 Code::FingerprintMismatch
@@ -160,10 +162,15 @@ async fn check(state: &AppState, p: &Params, flag: &str) -> Result<Response, App
     let code = license.code().as_str();
     count_decision(state, code);
     let deadline = super::grant::deadline(&policy, now);
-    state
+    match state
         .store
         .record_decision(&activation.id, code, false, now, deadline)
-        .await?;
+        .await
+    {
+        // Gone since it was read: the refusal stands either way.
+        Ok(()) | Err(StoreError::UnknownActivation(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
     Ok(reply::denied(flag, license.code()))
 }
 

@@ -16,7 +16,7 @@ use crate::config::Policy;
 use crate::decision::{Code, Entitlements, License, grace};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::Activation;
+use crate::store::{Activation, StoreError};
 use crate::tokens::NewToken;
 
 /// A valid answer with a fresh token: `{<flag>: true, code, activation, license, entitlements,
@@ -31,10 +31,16 @@ pub(super) async fn granted(
     let now = state.clock.unix_now();
     let policy = state.settings.policy_for(&license.product);
     let deadline = deadline(&policy, now);
-    state
+    let recorded = state
         .store
         .record_decision(&activation.id, Code::Valid.as_str(), true, now, deadline)
-        .await?;
+        .await;
+    match recorded {
+        Ok(()) => {}
+        // Released or deactivated while its license was being decided: no renewal, no token.
+        Err(StoreError::UnknownActivation(_)) => return gone(state, activation, flag).await,
+        Err(e) => return Err(e.into()),
+    }
     let terms = license.entitlements.clone().unwrap_or_default();
     // For offline answers, which cannot ask Gumroad for the purchase's quantity or variants.
     let remembered = serde_json::to_string(&terms).ok();
@@ -117,6 +123,18 @@ pub(super) async fn offline(
     body["entitlements"] = json!(entitlements);
     body["heartbeat"] = heartbeat(&policy, now);
     Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// The denial for an activation that stopped being live after it was read: `HEARTBEAT_MISSED`
+/// when the sweep released it, else `NOT_FOUND`.
+async fn gone(state: &AppState, a: &Activation, flag: &str) -> Result<Response, AppError> {
+    let now = state.store.get(&a.license_hash, &a.id).await?;
+    let code = if now.is_some_and(|a| a.missed_heartbeats()) {
+        Code::HeartbeatMissed
+    } else {
+        Code::NotFound
+    };
+    Ok(reply::denied(flag, code))
 }
 
 /// The machine's heartbeat deadline from `now`, when its product has heartbeats.

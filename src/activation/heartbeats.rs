@@ -3,6 +3,11 @@
 //! It runs before each reconciler round (`reconcile.interval`), so a seat is freed at most one
 //! interval after its deadline. Each release is conditional in the store, so several replicas
 //! sweeping one database release each machine once.
+//!
+//! Machines activated before heartbeats were on for their product (or before migration 0009)
+//! have no deadline: [`backfill`], once per process, gives each one full window from then, so a
+//! lost machine among them is released too, and none loses its seat the moment heartbeats are
+//! switched on.
 
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -34,4 +39,28 @@ pub async fn sweep(state: &AppState) -> Result<u32, StoreError> {
         }
     }
     Ok(released)
+}
+
+/// Gives every live activation of a product with heartbeats that has no deadline one at now +
+/// its window; returns how many got one.
+pub async fn backfill(state: &AppState) -> Result<u64, StoreError> {
+    let now = state.clock.unix_now();
+    let at = |w: std::time::Duration| now.saturating_add(i64::try_from(w.as_secs()).unwrap_or(0));
+    let products: Vec<String> = state.settings.products.keys().cloned().collect();
+    let mut filled = 0;
+    for product in &products {
+        if let Some(window) = state.settings.policy_for(product).heartbeat_window() {
+            filled += state
+                .store
+                .backfill_heartbeats(Some(product), &[], at(window))
+                .await?;
+        }
+    }
+    if let Some(window) = state.settings.policy.heartbeat_window() {
+        filled += state
+            .store
+            .backfill_heartbeats(None, &products, at(window))
+            .await?;
+    }
+    Ok(filled)
 }

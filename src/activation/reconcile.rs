@@ -35,10 +35,27 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         .reconcile
         .interval
         .max(std::time::Duration::from_secs(1));
+    let mut backfilled = false;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
+        }
+        if !backfilled {
+            match heartbeats::backfill(&state).await {
+                Ok(n) => {
+                    backfilled = true;
+                    if n > 0 {
+                        tracing::info!(
+                            machines = n,
+                            "heartbeat deadlines given to machines that had none"
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "heartbeat backfill failed; retried next round")
+                }
+            }
         }
         match heartbeats::sweep(&state).await {
             Ok(0) => {}

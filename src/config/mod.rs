@@ -201,13 +201,15 @@ impl Policy {
             .then(|| self.heartbeat_interval.saturating_add(self.heartbeat_grace))
     }
 
-    /// A token's lifetime: `token_ttl` when set; else, with heartbeats, exactly as long as the
-    /// machine keeps its seat without a beat (so the offline proof ends with the seat); else
-    /// 24 hours. Short by default: a deactivated machine's token must not run on for days.
+    /// A token's lifetime: with heartbeats, as long as the machine keeps its seat without a
+    /// beat (so the offline proof ends with the seat), or `token_ttl` if shorter; else
+    /// `token_ttl`, or 24 hours. Short by default: a deactivated machine's token must not run
+    /// on for days.
     pub fn token_lifetime(&self) -> Duration {
-        self.token_ttl
-            .or_else(|| self.heartbeat_window())
-            .unwrap_or(DEFAULT_TOKEN_TTL)
+        match (self.token_ttl, self.heartbeat_window()) {
+            (Some(ttl), Some(window)) => ttl.min(window),
+            (ttl, window) => window.or(ttl).unwrap_or(DEFAULT_TOKEN_TTL),
+        }
     }
 }
 
@@ -607,6 +609,13 @@ impl Settings {
                     "must be 0 (off) or at least 10s",
                 ));
             }
+            // A beat sent on time must never race its own deadline.
+            if p.heartbeats() && p.heartbeat_grace < Duration::from_secs(30) {
+                return Err(ConfigError::invalid(
+                    "policy.heartbeat_grace",
+                    "must be at least 30s when heartbeats are on",
+                ));
+            }
         }
         let t = &self.tokens;
         if !t.active_kid.is_empty() && !t.keys.iter().any(|k| k.kid == t.active_kid && !k.retired) {
@@ -810,6 +819,17 @@ mod tests {
         let hb = s.policy_for("hb");
         assert_eq!(hb.heartbeat_window(), Some(Duration::from_secs(4500)));
         assert_eq!(hb.token_lifetime(), Duration::from_secs(4500));
+        // A token_ttl longer than the window does not outlive the seat; a shorter one holds.
+        let capped = Policy {
+            token_ttl: Some(Duration::from_secs(7 * 86_400)),
+            ..hb.clone()
+        };
+        assert_eq!(capped.token_lifetime(), Duration::from_secs(4500));
+        let shorter = Policy {
+            token_ttl: Some(Duration::from_secs(600)),
+            ..hb
+        };
+        assert_eq!(shorter.token_lifetime(), Duration::from_secs(600));
         // Features are matched exactly, each once, in the order configured.
         let variants = [
             "Team".to_owned(),

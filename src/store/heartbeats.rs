@@ -91,15 +91,16 @@ impl Store {
     }
 
     /// Records that a machine was seen while its license could not be decided (upstream
-    /// unavailable, within the offline grace): its seat is kept, its deadline moves.
+    /// unavailable, within the offline grace): its seat is kept, its deadline moves. `false`
+    /// when the activation is no longer live (released or deactivated since it was read).
     pub async fn touch(
         &self,
         activation_id: &str,
         now: i64,
         deadline: Option<i64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let _timed = self.timed("touch");
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE activations SET last_seen_at = $2, heartbeat_deadline = $3 \
              WHERE id = $1 AND deactivated_at IS NULL",
         )
@@ -108,7 +109,39 @@ impl Store {
         .bind(deadline)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives every live activation of a product (or of every product but `except`) that has no
+    /// heartbeat deadline one at `deadline`: heartbeats were switched on (or the activation
+    /// predates them), so each machine gets one full window to check in before a lost one is
+    /// released. Returns how many got one.
+    pub async fn backfill_heartbeats(
+        &self,
+        product: Option<&str>,
+        except: &[String],
+        deadline: i64,
+    ) -> Result<u64, StoreError> {
+        let _timed = self.timed("backfill_heartbeats");
+        let mut sql = String::from(
+            "UPDATE activations SET heartbeat_deadline = $1 \
+             WHERE deactivated_at IS NULL AND heartbeat_deadline IS NULL",
+        );
+        if product.is_some() {
+            sql.push_str(" AND product_id = $2");
+        } else if !except.is_empty() {
+            let marks: Vec<String> = (0..except.len()).map(|i| format!("${}", i + 2)).collect();
+            sql.push_str(&format!(" AND product_id NOT IN ({})", marks.join(", ")));
+        }
+        let mut query = sqlx::query(&sql).bind(deadline);
+        if let Some(product) = product {
+            query = query.bind(product);
+        } else {
+            for p in except {
+                query = query.bind(p);
+            }
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected())
     }
 
     /// The latest activation this machine held of a license, live or not: tells a machine that

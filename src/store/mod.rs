@@ -257,9 +257,11 @@ impl Store {
         Ok(to_u32(n))
     }
 
-    /// Records the latest decision for an activation (`good` = it was VALID), for offline
+    /// Records the latest decision for a live activation (`good` = it was VALID), for offline
     /// grace: `last_good_at` only moves on a good decision. The machine was seen `now`; its
     /// heartbeat deadline becomes `deadline` (`None`: heartbeats off for its product).
+    /// [`StoreError::UnknownActivation`] when no live activation has that id: one deactivated or
+    /// released since the caller read it must not be renewed (nor get a token).
     pub async fn record_decision(
         &self,
         activation_id: &str,
@@ -273,7 +275,7 @@ impl Store {
         // parameter (whose binding differs between the engines).
         let done = sqlx::query(
             "UPDATE activations SET last_code = $1, last_good_at = COALESCE($2, last_good_at), \
-             last_seen_at = $4, heartbeat_deadline = $5 WHERE id = $3",
+             last_seen_at = $4, heartbeat_deadline = $5 WHERE id = $3 AND deactivated_at IS NULL",
         )
         .bind(code)
         .bind(good.then_some(now))

@@ -173,9 +173,8 @@ async fn an_outage_costs_no_heartbeats_and_an_offline_token_ends_with_the_grace(
         app.clock.advance(Duration::from_secs(50 * 60));
         let (status, alive) = app.check("heartbeat", &id_of(&machine)).await;
         assert_eq!((status, &alive["offline"]), (200, &json!(true)), "{alive}");
-        gumgate::activation::heartbeats::sweep(&app.state)
-            .await
-            .unwrap();
+        let released = gumgate::activation::heartbeats::sweep(&app.state).await;
+        assert_eq!(released.unwrap(), 0, "the outage cost no seat");
     }
     // 150 minutes after the last good check, 30 left of the 3 h grace: the token ends there,
     // not an interval + grace (70 minutes) on.

@@ -161,7 +161,7 @@ export class GumgateClient {
       product_id: this.productId,
       license_key: key,
       fingerprint,
-      platform: options.platform ?? process.platform,
+      platform: options.platform ?? platformLabel(process.platform),
     };
     if (options.name !== undefined) body.name = options.name;
     const outcome = await request(this.http, "POST", "/v1/licenses/activate", body);
@@ -363,12 +363,15 @@ export class GumgateClient {
       leewaySeconds: this.leewaySeconds,
       lastSeenAt: state.lastSeenAt,
     });
-    if (!verdict.ok) return deny(verdict.code, verdict.reason);
-    if (state.lastSeenAt === null || now > state.lastSeenAt) {
+    // Every check but a clock caught going back moves the latest time seen on: otherwise a
+    // token found expired could be revived by setting the clock to just before its exp.
+    const caughtGoingBack = !verdict.ok && verdict.code === "CLOCK_SET_BACK";
+    if (!caughtGoingBack && (state.lastSeenAt === null || now > state.lastSeenAt)) {
       await this.update((s) => {
         s.lastSeenAt = Math.max(s.lastSeenAt ?? 0, now);
       });
     }
+    if (!verdict.ok) return deny(verdict.code, verdict.reason);
     const { claims } = verdict;
     const expiresAt = new Date(claims.exp * 1000).toISOString();
     const grant: OfflineGrant = {
@@ -426,10 +429,10 @@ export class GumgateClient {
       // A token the server just signed carries its time, which the user's clock cannot fake:
       // it replaces what was seen before, so a clock that once ran ahead and was corrected
       // does not lock the user out offline. Without one, the latest time seen only moves on.
-      s.lastSeenAt = fresh?.iat != null ? Math.max(now, fresh.iat) : Math.max(s.lastSeenAt ?? 0, now);
+      s.lastSeenAt = fresh?.iat != null ? fresh.iat : Math.max(s.lastSeenAt ?? 0, now);
     });
-    const at = grant.heartbeat ? Date.parse(grant.heartbeat.nextAt) : NaN;
-    this.nextBeatAt = Number.isNaN(at) ? null : at;
+    // Timed on this clock from the interval, not from next_at: the two clocks may differ.
+    this.nextBeatAt = grant.heartbeat ? this.clock() + grant.heartbeat.intervalSecs * 1000 : null;
   }
 
   /** Verifies a token just received; its `iat` when it verifies, and a JWKS to cache if fetched. */
@@ -523,4 +526,16 @@ function forgetLicense(s: State): void {
 /** Whether two spellings are the same license key, as the server compares them. */
 function sameKey(a: string, b: string): boolean {
   return normalizeLicenseKey(a) === normalizeLicenseKey(b);
+}
+
+/** The platform label the Rust client sends too (Rust's `std::env::consts::OS`). */
+function platformLabel(platform: NodeJS.Platform): string {
+  switch (platform) {
+    case "darwin":
+      return "macos";
+    case "win32":
+      return "windows";
+    default:
+      return platform;
+  }
 }

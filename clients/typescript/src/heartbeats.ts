@@ -80,9 +80,9 @@ export function scheduleHeartbeats(deps: SchedulerDeps, options: HeartbeatOption
     if (result.ok && result.source === "server") {
       failures = 0;
       if (!result.heartbeat) return IDLE_INTERVAL_MS;
-      const at = Date.parse(result.heartbeat.nextAt);
-      const delay = Number.isNaN(at) ? result.heartbeat.intervalSecs * 1000 : at - deps.now();
-      return Math.max(MIN_DELAY_MS, delay);
+      // The interval, not next_at minus this clock: a clock behind the server's by more than
+      // the grace would otherwise beat late every time and lose the seat again and again.
+      return Math.max(MIN_DELAY_MS, result.heartbeat.intervalSecs * 1000);
     }
     if (result.ok) return backoff(result.retryAfterSecs); // the stored token stood in: retry
     // The server's verdict (HEARTBEAT_MISSED, REFUNDED, NOT_FOUND...): the app must act.

@@ -356,6 +356,24 @@ describe("GumgateClient", () => {
     }
   });
 
+  test("a token found expired cannot be revived by setting the clock back into its life", async () => {
+    const c = clock();
+    const { fetch } = server(() => k1, c.now);
+    const { dir, cleanup } = await tempDir();
+    try {
+      const statePath = join(dir, "state.json");
+      await client(fetch, c.now, { statePath }).activate(KEY);
+      c.advance(30 * 86_400);
+      const expired = await client(unreachable, c.now, { statePath }).checkOffline();
+      assert.equal(expired.code, "TOKEN_EXPIRED");
+      c.advance(-30 * 86_400 + 3600);
+      const revived = await client(unreachable, c.now, { statePath }).checkOffline();
+      assert.equal(revived.code, "CLOCK_SET_BACK");
+    } finally {
+      await cleanup();
+    }
+  });
+
   test("a clock that ran ahead and was corrected is forgiven by the next online check", async () => {
     const truth = clock(); // the server's clock
     const local = clock(); // this machine's

@@ -1,4 +1,4 @@
-//! The heartbeat task: beats at the time each answer names (`heartbeat.next_at`), retries an
+//! The heartbeat task: beats every interval the server names (`heartbeat.interval_secs`), retries an
 //! unreachable server sooner with a bounded backoff (the seat is kept until the deadline, which
 //! is an interval plus a grace away), and stops when there is nothing to keep: the product has
 //! no heartbeats, or the machine or license was refused for good.
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::{Client, ClientError, Outcome, unix_of};
+use crate::{Client, ClientError, Outcome};
 
 /// The first retry after a failed beat; doubled per failure up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_secs(5);
@@ -53,9 +53,9 @@ pub(crate) fn spawn(
                     let Some(next) = &granted.heartbeat else {
                         return;
                     };
-                    let now = (client.clock)();
-                    let at = unix_of(&next.next_at).unwrap_or(now);
-                    Duration::from_secs(u64::try_from(at.saturating_sub(now)).unwrap_or(0))
+                    // The interval, not next_at minus this clock: a clock behind the server's
+                    // by more than the grace would otherwise beat late every time.
+                    Duration::from_secs(next.interval_secs.max(1))
                 }
                 // A refusal about the license or this machine is final; a limit is not.
                 Ok(Outcome::Denied(denial)) if !denial.code.is_transient() => return,

@@ -36,8 +36,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::jwk::JwkSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 pub use codes::{OfflineCode, ReasonCode};
 pub use fingerprint::{fingerprint_of, machine_fingerprint, machine_id};
@@ -270,8 +268,12 @@ impl ClientBuilder {
         // reqwest is built without a TLS crypto provider of its own: use ring unless the app
         // installed one.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let base = url::Url::parse(&self.base_url)
+        let mut base = url::Url::parse(&self.base_url)
             .map_err(|e| ClientError::Config(format!("base URL {:?}: {e}", self.base_url)))?;
+        // A gateway behind a path prefix (`https://host/licenses`): API paths join under it.
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(5)))
@@ -428,14 +430,11 @@ impl Client {
             fingerprint: &self.fingerprint,
         };
         let check = offline::check(token, jwks, &expected, now, self.leeway, state.last_seen_at);
-        if check.is_valid() {
-            // A valid check moves the last time seen forward; failing to persist it only
-            // weakens the clock check, so it does not fail the check.
-            let iat = check.claims.as_ref().map_or(0, |c| c.iat);
-            let _ = self.update(|s| {
-                s.saw(now);
-                s.saw(iat);
-            });
+        // Every check but a clock caught going back moves the latest time seen on: otherwise a
+        // token found expired could be revived by setting the clock to just before its exp.
+        // Failing to persist it only weakens the clock check, so it does not fail the check.
+        if check.code != OfflineCode::ClockSetBack {
+            let _ = self.update(|s| s.saw(now));
         }
         check
     }
@@ -526,12 +525,18 @@ impl Client {
         };
         // The server is there but cannot decide (Gumroad or its database is down, past its own
         // grace): the stored token is the proof, as it would be with no server at all.
-        if answer.status >= 500 {
+        if answer.status >= 500 || answer.status == 429 {
             return Ok(Outcome::Offline(Box::new(self.check_offline())));
         }
         let outcome = self.read_outcome(answer, flag)?;
         match &outcome {
-            Outcome::Granted(granted) => self.store_grant(granted).await?,
+            // Unless the machine was deactivated meanwhile (a beat finishing after
+            // `deactivate`): its token must not come back.
+            Outcome::Granted(granted)
+                if self.activation_id().as_deref() == Some(&granted.activation.id) =>
+            {
+                self.store_grant(granted).await?
+            }
             // The activation is gone: forget it, so the app activates again.
             Outcome::Denied(d)
                 if matches!(
@@ -696,7 +701,7 @@ impl Client {
 
     fn url(&self, path: &str) -> Result<url::Url, ClientError> {
         self.base
-            .join(path)
+            .join(path.trim_start_matches('/'))
             .map_err(|e| ClientError::Config(format!("{path}: {e}")))
     }
 
@@ -717,13 +722,6 @@ fn protocol(answer: &Answer, detail: &str) -> ClientError {
         status: answer.status,
         detail: detail.to_owned(),
     }
-}
-
-/// An RFC 3339 time as unix seconds.
-pub(crate) fn unix_of(rfc3339: &str) -> Option<i64> {
-    OffsetDateTime::parse(rfc3339, &Rfc3339)
-        .ok()
-        .map(OffsetDateTime::unix_timestamp)
 }
 
 #[cfg(test)]

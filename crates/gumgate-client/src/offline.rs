@@ -67,22 +67,22 @@ pub(crate) fn check(
     leeway: i64,
     last_seen: i64,
 ) -> OfflineCheck {
-    if now.saturating_add(leeway) < last_seen {
-        return OfflineCheck::failed(OfflineCode::ClockSetBack);
-    }
     let Some(claims) = verified_claims(token, jwks, expected) else {
         return OfflineCheck::failed(OfflineCode::TokenInvalid);
     };
+    // In the order the TypeScript client checks, so one token gets one code from both.
     let code = if claims.lic != license_hash(expected.license_key) {
         OfflineCode::WrongLicense
     } else if claims.fp != fingerprint_hash(expected.fingerprint) {
         OfflineCode::WrongMachine
     } else if claims.code != "VALID" {
         OfflineCode::TokenInvalid
+    } else if now.saturating_add(leeway) < last_seen {
+        OfflineCode::ClockSetBack
+    } else if now.saturating_add(leeway) < claims.nbf {
+        OfflineCode::TokenNotYetValid
     } else if now > claims.exp.saturating_add(leeway) {
         OfflineCode::TokenExpired
-    } else if now < claims.nbf.saturating_sub(leeway) {
-        OfflineCode::TokenNotYetValid
     } else {
         OfflineCode::Valid
     };

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ClientError;
 
-/// The persisted state (`version` 1).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The persisted state (`version` 1). Its `Debug` leaves the license key and token out, so a
+/// logged state leaks neither.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub version: u32,
     pub product_id: String,
@@ -25,6 +26,20 @@ pub struct State {
     /// The latest time this client has seen (unix seconds): its own clock at each check, and
     /// each token's `iat`.
     pub last_seen_at: i64,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "<hidden>");
+        f.debug_struct("State")
+            .field("product_id", &self.product_id)
+            .field("license_key", &hidden(&self.license_key))
+            .field("activation_id", &self.activation_id)
+            .field("token", &hidden(&self.token))
+            .field("token_expires_at", &self.token_expires_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl State {

@@ -121,12 +121,19 @@ fn a_token_for_another_license_machine_product_or_key_is_refused() {
     );
     let stranger = signer(&dir, "b", None);
     assert_eq!(code(&t, &jwks(&stranger), T0), OfflineCode::TokenInvalid);
+    // HS256 keyed with the public key itself (the classic confusion), under the real kid: only
+    // the algorithm pin refuses it.
+    let published = s.jwks();
+    let kid = published["keys"][0]["kid"].as_str().unwrap();
+    let x = published["keys"][0]["x"].as_str().unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(kid.to_owned());
     let hs256 = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &header,
         &serde_json::json!({"iss": "gumgate", "aud": PRODUCT, "sub": "x", "lic": license_hash(KEY),
             "fp": fingerprint_hash(MACHINE), "seats": 99, "code": "VALID", "iat": T0, "nbf": T0,
             "exp": T0 + 3600}),
-        &jsonwebtoken::EncodingKey::from_secret(b"guessed"),
+        &jsonwebtoken::EncodingKey::from_secret(x.as_bytes()),
     )
     .unwrap();
     assert_eq!(code(&hs256, &set, T0), OfflineCode::TokenInvalid);
@@ -187,6 +194,38 @@ fn the_client_keeps_the_latest_time_seen_so_a_clock_set_back_fails_offline() {
         .build()
         .unwrap();
     assert_eq!(fresh.check_offline().code, OfflineCode::NoToken);
+}
+
+#[test]
+fn a_token_found_expired_cannot_be_revived_by_setting_the_clock_back() {
+    let dir = TempDir::new().unwrap();
+    let s = signer(&dir, "a", None);
+    let path = dir.path().join("license.json");
+    let mut state = State::new(PRODUCT);
+    state.license_key = Some(KEY.into());
+    state.activation_id = Some("act_1".into());
+    state.token = Some(token(&s, T0, 3600, PRODUCT));
+    state.jwks = Some(s.jwks());
+    Storage::File(path.clone()).save(&state).unwrap();
+    let at = |now: i64| {
+        Client::builder("http://127.0.0.1:9", PRODUCT)
+            .state_path(&path)
+            .fingerprint(MACHINE)
+            .clock(move || now)
+            .build()
+            .unwrap()
+    };
+    assert_eq!(
+        at(T0 + 86_400).check_offline().code,
+        OfflineCode::TokenExpired
+    );
+    assert_eq!(
+        at(T0 + 1800).check_offline().code,
+        OfflineCode::ClockSetBack
+    );
+    // Nothing of the key or the token shows in the state's Debug.
+    let shown = format!("{:?}", at(T0).state());
+    assert!(!shown.contains(KEY) && !shown.contains("eyJ"), "{shown}");
 }
 
 #[tokio::test]

@@ -32,6 +32,11 @@ on_both_engines! {
         assert_eq!(store.seats_used(LIC).await.unwrap(), 1);
         let gone = store.get(LIC, &silent.id).await.unwrap().unwrap();
         assert!(gone.missed_heartbeats(), "{gone:?}");
+        // A check that read it live before the release renews nothing.
+        let late = store.record_decision(&silent.id, "VALID", true, T0 + 101, Some(T0 + 191)).await;
+        assert!(matches!(late, Err(StoreError::UnknownActivation(_))), "{late:?}");
+        assert!(!store.touch(&silent.id, T0 + 101, Some(T0 + 191)).await.unwrap());
+        assert!(store.get(LIC, &silent.id).await.unwrap().unwrap().deactivated_at.is_some());
         let trail = store.audit_trail(LIC, 10).await.unwrap();
         assert_eq!(trail.iter().filter(|e| e.action == "heartbeat_release").count(), 1);
         // A release does not count against the holder's daily deactivations.
@@ -51,5 +56,24 @@ on_both_engines! {
         store.touch(&again.id, T0 + 400, Some(T0 + 490)).await.unwrap();
         assert!(store.expired_heartbeats(T0 + 450, 10).await.unwrap().is_empty());
         assert_eq!(store.get(LIC, &again.id).await.unwrap().unwrap().seen_at(), T0 + 400);
+    }
+}
+
+on_both_engines! {
+    async fn machines_without_a_deadline_get_one_full_window(db) {
+        let store = db.store().await;
+        let old = created(store.activate(new("fp-old", 3, T0)).await.unwrap());
+        let other = NewActivation { product_id: "other-product".into(), ..new("fp-other", 3, T0) };
+        let untouched = created(store.activate(other).await.unwrap());
+        let kept = store.backfill_heartbeats(None, &["other-product".to_owned()], T0 + 500).await;
+        assert_eq!(kept.unwrap(), 1);
+        assert_eq!(store.backfill_heartbeats(Some("other-product"), &[], T0 + 900).await.unwrap(), 1);
+        // Only the ones without a deadline, once.
+        assert_eq!(store.backfill_heartbeats(None, &[], T0 + 999).await.unwrap(), 0);
+        let due = store.expired_heartbeats(T0 + 501, 10).await.unwrap();
+        assert_eq!(due.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), [old.id.as_str()]);
+        assert!(store.expired_heartbeats(T0 + 500, 10).await.unwrap().is_empty());
+        assert_eq!(store.expired_heartbeats(T0 + 901, 10).await.unwrap().len(), 2);
+        let _ = untouched;
     }
 }
