@@ -1,7 +1,8 @@
 //! The heartbeat sweep: machines of products with heartbeats that were not seen (activate,
 //! validate or heartbeat) by their deadline lose their seats, audited as `heartbeat_release`.
 //! It runs before each reconciler round (`reconcile.interval`), so a seat is freed at most one
-//! interval after its deadline. Each release is conditional in the store, so several replicas
+//! interval after its deadline; a gateway just started waits one grace ([`settle_time`]) before
+//! its first release, so machines that could not beat while it was down beat first. Each release is conditional in the store, so several replicas
 //! sweeping one database release each machine once.
 //!
 //! Machines activated before heartbeats were on for their product (or before migration 0009)
@@ -63,4 +64,39 @@ pub async fn backfill(state: &AppState) -> Result<u64, StoreError> {
             .await?;
     }
     Ok(filled)
+}
+
+/// How long a gateway waits after start before its first release: the longest heartbeat grace
+/// of any product, so that machines which could not reach it while it was down get to beat.
+pub fn settle_time(settings: &crate::config::Settings) -> std::time::Duration {
+    std::iter::once(settings.policy.clone())
+        .chain(settings.products.keys().map(|p| settings.policy_for(p)))
+        .filter(|p| p.heartbeats())
+        .map(|p| p.heartbeat_grace)
+        .max()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::Settings;
+
+    #[test]
+    fn a_new_gateway_settles_for_the_longest_grace_of_a_product_with_heartbeats() {
+        let none = Settings::load_from(None, std::iter::empty()).unwrap();
+        assert_eq!(
+            super::settle_time(&none),
+            Duration::ZERO,
+            "heartbeats off: no wait"
+        );
+        let env = [
+            ("GUMGATE__POLICY__HEARTBEAT_INTERVAL", "1h"),
+            ("GUMGATE__POLICY__HEARTBEAT_GRACE", "15m"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let on = Settings::load_from(None, env).unwrap();
+        assert_eq!(super::settle_time(&on), Duration::from_secs(900));
+    }
 }

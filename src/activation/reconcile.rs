@@ -36,6 +36,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         .interval
         .max(std::time::Duration::from_secs(1));
     let mut backfilled = false;
+    let started = tokio::time::Instant::now();
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -57,10 +58,14 @@ pub async fn run(state: AppState, stop: CancellationToken) {
                 }
             }
         }
-        match heartbeats::sweep(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(released = n, "machines released for missed heartbeats"),
-            Err(e) => tracing::warn!(error = %e, "heartbeat sweep failed"),
+        // Machines that could not beat while this gateway was down (an upgrade, an outage) beat
+        // again first: no release before one grace has passed since start.
+        if started.elapsed() >= heartbeats::settle_time(&state.settings) {
+            match heartbeats::sweep(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(released = n, "machines released for missed heartbeats"),
+                Err(e) => tracing::warn!(error = %e, "heartbeat sweep failed"),
+            }
         }
         match run_once(&state).await {
             Ok(r) if r.checked > 0 => {

@@ -1,7 +1,7 @@
 //! The heartbeat task: beats every interval the server names (`heartbeat.interval_secs`), retries an
 //! unreachable server sooner with a bounded backoff (the seat is kept until the deadline, which
-//! is an interval plus a grace away), and stops when there is nothing to keep: the product has
-//! no heartbeats, or the machine or license was refused for good.
+//! is an interval plus a grace away), refreshes the token hourly when the product has no
+//! heartbeats, and stops when the machine or license was refused for good.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,8 @@ use crate::{Client, ClientError, Outcome};
 /// The first retry after a failed beat; doubled per failure up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 const MAX_RETRY: Duration = Duration::from_secs(300);
+/// How often to refresh the token when the product has no heartbeats.
+const IDLE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// The running task; dropping it (or [`HeartbeatTask::stop`]) stops the beats.
 #[derive(Debug)]
@@ -25,7 +27,7 @@ impl HeartbeatTask {
         self.handle.abort();
     }
 
-    /// Whether it stopped by itself (no heartbeats, or a final refusal).
+    /// Whether it stopped by itself (a final refusal).
     pub fn is_finished(&self) -> bool {
         self.handle.is_finished()
     }
@@ -49,13 +51,15 @@ pub(crate) fn spawn(
             let wait = match &beat {
                 Ok(Outcome::Granted(granted)) => {
                     failures = 0;
-                    // No heartbeats for this product: nothing to keep.
-                    let Some(next) = &granted.heartbeat else {
-                        return;
-                    };
-                    // The interval, not next_at minus this clock: a clock behind the server's
-                    // by more than the grace would otherwise beat late every time.
-                    Duration::from_secs(next.interval_secs.max(1))
+                    match &granted.heartbeat {
+                        // The interval, not next_at minus this clock: a clock behind the
+                        // server's by more than the grace would otherwise beat late every time.
+                        Some(next) => Duration::from_secs(next.interval_secs.max(1)),
+                        // No heartbeats for this product: still refresh the token hourly, so a
+                        // long-running app never runs on an expiring one (as the TypeScript
+                        // client does).
+                        None => IDLE_INTERVAL,
+                    }
                 }
                 // A refusal about the license or this machine is final; a limit is not.
                 Ok(Outcome::Denied(denial)) if !denial.code.is_transient() => return,
