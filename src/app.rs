@@ -181,7 +181,18 @@ fn cluster(
         key: "redis.url",
         reason: e.to_string(),
     };
-    let link = RedisLink::new(url, metrics.clone()).map_err(invalid)?;
+    // Read (and checked) when the settings loaded; read again here, where it is used.
+    let ca = match settings.redis.ca_file.as_str() {
+        "" => None,
+        path => Some(
+            std::fs::read(path).map_err(|e| crate::config::ConfigError::Invalid {
+                key: "redis.ca_file",
+                reason: format!("{path}: {e}"),
+            })?,
+        ),
+    };
+    let client = || crate::cluster::redis_conn::client(url, ca.as_deref()).map_err(invalid);
+    let link = RedisLink::new(client()?, metrics.clone()).map_err(invalid)?;
     let (up, share) = (&settings.upstream, settings.redis.fallback_share);
     let budget = SharedBudget::new(link.clone(), up, share, api_key, metrics.clone());
     let first_time = SharedBudget::first_time(link.clone(), up, share, api_key, metrics.clone());
@@ -197,7 +208,7 @@ fn cluster(
         settings.cache.stale_if_error,
     ));
     let (invalidations, streams) =
-        Invalidations::new(link, url, &id, Some(answers.clone())).map_err(invalid)?;
+        Invalidations::new(link, client()?, &id, Some(answers.clone())).map_err(invalid)?;
     Ok(Some(ClusterParts {
         budget: Arc::new(budget),
         first_time: Arc::new(first_time),

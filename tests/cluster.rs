@@ -777,3 +777,108 @@ async fn pings_held_by_a_killed_replica_are_each_processed_once_by_the_others() 
         "each ping's effect recorded once: {effects:?}"
     );
 }
+
+/// A private CA and a certificate for 127.0.0.1 it signed, as PEM files in a temp dir:
+/// `(dir, ca, cert, key)`.
+fn tls_files() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let dir = tempfile::TempDir::new().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = params
+        .signed_by(&key, &Issuer::new(ca_params, &ca_key))
+        .unwrap();
+    let write = |name: &str, pem: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let ca = write("ca.pem", ca.pem());
+    let cert = write("redis.pem", cert.pem());
+    let key = write("redis.key", key.serialize_pem());
+    (dir, ca, cert, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL and redis-server: run bash scripts/test.sh"]
+async fn replicas_share_over_tls_and_never_through_a_redis_they_cannot_verify() {
+    let (_dir, ca, cert, key) = tls_files();
+    let port = free_port();
+    // TLS only: the plain port is off.
+    let _redis = spawn(
+        Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--tls-cert-file")
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .arg("--tls-ca-cert-file")
+            .arg(&ca)
+            .args([
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]),
+        "redis-server (TLS)",
+    );
+    wait_listening(port, "redis-server (TLS)").await;
+    // Replicas 0 and 1 trust the private CA; replica 2 has only the system's roots, so it must
+    // refuse the server's certificate and run on its own.
+    let cluster = Cluster::start_with(3, |r, cmd| {
+        cmd.env("GUMGATE__REDIS__URL", format!("rediss://127.0.0.1:{port}"));
+        if r < 2 {
+            cmd.env("GUMGATE__REDIS__CA_FILE", &ca);
+        }
+    })
+    .await;
+    let key = distinct_key(9_001);
+    assert_eq!(
+        verify_at(cluster.replicas[0].api, &key, false)
+            .await
+            .status(),
+        404
+    );
+    let res = verify_at(cluster.replicas[1].api, &key, false).await;
+    assert_eq!(res.status(), 404);
+    let status = res.headers()["cache-status"].to_str().unwrap().to_owned();
+    assert!(status.contains("detail=shared"), "replica 1: {status}");
+    assert_eq!(upstream_verifies(&cluster).await, 1, "shared over TLS");
+    for r in 0..2 {
+        assert_eq!(
+            readyz(&cluster.replicas[r]).await["redis"]["reachable"],
+            true,
+            "replica {r}"
+        );
+    }
+    // The unverifiable one: its own upstream call, and Redis reported unreachable.
+    assert_eq!(
+        verify_at(cluster.replicas[2].api, &key, false)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(upstream_verifies(&cluster).await, 2);
+    assert_eq!(
+        readyz(&cluster.replicas[2]).await["redis"]["reachable"],
+        false
+    );
+}

@@ -98,10 +98,11 @@ pub struct Streams {
 
 impl Invalidations {
     /// The stream of the deployment whose cache keys derive from `key_id` (a hash of the
-    /// shared cache key secret, so replicas that name answers alike share it); `url` is Redis.
+    /// shared cache key secret, so replicas that name answers alike share it); `reader` is a
+    /// client of the same Redis, for the blocking reads' own connection.
     pub fn new(
         link: RedisLink,
-        url: &str,
+        reader: redis::Client,
         key_id: &str,
         answers: Option<std::sync::Arc<SharedAnswers>>,
     ) -> Result<(Self, Streams), redis::RedisError> {
@@ -110,7 +111,7 @@ impl Invalidations {
         let streams = Streams {
             link,
             answers,
-            reader: redis::Client::open(url)?,
+            reader,
             stream: format!("gumgate:invalidations:{{{key_id}}}"),
             origin: uuid::Uuid::new_v4().simple().to_string(),
             queue: rx,

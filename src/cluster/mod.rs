@@ -11,7 +11,7 @@
 mod answers;
 mod budget;
 mod invalidations;
-mod redis_conn;
+pub mod redis_conn;
 
 #[cfg(test)]
 mod tests;

@@ -28,11 +28,25 @@ pub struct RedisLink {
     metrics: Arc<Metrics>,
 }
 
+/// A client for `url`; with `ca` (PEM), a `rediss://` server's certificate is verified against
+/// those CAs instead of the system's roots. The certificate is always verified. Errors never
+/// include the URL (it may carry a password).
+pub fn client(url: &str, ca: Option<&[u8]>) -> Result<redis::Client, redis::RedisError> {
+    match ca {
+        None => redis::Client::open(url),
+        Some(pem) => redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.to_vec()),
+            },
+        ),
+    }
+}
+
 impl RedisLink {
-    /// Parses `url` and prepares the connection; nothing is sent until the first command.
-    /// Errors never include the URL (it may carry a password).
-    pub fn new(url: &str, metrics: Arc<Metrics>) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
+    /// Prepares the connection of `client`; nothing is sent until the first command.
+    pub fn new(client: redis::Client, metrics: Arc<Metrics>) -> Result<Self, redis::RedisError> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))

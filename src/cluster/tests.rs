@@ -85,7 +85,7 @@ fn upstream(rate: u32, max_wait: Duration) -> UpstreamSettings {
 /// A replica's view of the budget of `key` on the Redis at `url`.
 fn replica(url: &str, key: &str, upstream: &UpstreamSettings) -> (Arc<SharedBudget>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new());
-    let link = RedisLink::new(url, metrics.clone()).unwrap();
+    let link = RedisLink::new(redis_conn::client(url, None).unwrap(), metrics.clone()).unwrap();
     let budget = SharedBudget::new(link, upstream, 0.3, &Secret::new(key), metrics.clone());
     (Arc::new(budget), metrics)
 }
@@ -281,8 +281,9 @@ fn stream_replica(
         &crate::clock::Clock::system(),
         &metrics,
     );
-    let link = RedisLink::new(url, metrics).unwrap();
-    let (invalidations, streams) = Invalidations::new(link, url, "test", None).unwrap();
+    let link = RedisLink::new(redis_conn::client(url, None).unwrap(), metrics).unwrap();
+    let reader = redis_conn::client(url, None).unwrap();
+    let (invalidations, streams) = Invalidations::new(link, reader, "test", None).unwrap();
     tokio::spawn(streams.run(caches.clone(), stop.clone()));
     (caches, invalidations)
 }

@@ -124,10 +124,14 @@ pub struct StorageSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
-    /// `redis://...`; empty: no Redis.
+    /// `redis://...` or `rediss://...` (TLS); empty: no Redis.
     pub url: String,
     /// The share of `upstream.rate_limit` a replica uses on its own while Redis is down.
     pub fallback_share: f64,
+    /// With `rediss://`: a PEM file of the CA certificates that sign Redis's certificate, trusted
+    /// instead of the system's roots (a private CA); empty: the system's roots.
+    #[serde(default)]
+    pub ca_file: String,
 }
 
 impl RedisSettings {
@@ -633,13 +637,37 @@ impl Settings {
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::invalid("log.level", "is not a valid filter"));
         }
-        if let Some(url) = self.redis.url()
-            && !url.starts_with("redis://")
-        {
-            return Err(ConfigError::invalid(
-                "redis.url",
-                "must be a redis:// URL (TLS to Redis is not supported yet: use a private network or a TLS sidecar)",
-            ));
+        if let Some(url) = self.redis.url() {
+            if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+                return Err(ConfigError::invalid(
+                    "redis.url",
+                    "must be a redis:// URL, or rediss:// for TLS",
+                ));
+            }
+            // redis-rs reads `#insecure` as "skip verifying the server's certificate": never.
+            if url.contains('#') {
+                return Err(ConfigError::invalid(
+                    "redis.url",
+                    "must not carry a fragment (#insecure would skip verifying Redis's certificate)",
+                ));
+            }
+            if !self.redis.ca_file.is_empty() && !url.starts_with("rediss://") {
+                return Err(ConfigError::invalid(
+                    "redis.ca_file",
+                    "is for TLS only: use a rediss:// URL",
+                ));
+            }
+        }
+        if !self.redis.ca_file.is_empty() {
+            let pem = std::fs::read_to_string(&self.redis.ca_file).map_err(|e| {
+                ConfigError::invalid("redis.ca_file", format!("{}: {e}", self.redis.ca_file))
+            })?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ConfigError::invalid(
+                    "redis.ca_file",
+                    format!("{} holds no PEM certificate", self.redis.ca_file),
+                ));
+            }
         }
         if !(self.redis.fallback_share > 0.0 && self.redis.fallback_share <= 1.0) {
             return Err(ConfigError::invalid(
@@ -886,7 +914,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("is empty"), "{err}");
-        // Redis's URL the same way; only redis:// is accepted.
+        // Redis's URL the same way; redis:// or rediss:// (TLS).
         std::fs::write(&file, "redis://:pw@cache:6379/2\n").unwrap();
         let s = Settings::load_from(None, env(&[(REDIS_URL_FILE, path)])).unwrap();
         assert_eq!(s.redis.url(), Some("redis://:pw@cache:6379/2"));
@@ -894,10 +922,53 @@ mod tests {
             Settings::load_from(None, env(&[])).unwrap().redis.url(),
             None
         );
-        let err = Settings::load_from(None, env(&[("GUMGATE__REDIS__URL", "http://cache")]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("redis.url"), "{err}");
+        let refused = |pairs: &[(&str, &str)], key: &str| {
+            let err = Settings::load_from(None, env(pairs))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{pairs:?}: {err}");
+        };
+        refused(&[("GUMGATE__REDIS__URL", "http://cache")], "redis.url");
+        // Never a TLS connection that skips verifying the server.
+        refused(
+            &[("GUMGATE__REDIS__URL", "rediss://cache:6380/#insecure")],
+            "redis.url",
+        );
+        let ca = dir.path().join("ca.pem");
+        let ca_path = ca.to_str().unwrap();
+        refused(
+            &[
+                ("GUMGATE__REDIS__URL", "rediss://cache:6380"),
+                ("GUMGATE__REDIS__CA_FILE", ca_path),
+            ],
+            "redis.ca_file",
+        );
+        std::fs::write(&ca, "not a certificate").unwrap();
+        refused(
+            &[
+                ("GUMGATE__REDIS__URL", "rediss://cache:6380"),
+                ("GUMGATE__REDIS__CA_FILE", ca_path),
+            ],
+            "redis.ca_file",
+        );
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        refused(
+            &[
+                ("GUMGATE__REDIS__URL", "redis://cache"),
+                ("GUMGATE__REDIS__CA_FILE", ca_path),
+            ],
+            "redis.ca_file",
+        );
+        let tls = env(&[
+            ("GUMGATE__REDIS__URL", "rediss://cache:6380"),
+            ("GUMGATE__REDIS__CA_FILE", ca_path),
+        ]);
+        let s = Settings::load_from(None, tls).unwrap();
+        assert_eq!(s.redis.ca_file, ca_path);
     }
 
     #[test]

@@ -456,7 +456,7 @@ async fn check_config_refuses_what_serve_refuses_naming_the_key() {
                 good_db.clone(),
                 (
                     "GUMGATE__REDIS__URL".into(),
-                    "rediss://:pw@cache:6380".into(),
+                    "rediss://:pw@cache:6380/#insecure".into(),
                 ),
                 ("GUMGATE_CACHE_KEY_SECRET".into(), "x".repeat(40)),
             ],
