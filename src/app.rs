@@ -191,7 +191,16 @@ fn cluster(
             })?,
         ),
     };
-    let client = || crate::cluster::redis_conn::client(url, ca.as_deref()).map_err(invalid);
+    // A CA file redis-rs cannot use is the CA file's fault, not the URL's.
+    let client = || {
+        crate::cluster::redis_conn::client(url, ca.as_deref()).map_err(|e| match ca {
+            Some(_) => crate::config::ConfigError::Invalid {
+                key: "redis.ca_file",
+                reason: e.to_string(),
+            },
+            None => invalid(e),
+        })
+    };
     let link = RedisLink::new(client()?, metrics.clone()).map_err(invalid)?;
     let (up, share) = (&settings.upstream, settings.redis.fallback_share);
     let budget = SharedBudget::new(link.clone(), up, share, api_key, metrics.clone());

@@ -881,4 +881,10 @@ async fn replicas_share_over_tls_and_never_through_a_redis_they_cannot_verify() 
         readyz(&cluster.replicas[2]).await["redis"]["reachable"],
         false
     );
+    // Refused for its certificate, not for a timeout or any other failure.
+    let log = cluster.replicas[2].log();
+    assert!(
+        log.contains("UnknownIssuer") || log.contains("invalid peer certificate"),
+        "{log}"
+    );
 }

@@ -32,6 +32,9 @@ pub struct RedisLink {
 /// those CAs instead of the system's roots. The certificate is always verified. Errors never
 /// include the URL (it may carry a password).
 pub fn client(url: &str, ca: Option<&[u8]>) -> Result<redis::Client, redis::RedisError> {
+    // rustls builds its client config when a TLS connection is made: the process's provider
+    // (ring) must be there first, whatever else enabled.
+    crate::tls::install_crypto_provider();
     match ca {
         None => redis::Client::open(url),
         Some(pem) => redis::Client::build_with_tls(

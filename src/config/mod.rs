@@ -659,15 +659,13 @@ impl Settings {
             }
         }
         if !self.redis.ca_file.is_empty() {
-            let pem = std::fs::read_to_string(&self.redis.ca_file).map_err(|e| {
-                ConfigError::invalid("redis.ca_file", format!("{}: {e}", self.redis.ca_file))
-            })?;
-            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            if self.redis.url().is_none() {
                 return Err(ConfigError::invalid(
                     "redis.ca_file",
-                    format!("{} holds no PEM certificate", self.redis.ca_file),
+                    "is set but redis.url is not",
                 ));
             }
+            check_ca_file(&self.redis.ca_file)?;
         }
         if !(self.redis.fallback_share > 0.0 && self.redis.fallback_share <= 1.0) {
             return Err(ConfigError::invalid(
@@ -770,6 +768,27 @@ fn ip_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
 }
 
 /// A list of strings with blanks trimmed and empty entries (an empty variable) dropped.
+/// A CA bundle as redis-rs reads it: every PEM certificate parses and is taken as a trust
+/// anchor, and there is at least one (so `check-config` refuses what `serve` would).
+fn check_ca_file(path: &str) -> Result<(), ConfigError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let invalid =
+        |reason: String| ConfigError::invalid("redis.ca_file", format!("{path}: {reason}"));
+    let pem = std::fs::read(path).map_err(|e| invalid(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| invalid(format!("not a PEM certificate: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| invalid(format!("not a CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid("holds no PEM certificate".into()));
+    }
+    Ok(())
+}
+
 fn trimmed_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(Vec::<String>::deserialize(d)?
         .into_iter()
@@ -956,6 +975,15 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
         )
         .unwrap();
+        let tls_ca = [
+            ("GUMGATE__REDIS__URL", "rediss://cache:6380"),
+            ("GUMGATE__REDIS__CA_FILE", ca_path),
+        ];
+        refused(&tls_ca, "redis.ca_file");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        std::fs::write(&ca, params.self_signed(&key).unwrap().pem()).unwrap();
         refused(
             &[
                 ("GUMGATE__REDIS__URL", "redis://cache"),
@@ -963,6 +991,7 @@ mod tests {
             ],
             "redis.ca_file",
         );
+        refused(&[("GUMGATE__REDIS__CA_FILE", ca_path)], "redis.ca_file");
         let tls = env(&[
             ("GUMGATE__REDIS__URL", "rediss://cache:6380"),
             ("GUMGATE__REDIS__CA_FILE", ca_path),
