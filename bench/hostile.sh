@@ -27,17 +27,8 @@ GUMGATE__SERVER__LISTEN=127.0.0.1:0 GUMGATE__SERVER__METRICS_LISTEN=127.0.0.1:0 
   GUMGATE__LOG__FORMAT=json GUMGATE__STORAGE__DATABASE_URL="sqlite://$work/bench.db" \
   "$BIN" serve --sandbox >"$work/log" 2>&1 &
 pid=$!
-api=""
-for _ in $(seq 1 100); do
-  api=$(python3 -c 'import json, sys
-for line in open(sys.argv[1]):
-    try: v = json.loads(line)
-    except ValueError: continue
-    if v.get("message") == "gumgate listening": print(v["api"]); break' "$work/log")
-  [ -n "$api" ] && break
-  sleep 0.1
-done
-[ -n "$api" ] || { cat "$work/log" >&2; exit 1; }
+addrs=$(python3 "$ROOT/scripts/listening.py" "$work/log")
+api=${addrs%% *}
 
 python3 - "$api" "$pid" "$CLIENTS" "$HEAD_BYTES" <<'PY'
 import socket, sys, time

@@ -105,22 +105,9 @@ GUMGATE__SERVER__LISTEN=127.0.0.1:0 GUMGATE__SERVER__METRICS_LISTEN=127.0.0.1:0 
     GUMGATE__LOG__FORMAT=json GUMGATE__STORAGE__DATABASE_URL="sqlite://$work/clients.db" \
     "$work/gumgate" serve --sandbox --config clients/test-server.toml >"$work/gateway.log" 2>&1 &
 gateway_pid=$!
-api=""
-for _ in $(seq 1 200); do
-    api=$(python3 -c 'import json, sys
-for line in open(sys.argv[1]):
-    try:
-        v = json.loads(line)
-    except ValueError:
-        continue
-    if v.get("message") == "gumgate listening":
-        print(v["api"])
-        break' "$work/gateway.log")
-    [ -n "$api" ] && break
-    kill -0 "$gateway_pid" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$api" ] || { cat "$work/gateway.log" >&2; say "the clients' gateway did not start"; exit 1; }
+addrs=$(python3 scripts/listening.py "$work/gateway.log" 20) ||
+    { say "the clients' gateway did not start"; exit 1; }
+api=${addrs%% *}
 export GUMGATE_TEST_URL="http://$api"
 say "clients' gateway (serve --sandbox) on $GUMGATE_TEST_URL"
 

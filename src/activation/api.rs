@@ -9,7 +9,7 @@ use http::StatusCode;
 use serde_json::json;
 
 use super::grant::{granted, offline};
-use super::input::{exact, label, required};
+use super::input::{exact, label, license, required};
 use super::mirror::{self, Direction};
 use super::reply;
 use crate::budget::Priority;
@@ -31,10 +31,7 @@ pub async fn activate(
     State(state): State<AppState>,
     Public(p): Public,
 ) -> Result<Response, AppError> {
-    let (product, key) = (
-        required(&p.params, "product_id")?,
-        required(&p.params, "license_key")?,
-    );
+    let (product, key) = license(&p.params)?;
     let fingerprint = fingerprint_hash(exact(&p.params, "fingerprint")?);
     let (name, platform) = (label(&p.params, "name")?, label(&p.params, "platform")?);
     let license = decide(&state, product, key).await;
@@ -94,7 +91,7 @@ pub async fn heartbeat(
 /// Validate and heartbeat: the machine's activation (by id or fingerprint), then the license's
 /// decision; answered with `flag` (`valid`, `alive`).
 async fn check(state: &AppState, p: &Params, flag: &str) -> Result<Response, AppError> {
-    let (product, key) = (required(p, "product_id")?, required(p, "license_key")?);
+    let (product, key) = license(p)?;
     let by_id = p.get("activation_id").is_some();
     let by_fp = p.get("fingerprint").is_some();
     if !by_id && !by_fp {
@@ -184,10 +181,7 @@ pub async fn machines(
     State(state): State<AppState>,
     Public(p): Public,
 ) -> Result<Response, AppError> {
-    let (product, key) = (
-        required(&p.params, "product_id")?,
-        required(&p.params, "license_key")?,
-    );
+    let (product, key) = license(&p.params)?;
     let hash = license_hash(key);
     let mut listed = state.store.list(&hash).await?;
     listed.retain(|a| a.product_id == product);
@@ -218,10 +212,7 @@ pub async fn deactivate(
     State(state): State<AppState>,
     Public(p): Public,
 ) -> Result<Response, AppError> {
-    let (product, key) = (
-        required(&p.params, "product_id")?,
-        required(&p.params, "license_key")?,
-    );
+    let (product, key) = license(&p.params)?;
     let id = required(&p.params, "activation_id")?;
     let hash = license_hash(key);
     let now = state.clock.unix_now();

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use super::reply;
 use crate::config::Policy;
-use crate::decision::{Code, Entitlements, License, grace};
+use crate::decision::grace::{self, secs};
+use crate::decision::{Code, Entitlements, License};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{Activation, StoreError};
@@ -232,8 +233,4 @@ async fn summary(
         }),
     );
     Ok(Value::Object(body))
-}
-
-fn secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }

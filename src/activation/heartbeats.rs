@@ -10,6 +10,7 @@
 //! lost machine among them is released too, and none loses its seat the moment heartbeats are
 //! switched on.
 
+use super::grant::deadline;
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -46,21 +47,21 @@ pub async fn sweep(state: &AppState) -> Result<u32, StoreError> {
 /// its window; returns how many got one.
 pub async fn backfill(state: &AppState) -> Result<u64, StoreError> {
     let now = state.clock.unix_now();
-    let at = |w: std::time::Duration| now.saturating_add(i64::try_from(w.as_secs()).unwrap_or(0));
     let products: Vec<String> = state.settings.products.keys().cloned().collect();
     let mut filled = 0;
     for product in &products {
-        if let Some(window) = state.settings.policy_for(product).heartbeat_window() {
+        let policy = state.settings.policy_for(product);
+        if let Some(deadline) = deadline(&policy, now) {
             filled += state
                 .store
-                .backfill_heartbeats(Some(product), &[], at(window))
+                .backfill_heartbeats(Some(product), &[], deadline)
                 .await?;
         }
     }
-    if let Some(window) = state.settings.policy.heartbeat_window() {
+    if let Some(deadline) = deadline(&state.settings.policy, now) {
         filled += state
             .store
-            .backfill_heartbeats(None, &products, at(window))
+            .backfill_heartbeats(None, &products, deadline)
             .await?;
     }
     Ok(filled)
@@ -69,8 +70,8 @@ pub async fn backfill(state: &AppState) -> Result<u64, StoreError> {
 /// How long a gateway waits after start before its first release: the longest heartbeat grace
 /// of any product, so that machines which could not reach it while it was down get to beat.
 pub fn settle_time(settings: &crate::config::Settings) -> std::time::Duration {
-    std::iter::once(settings.policy.clone())
-        .chain(settings.products.keys().map(|p| settings.policy_for(p)))
+    settings
+        .policies()
         .filter(|p| p.heartbeats())
         .map(|p| p.heartbeat_grace)
         .max()

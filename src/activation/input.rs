@@ -39,6 +39,11 @@ pub fn required<'a>(p: &'a Params, name: &str) -> Result<&'a str, AppError> {
     }
 }
 
+/// The `product_id` and `license_key` every public activation call names, each [`required`].
+pub fn license(p: &Params) -> Result<(&str, &str), AppError> {
+    Ok((required(p, "product_id")?, required(p, "license_key")?))
+}
+
 /// A required string param exactly as sent (not trimmed): fingerprints are hashed as the app
 /// sent them, so that it computes the same `fp` claim.
 pub fn exact<'a>(p: &'a Params, name: &str) -> Result<&'a str, AppError> {

@@ -601,9 +601,7 @@ impl Settings {
         if self.policy.seats == 0 || self.products.values().any(|o| o.seats == Some(0)) {
             return Err(ConfigError::invalid("policy.seats", "must be at least 1"));
         }
-        let policies = std::iter::once(self.policy.clone())
-            .chain(self.products.keys().map(|id| self.policy_for(id)));
-        for p in policies {
+        for p in self.policies() {
             if p.token_ttl.is_some_and(|t| t.is_zero()) {
                 return Err(ConfigError::invalid("policy.token_ttl", "must be above 0"));
             }
@@ -712,6 +710,12 @@ impl Settings {
             p.heartbeat_grace = o.heartbeat_grace.unwrap_or(p.heartbeat_grace);
         }
         p
+    }
+
+    /// Every policy in force: the default, and each product's with its overrides applied.
+    pub fn policies(&self) -> impl Iterator<Item = Policy> + '_ {
+        std::iter::once(self.policy.clone())
+            .chain(self.products.keys().map(|id| self.policy_for(id)))
     }
 
     /// The features a purchase's variants unlock for one product (`products."<id>".

@@ -26,6 +26,7 @@ pub fn until(a: &Activation, grace: Duration) -> i64 {
         .saturating_add(secs(grace))
 }
 
-fn secs(d: Duration) -> i64 {
+/// A duration in whole seconds, as the store's unix times count (saturating).
+pub fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }

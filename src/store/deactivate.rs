@@ -165,7 +165,7 @@ async fn mark_deactivated(
 }
 
 /// Gives `n` seats back to the counter (never below zero, which the CHECK also enforces).
-async fn release_seats(
+pub(super) async fn release_seats(
     conn: &mut AnyConnection,
     license_hash: &str,
     n: u32,
@@ -181,7 +181,7 @@ async fn release_seats(
     Ok(())
 }
 
-fn entry(
+pub(super) fn entry(
     action: &str,
     license_hash: &str,
     activation_id: Option<&str>,

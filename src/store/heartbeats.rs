@@ -3,8 +3,8 @@
 //! many gateways sweep one database, an activation is released once, and a machine that beat in
 //! the meantime (its deadline moved) is not released at all.
 
+use super::deactivate::{entry, lock_existing_license, release_seats};
 use super::{Store, StoreError, activate::begin_write, audit::insert_audit};
-use crate::store::AuditEntry;
 
 /// A live activation whose heartbeat deadline has passed.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -43,7 +43,7 @@ impl Store {
         // The seat counter's row first, as every seat change takes it (PostgreSQL's per-license
         // lock; SQLite's `begin_write` already holds its one write lock), then the activation,
         // which PostgreSQL re-reads after any concurrent change.
-        super::deactivate::lock_existing_license(&mut tx, &expired.license_hash, now).await?;
+        lock_existing_license(&mut tx, &expired.license_hash, now).await?;
         let done = sqlx::query(
             "UPDATE activations SET deactivated_at = $2, released_reason = 'heartbeat' \
              WHERE id = $1 AND deactivated_at IS NULL AND heartbeat_deadline IS NOT NULL \
@@ -57,24 +57,18 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE license_seats SET seats_used = CASE WHEN seats_used > 0 \
-             THEN seats_used - 1 ELSE 0 END WHERE license_hash = $1",
-        )
-        .bind(&expired.license_hash)
-        .execute(&mut *tx)
-        .await?;
-        let entry = AuditEntry {
-            at: now,
-            action: "heartbeat_release".into(),
-            license_hash: expired.license_hash.clone(),
-            activation_id: Some(expired.id.clone()),
-            code: None,
-            detail: Some(format!(
-                "no sign of life by its deadline {}",
-                expired.heartbeat_deadline
-            )),
-        };
+        release_seats(&mut tx, &expired.license_hash, 1).await?;
+        let detail = format!(
+            "no sign of life by its deadline {}",
+            expired.heartbeat_deadline
+        );
+        let entry = entry(
+            "heartbeat_release",
+            &expired.license_hash,
+            Some(&expired.id),
+            now,
+            Some(detail),
+        );
         insert_audit(&mut *tx, &entry).await?;
         tx.commit().await?;
         Ok(true)

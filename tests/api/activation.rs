@@ -14,7 +14,8 @@ use crate::helpers::*;
 mod example;
 
 impl TestApp {
-    async fn call(&self, action: &str, body: Value) -> (u16, Value) {
+    /// `POST /v1/licenses/{action}` with a JSON body: the status and the JSON answer.
+    pub(crate) async fn call(&self, action: &str, body: Value) -> (u16, Value) {
         let res = self
             .client
             .post(format!("{}/v1/licenses/{action}", self.api))

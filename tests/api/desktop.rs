@@ -16,22 +16,10 @@ use time::format_description::well_known::Rfc3339;
 use crate::helpers::*;
 
 impl TestApp {
-    async fn post(&self, action: &str, body: Value) -> (u16, Value) {
-        let res = self
-            .client
-            .post(format!("{}/v1/licenses/{action}", self.api))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap())
-    }
-
     /// Activates `fingerprint` on the seeded valid license (one-time product).
     async fn activate_machine(&self, fingerprint: &str) -> Value {
         let (status, body) = self
-            .post(
+            .call(
                 "activate",
                 json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID,
                        "fingerprint": fingerprint, "name": format!("{fingerprint}'s PC")}),
@@ -43,7 +31,7 @@ impl TestApp {
 
     /// Validate (`valid`) or heartbeat (`alive`) of an activation of the valid license.
     async fn check(&self, action: &str, id: &str) -> (u16, Value) {
-        self.post(
+        self.call(
             action,
             json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": seed::LICENSE_VALID,
                    "activation_id": id}),
@@ -52,7 +40,7 @@ impl TestApp {
     }
 
     async fn machines(&self, license: &str) -> (u16, Value) {
-        self.post(
+        self.call(
             "machines",
             json!({"product_id": seed::PRODUCT_ONE_TIME, "license_key": license}),
         )
@@ -119,7 +107,7 @@ async fn a_machine_that_stops_beating_loses_its_seat_and_is_told_why() {
     assert_eq!(missed["code"], "HEARTBEAT_MISSED");
     let by_fingerprint = json!({"product_id": seed::PRODUCT_ONE_TIME,
         "license_key": seed::LICENSE_VALID, "fingerprint": "silent"});
-    let (_, missed) = app.post("heartbeat", by_fingerprint).await;
+    let (_, missed) = app.call("heartbeat", by_fingerprint).await;
     assert_eq!(
         (&missed["alive"], &missed["code"]),
         (&json!(false), &json!("HEARTBEAT_MISSED"))
@@ -198,7 +186,7 @@ async fn holders_see_only_their_own_machines_and_free_them_within_the_daily_limi
     // Another license's machine, never listed here.
     let other = json!({"product_id": seed::PRODUCT_ONE_TIME,
         "license_key": seed::LICENSE_MULTISEAT, "fingerprint": "a"});
-    assert_eq!(app.post("activate", other).await.0, 201);
+    assert_eq!(app.call("activate", other).await.0, 201);
     let (status, listed) = app.machines(seed::LICENSE_VALID).await;
     assert_eq!(status, 200, "{listed}");
     let mut seen: Vec<&str> = listed["machines"]
@@ -290,7 +278,7 @@ async fn entitlements_come_from_the_verify_already_fetched() {
     assert_eq!(app.sandbox.requests().len(), 1);
     // A membership: its recurrence; no features mapped for its product.
     let (status, member) = app
-        .post(
+        .call(
             "activate",
             json!({"product_id": seed::PRODUCT_MEMBERSHIP,
                    "license_key": seed::LICENSE_MEMBERSHIP_ACTIVE, "fingerprint": "m1"}),
@@ -321,7 +309,7 @@ async fn no_token_outlives_the_subscription_it_stands_for() {
         "subscription_failed_at": null}});
     app.answer_next(1, 200, Some("application/json"), &verify.to_string());
     let (status, body) = app
-        .post(
+        .call(
             "activate",
             json!({"product_id": seed::PRODUCT_MEMBERSHIP,
                    "license_key": seed::LICENSE_MEMBERSHIP_CANCELLED, "fingerprint": "m1"}),

@@ -416,11 +416,7 @@ impl Client {
         let (Some(token), Some(key)) = (&state.token, &state.license_key) else {
             return OfflineCheck::failed(OfflineCode::NoToken);
         };
-        let cached = state
-            .jwks
-            .as_ref()
-            .and_then(|v| serde_json::from_value::<JwkSet>(v.clone()).ok());
-        let Some(jwks) = self.pinned.as_ref().or(cached.as_ref()) else {
+        let Some(jwks) = self.trusted_keys(&state) else {
             return OfflineCheck::failed(OfflineCode::TokenInvalid);
         };
         let expected = Expected {
@@ -429,7 +425,14 @@ impl Client {
             license_key: key,
             fingerprint: &self.fingerprint,
         };
-        let check = offline::check(token, jwks, &expected, now, self.leeway, state.last_seen_at);
+        let check = offline::check(
+            token,
+            &jwks,
+            &expected,
+            now,
+            self.leeway,
+            state.last_seen_at,
+        );
         // Every check but a clock caught going back moves the latest time seen on: otherwise a
         // token found expired could be revived by setting the clock to just before its exp.
         // Failing to persist it only weakens the clock check, so it does not fail the check.
@@ -620,17 +623,14 @@ impl Client {
     /// The `iat` of a token from the server, once its signature checks out.
     fn issued_at(&self, token: &str) -> Option<i64> {
         let state = self.state();
-        let cached = state
-            .jwks
-            .and_then(|v| serde_json::from_value::<JwkSet>(v).ok());
-        let jwks = self.pinned.as_ref().or(cached.as_ref())?;
+        let jwks = self.trusted_keys(&state)?;
         let expected = Expected {
             issuer: &self.issuer,
             product_id: &self.product_id,
             license_key: state.license_key.as_deref().unwrap_or_default(),
             fingerprint: &self.fingerprint,
         };
-        offline::verified_claims(token, jwks, &expected).map(|c| c.iat)
+        offline::verified_claims(token, &jwks, &expected).map(|c| c.iat)
     }
 
     /// Whether the cached JWKS has the key `token` names.
@@ -638,11 +638,16 @@ impl Client {
         let Ok(header) = jsonwebtoken::decode_header(token) else {
             return false;
         };
-        let state = self.state();
-        let cached = state
-            .jwks
-            .and_then(|v| serde_json::from_value::<JwkSet>(v).ok());
+        let cached = cached_keys(&self.state());
         matches!((cached, header.kid), (Some(set), Some(kid)) if set.find(&kid).is_some())
+    }
+
+    /// The keys tokens are checked against: the pinned set, else the one fetched and cached.
+    fn trusted_keys(&self, state: &State) -> Option<std::borrow::Cow<'_, JwkSet>> {
+        match &self.pinned {
+            Some(pinned) => Some(std::borrow::Cow::Borrowed(pinned)),
+            None => cached_keys(state).map(std::borrow::Cow::Owned),
+        }
     }
 
     async fn fetch_jwks(&self) -> Result<Value, ClientError> {
@@ -711,6 +716,11 @@ impl Client {
         change(&mut state);
         self.storage.save(&state)
     }
+}
+
+/// The JWKS kept in the state, if it parses.
+fn cached_keys(state: &State) -> Option<JwkSet> {
+    serde_json::from_value(state.jwks.clone()?).ok()
 }
 
 fn unexpected(answer: &Answer) -> ClientError {

@@ -48,6 +48,19 @@ fn token(signer: &Signer, at: i64, ttl: u64, product: &str) -> String {
         .token
 }
 
+/// A state file in `dir` for this machine, activated with a token of `ttl` seconds issued at
+/// `T0`, with the signer's JWKS cached when `cache_jwks`; its path.
+fn stored(dir: &TempDir, signer: &Signer, ttl: u64, cache_jwks: bool) -> std::path::PathBuf {
+    let path = dir.path().join("license.json");
+    let mut state = State::new(PRODUCT);
+    state.license_key = Some(KEY.into());
+    state.activation_id = Some("act_1".into());
+    state.token = Some(token(signer, T0, ttl, PRODUCT));
+    state.jwks = cache_jwks.then(|| signer.jwks());
+    Storage::File(path.clone()).save(&state).unwrap();
+    path
+}
+
 fn jwks(signer: &Signer) -> JwkSet {
     serde_json::from_value(signer.jwks()).unwrap()
 }
@@ -158,13 +171,7 @@ fn a_token_signed_before_a_key_rotation_still_verifies() {
 fn the_client_keeps_the_latest_time_seen_so_a_clock_set_back_fails_offline() {
     let dir = TempDir::new().unwrap();
     let s = signer(&dir, "a", None);
-    let path = dir.path().join("license.json");
-    let mut state = State::new(PRODUCT);
-    state.license_key = Some(KEY.into());
-    state.activation_id = Some("act_1".into());
-    state.token = Some(token(&s, T0, 86_400, PRODUCT));
-    state.jwks = Some(s.jwks());
-    Storage::File(path.clone()).save(&state).unwrap();
+    let path = stored(&dir, &s, 86_400, true);
     let now = Arc::new(std::sync::atomic::AtomicI64::new(T0 + 7200));
     let client = {
         let now = now.clone();
@@ -200,13 +207,7 @@ fn the_client_keeps_the_latest_time_seen_so_a_clock_set_back_fails_offline() {
 fn a_token_found_expired_cannot_be_revived_by_setting_the_clock_back() {
     let dir = TempDir::new().unwrap();
     let s = signer(&dir, "a", None);
-    let path = dir.path().join("license.json");
-    let mut state = State::new(PRODUCT);
-    state.license_key = Some(KEY.into());
-    state.activation_id = Some("act_1".into());
-    state.token = Some(token(&s, T0, 3600, PRODUCT));
-    state.jwks = Some(s.jwks());
-    Storage::File(path.clone()).save(&state).unwrap();
+    let path = stored(&dir, &s, 3600, true);
     let at = |now: i64| {
         Client::builder("http://127.0.0.1:9", PRODUCT)
             .state_path(&path)
@@ -232,12 +233,7 @@ fn a_token_found_expired_cannot_be_revived_by_setting_the_clock_back() {
 async fn an_unreachable_server_is_decided_offline_from_the_stored_token() {
     let dir = TempDir::new().unwrap();
     let s = signer(&dir, "a", None);
-    let path = dir.path().join("license.json");
-    let mut state = State::new(PRODUCT);
-    state.license_key = Some(KEY.into());
-    state.activation_id = Some("act_1".into());
-    state.token = Some(token(&s, T0, 86_400, PRODUCT));
-    Storage::File(path.clone()).save(&state).unwrap();
+    let path = stored(&dir, &s, 86_400, false);
     // A closed port; the JWKS pinned by the app.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
